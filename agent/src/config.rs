@@ -1,0 +1,282 @@
+//! Command line and environment. Every flag has an env var; the result is
+//! validated before any port is bound (invalid configuration exits with 64).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::http::Uri;
+use clap::{Parser, ValueEnum};
+
+/// sysexits.h EX_USAGE: the exit code for invalid configuration.
+pub const EX_USAGE: i32 = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SourceKind {
+    /// eBPF when the probes load here, else the log socket.
+    Auto,
+    /// Kernel probes on unmodified linuxptp processes.
+    Ebpf,
+    /// The linuxptp-daemon line protocol on a Unix socket.
+    Socket,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+/// cloud-event-agent: O-RAN sync events from linuxptp, delivered as CloudEvents.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "cloud-event-agent", version, about)]
+pub struct Args {
+    /// Port of the O-RAN REST API.
+    #[arg(long, env = "API_PORT", default_value_t = 9043)]
+    pub api_port: u16,
+
+    /// Address the REST API binds to.
+    #[arg(long, env = "API_ADDR", default_value = "0.0.0.0")]
+    pub api_addr: IpAddr,
+
+    /// Directory of the subscription store (`<clientID>.json` files).
+    #[arg(long, env = "STORE_PATH", default_value = ".")]
+    pub store_path: PathBuf,
+
+    /// Base URL of this publisher as consumers reach it; its host:port goes
+    /// into `UriLocation`. `NODE_NAME` and `NODE_IP` in it are replaced.
+    /// Default: `http://localhost:<api-port>`.
+    #[arg(long, env = "TRANSPORT_HOST")]
+    pub transport_host: Option<String>,
+
+    /// Prometheus `/metrics` listener.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9091")]
+    pub metrics_addr: SocketAddr,
+
+    /// Node name used in resource addresses. Default: the host name.
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// Where facts come from.
+    #[arg(long, env = "SOURCE", value_enum, default_value_t = SourceKind::Auto)]
+    pub source: SourceKind,
+
+    /// Unix socket of the log-line protocol (linuxptp-daemon writes here).
+    #[arg(long, env = "SOCKET_PATH", default_value = "/cloud-native/events.sock")]
+    pub socket_path: PathBuf,
+
+    /// Directory of the `ptp4l.N.config` files (`#profile:` header, sections).
+    #[arg(long, env = "PTP_CONFIG_DIR", default_value = "/var/run")]
+    pub ptp_config_dir: PathBuf,
+
+    /// The ptp-configmap JSON with per-profile thresholds.
+    /// Default: `/etc/linuxptp/<node-name>`.
+    #[arg(long, env = "PTP_PROFILES")]
+    pub ptp_profiles: Option<PathBuf>,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
+
+    /// Consecutive network failures after which a consumer and all its
+    /// subscriptions are removed (the anchor's 10). 0 never removes.
+    #[arg(long, env = "MAX_CONSECUTIVE_FAILURES", default_value_t = 10)]
+    pub max_consecutive_failures: u32,
+
+    /// Undelivered events kept per subscriber endpoint before coalescing.
+    #[arg(long, env = "QUEUE_CAPACITY", default_value_t = 64)]
+    pub queue_capacity: usize,
+
+    /// Timeout of one POST to a consumer, in milliseconds.
+    #[arg(long, env = "DELIVERY_TIMEOUT_MS", default_value_t = 2000)]
+    pub delivery_timeout_ms: u64,
+
+    /// Time allowed on SIGTERM to drain delivery queues, in milliseconds.
+    #[arg(long, env = "DRAIN_TIMEOUT_MS", default_value_t = 5000)]
+    pub drain_timeout_ms: u64,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// Validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub api_addr: SocketAddr,
+    pub store_path: PathBuf,
+    /// `scheme://host:port` used to build `UriLocation`.
+    pub public_base: String,
+    pub metrics_addr: SocketAddr,
+    pub node_name: String,
+    pub source: SourceKind,
+    pub socket_path: PathBuf,
+    pub ptp_config_dir: PathBuf,
+    pub ptp_profiles: PathBuf,
+    pub log_format: LogFormat,
+    pub max_consecutive_failures: u32,
+    pub queue_capacity: usize,
+    pub delivery_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--node-name is empty and the host name could not be read")]
+    NoNodeName,
+    #[error("--node-name {0:?} may not contain '/', whitespace or control characters")]
+    BadNodeName(String),
+    #[error("--transport-host {value:?} is not a URL with a host: {reason}")]
+    BadTransportHost { value: String, reason: String },
+    #[error("--api-port must not be 0")]
+    ZeroPort,
+    #[error("--queue-capacity must be at least 1")]
+    ZeroQueue,
+    #[error("--max-body-bytes must be at least 1024")]
+    SmallBody,
+    #[error("--store-path {path}: {reason}")]
+    BadStore { path: PathBuf, reason: String },
+}
+
+impl Args {
+    /// Checks everything that can be checked without binding a port.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        if self.api_port == 0 {
+            return Err(ConfigError::ZeroPort);
+        }
+        if self.queue_capacity == 0 {
+            return Err(ConfigError::ZeroQueue);
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::SmallBody);
+        }
+        let node_name = match self.node_name.filter(|n| !n.is_empty()) {
+            Some(n) => n,
+            None => nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .filter(|h| !h.is_empty())
+                .ok_or(ConfigError::NoNodeName)?,
+        };
+        if node_name
+            .chars()
+            .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+        {
+            return Err(ConfigError::BadNodeName(node_name));
+        }
+        let public_base = public_base(self.transport_host.as_deref(), &node_name, self.api_port)?;
+        if self.store_path.exists() && !self.store_path.is_dir() {
+            return Err(ConfigError::BadStore {
+                path: self.store_path,
+                reason: "exists and is not a directory".into(),
+            });
+        }
+        let ptp_profiles = self
+            .ptp_profiles
+            .unwrap_or_else(|| PathBuf::from("/etc/linuxptp").join(&node_name));
+        Ok(Config {
+            api_addr: SocketAddr::new(self.api_addr, self.api_port),
+            store_path: self.store_path,
+            public_base,
+            metrics_addr: self.metrics_addr,
+            node_name,
+            source: self.source,
+            socket_path: self.socket_path,
+            ptp_config_dir: self.ptp_config_dir,
+            ptp_profiles,
+            log_format: self.log_format,
+            max_consecutive_failures: self.max_consecutive_failures,
+            queue_capacity: self.queue_capacity,
+            delivery_timeout: Duration::from_millis(self.delivery_timeout_ms.max(1)),
+            drain_timeout: Duration::from_millis(self.drain_timeout_ms),
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
+}
+
+/// `scheme://host:port` of this publisher, from `--transport-host` as the
+/// anchor reads it (only its host part; `NODE_NAME` is replaced by the short
+/// host name, `NODE_IP` by `$NODE_IP`).
+fn public_base(th: Option<&str>, node: &str, api_port: u16) -> Result<String, ConfigError> {
+    let Some(th) = th.filter(|t| !t.is_empty()) else {
+        return Ok(format!("http://localhost:{api_port}"));
+    };
+    let short = node.split('.').next().unwrap_or(node);
+    let mut value = th.replace("NODE_NAME", short);
+    if let Ok(ip) = std::env::var("NODE_IP") {
+        value = value.replace("NODE_IP", &ip);
+    }
+    let with_scheme = if value.contains("://") {
+        value
+    } else {
+        format!("http://{value}")
+    };
+    let bad = |reason: &str| ConfigError::BadTransportHost {
+        value: th.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: Uri = with_scheme.parse().map_err(|e| bad(&format!("{e}")))?;
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("no host"))?;
+    // UriLocation always points at our REST API: http, host, the API port.
+    Ok(format!("http://{host}:{api_port}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut v = vec!["cloud-event-agent", "--node-name", "n1.example.com"];
+        v.extend_from_slice(args);
+        Args::try_parse_from(v).unwrap().validate()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.api_addr.port(), 9043);
+        assert_eq!(c.public_base, "http://localhost:9043");
+        assert_eq!(c.metrics_addr.to_string(), "127.0.0.1:9091");
+        assert_eq!(
+            c.ptp_profiles,
+            PathBuf::from("/etc/linuxptp/n1.example.com")
+        );
+        assert_eq!(c.source, SourceKind::Auto);
+    }
+
+    #[test]
+    fn transport_host_like_the_anchor() {
+        let c = parse(&[
+            "--transport-host",
+            "http://ptp-event-publisher-service-NODE_NAME.openshift-ptp.svc.cluster.local:9043",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.public_base,
+            "http://ptp-event-publisher-service-n1.openshift-ptp.svc.cluster.local:9043"
+        );
+        assert!(matches!(
+            parse(&["--transport-host", "http://"]),
+            Err(ConfigError::BadTransportHost { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(matches!(
+            parse(&["--api-port", "0"]),
+            Err(ConfigError::ZeroPort)
+        ));
+        assert!(matches!(
+            Args::try_parse_from(["x", "--node-name", "a/b"])
+                .unwrap()
+                .validate(),
+            Err(ConfigError::BadNodeName(_))
+        ));
+        assert!(Args::try_parse_from(["x", "--source", "nope"]).is_err());
+    }
+}

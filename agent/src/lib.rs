@@ -1,0 +1,15 @@
+//! cloud-event-agent: tells RAN workloads the moment a node's time
+//! synchronisation changes.
+//!
+//! Data moves `source -> engine -> transport`; `api` and `store` sit beside
+//! `transport`. Nothing in `engine` knows HTTP.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod engine;
+pub mod event;
+pub mod metrics;
+pub mod source;
+pub mod store;
+pub mod transport;

@@ -1,0 +1,69 @@
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Delivery to subscribers (ours).
+pub struct DeliveryMetrics {
+    /// Event creation to the consumer's answer.
+    pub latency: Histogram,
+    /// Undelivered events over all subscriber queues.
+    pub queue_depth: IntGauge,
+    /// Older undelivered state replaced by newer state for the same resource.
+    pub coalesced: IntCounter,
+    /// Deliveries by outcome: `success`, `rejected` (non-2xx), `failed`.
+    pub deliveries: IntCounterVec,
+    /// Retries after a failed attempt.
+    pub retries: IntCounter,
+    /// Consumers removed after too many consecutive failures.
+    pub consumers_removed: IntCounter,
+}
+
+impl DeliveryMetrics {
+    pub(super) fn register(r: &Registry) -> Result<Self, prometheus::Error> {
+        let latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "cloud_event_agent_delivery_latency_seconds",
+                "Time from event creation to the consumer's answer",
+            )
+            .buckets(vec![
+                0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+                0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+        )?;
+        let queue_depth = IntGauge::new(
+            "cloud_event_agent_delivery_queue_depth",
+            "Undelivered events over all subscriber queues",
+        )?;
+        let coalesced = IntCounter::new(
+            "cloud_event_agent_deliveries_coalesced_total",
+            "Undelivered state replaced by newer state for the same resource",
+        )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "cloud_event_agent_deliveries_total",
+                "Deliveries to subscribers by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let retries = IntCounter::new(
+            "cloud_event_agent_delivery_retries_total",
+            "Delivery attempts repeated after a failure",
+        )?;
+        let consumers_removed = IntCounter::new(
+            "cloud_event_agent_consumers_removed_total",
+            "Consumers removed after too many consecutive network failures",
+        )?;
+        r.register(Box::new(latency.clone()))?;
+        r.register(Box::new(queue_depth.clone()))?;
+        r.register(Box::new(coalesced.clone()))?;
+        r.register(Box::new(deliveries.clone()))?;
+        r.register(Box::new(retries.clone()))?;
+        r.register(Box::new(consumers_removed.clone()))?;
+        Ok(Self {
+            latency,
+            queue_depth,
+            coalesced,
+            deliveries,
+            retries,
+            consumers_removed,
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! Prometheus metrics: the anchor's names (§5) so existing alerts keep
+//! working, and our own under `cloud_event_agent_*`. Handles are resolved
+//! once; the hot path is one atomic add.
+
+mod api;
+mod delivery;
+
+pub use api::ApiMetrics;
+pub use delivery::DeliveryMetrics;
+
+use prometheus::{Encoder, Registry, TextEncoder};
+
+/// All metric families, registered in one registry.
+pub struct Metrics {
+    pub registry: Registry,
+    pub api: ApiMetrics,
+    pub delivery: DeliveryMetrics,
+}
+
+impl Metrics {
+    /// Registers every family.
+    ///
+    /// # Errors
+    /// Only if two families share a name (a programming error).
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        Ok(Self {
+            api: ApiMetrics::register(&registry)?,
+            delivery: DeliveryMetrics::register(&registry)?,
+            registry,
+        })
+    }
+
+    /// The text exposition format.
+    #[must_use]
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        // Encoding into a Vec only fails on invalid metric families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
