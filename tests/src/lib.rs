@@ -1,2 +1,323 @@
 //! Helpers for black-box tests: start the agent binary and consumer
-//! processes, clean up on drop.
+//! processes (killed on drop), speak HTTP to them, write to the log socket.
+//!
+//! Tests panic on failure (with a location) rather than return errors.
+#![allow(clippy::missing_panics_doc, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod http;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use http::{Response, request};
+
+/// A built binary of this workspace, next to the test executable's
+/// `deps/` directory (cargo builds every workspace binary before tests run).
+#[must_use]
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().expect("deps dir");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("profile dir")
+    } else {
+        dir
+    };
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} not built: run the tests through `cargo test --workspace` or `cargo xtask test`",
+        p.display()
+    );
+    p
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+#[must_use]
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The agent binary running with its own store, socket and ports.
+pub struct Agent {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub api_port: u16,
+    pub metrics_port: u16,
+    pub node: String,
+    extra: Vec<String>,
+}
+
+impl Agent {
+    pub const NODE: &'static str = "test-node.example.com";
+
+    /// Starts the agent with the socket source and `extra` flags; waits for
+    /// `/health`.
+    #[must_use]
+    pub fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("store")).unwrap();
+        let mut a = Self {
+            child: None,
+            dir,
+            api_port: free_port(),
+            metrics_port: free_port(),
+            node: Self::NODE.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        a.spawn();
+        a
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    pub fn socket_path(&self) -> PathBuf {
+        self.dir.path().join("events.sock")
+    }
+
+    fn spawn(&mut self) {
+        let d = self.dir.path();
+        let child = Command::new(workspace_bin("cloud-event-agent"))
+            .args(["--node-name", &self.node, "--source", "socket"])
+            .args([
+                "--api-addr",
+                "127.0.0.1",
+                "--api-port",
+                &self.api_port.to_string(),
+            ])
+            .args([
+                "--metrics-addr",
+                &format!("127.0.0.1:{}", self.metrics_port),
+            ])
+            .arg("--store-path")
+            .arg(d.join("store"))
+            .arg("--socket-path")
+            .arg(d.join("events.sock"))
+            .arg("--ptp-config-dir")
+            .arg(d)
+            .arg("--ptp-profiles")
+            .arg(d.join("ptp-profiles.json"))
+            .args(&self.extra)
+            .env(
+                "LOG_LEVEL",
+                std::env::var("AGENT_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn cloud-event-agent");
+        self.child = Some(child);
+        let ok = wait_for(Duration::from_secs(20), || {
+            let r = http::request("GET", &self.api("/health"), None).ok()?;
+            (r.status == 200).then_some(())
+        });
+        assert!(ok.is_some(), "agent did not become healthy");
+    }
+
+    /// `http://127.0.0.1:<port>/api/ocloudNotifications/v2<path>`.
+    #[must_use]
+    pub fn api(&self, path: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/api/ocloudNotifications/v2{path}",
+            self.api_port
+        )
+    }
+
+    #[must_use]
+    pub fn metrics(&self) -> String {
+        let r = http::request(
+            "GET",
+            &format!("http://127.0.0.1:{}/metrics", self.metrics_port),
+            None,
+        )
+        .expect("scrape metrics");
+        r.text()
+    }
+
+    /// `/cluster/node/<node><suffix>`.
+    #[must_use]
+    pub fn address(&self, suffix: &str) -> String {
+        format!("/cluster/node/{}{suffix}", self.node)
+    }
+
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGKILL, no cleanup.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for exit; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        c.wait().unwrap()
+    }
+
+    /// Starts the binary again on the same store, socket and ports.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// Connects to the log socket.
+    #[must_use]
+    pub fn connect_socket(&self) -> LogWriter {
+        let p = self.socket_path();
+        let s = wait_for(Duration::from_secs(10), || UnixStream::connect(&p).ok())
+            .expect("log socket accepts");
+        LogWriter(s)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A connection to the agent's log socket.
+pub struct LogWriter(pub UnixStream);
+
+impl LogWriter {
+    /// Writes one line (a newline is appended).
+    pub fn line(&mut self, line: &str) {
+        self.0.write_all(line.as_bytes()).unwrap();
+        self.0.write_all(b"\n").unwrap();
+    }
+}
+
+/// A `test-consumer` process.
+pub struct Consumer {
+    child: Child,
+    pub port: u16,
+}
+
+impl Consumer {
+    /// Answers 204 to every POST.
+    #[must_use]
+    pub fn start() -> Self {
+        Self::with_args(&[])
+    }
+
+    #[must_use]
+    pub fn with_args(args: &[&str]) -> Self {
+        let mut child = Command::new(workspace_bin("test-consumer"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn test-consumer");
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().expect("stdout"))
+            .read_line(&mut first)
+            .unwrap();
+        let port = first
+            .trim()
+            .strip_prefix("port=")
+            .and_then(|p| p.parse().ok())
+            .expect("consumer prints its port");
+        Self { child, port }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    #[must_use]
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Every POST received so far: `{"path", "recv_ns", "body"}`.
+    #[must_use]
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        let r = http::request("GET", &self.endpoint("/_events"), None).unwrap();
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    /// Bodies received on `path`.
+    #[must_use]
+    pub fn bodies(&self, path: &str) -> Vec<serde_json::Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["path"] == path)
+            .map(|e| e["body"].clone())
+            .collect()
+    }
+
+    /// Waits until `pred` holds for the bodies received on `path`; returns them.
+    pub fn wait_bodies(
+        &self,
+        path: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let got = wait_for(timeout, || {
+            let b = self.bodies(path);
+            pred(&b).then_some(b)
+        });
+        got.unwrap_or_else(|| panic!("condition not met on {path}; got {:#?}", self.bodies(path)))
+    }
+
+    pub fn clear(&self) {
+        let _ = http::request("DELETE", &self.endpoint("/_events"), None);
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The `value`s of the notification values of a CloudEvent body.
+#[must_use]
+pub fn notification_values(body: &serde_json::Value) -> Vec<String> {
+    body["data"]["values"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .filter(|v| v["data_type"] == "notification")
+                .filter_map(|v| v["value"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads a file to a string, with the path in the panic message.
+#[must_use]
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -1,0 +1,107 @@
+//! A real HTTP consumer in its own process, for black-box tests and benches.
+//!
+//! Listens on 127.0.0.1 (port 0 unless `--port`), prints `port=<n>` on the
+//! first stdout line, answers every POST with `--status` (default 204), or
+//! never answers when `--hang` (reads the request, then holds the
+//! connection). Records each POST with its receipt time; `GET /_events`
+//! returns them as a JSON array `[{"path", "recv_ns", "body"}]`, and
+//! `DELETE /_events` clears them.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Status returned for POSTs.
+    #[arg(long, default_value_t = 204)]
+    status: u16,
+    /// Accept POSTs and never answer.
+    #[arg(long)]
+    hang: bool,
+}
+
+struct State {
+    status: StatusCode,
+    hang: bool,
+    events: Mutex<Vec<serde_json::Value>>,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let listener = TcpListener::bind(("127.0.0.1", args.port)).await?;
+    println!("port={}", listener.local_addr()?.port());
+    let state = Arc::new(State {
+        status: StatusCode::from_u16(args.status)?,
+        hang: args.hang,
+        events: Mutex::new(Vec::new()),
+    });
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| handle(state.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    let recv_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    if path == "/_events" {
+        let mut events = state
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let body = if method == Method::DELETE {
+            events.clear();
+            Bytes::new()
+        } else {
+            Bytes::from(serde_json::to_vec(&*events).unwrap_or_default())
+        };
+        return Ok(Response::new(Full::new(body)));
+    }
+    let parsed = serde_json::from_slice::<serde_json::Value>(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into()));
+    state
+        .events
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(serde_json::json!({ "path": path, "recv_ns": recv_ns.to_string(), "body": parsed }));
+    if state.hang {
+        std::future::pending::<()>().await;
+    }
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = state.status;
+    Ok(resp)
+}
