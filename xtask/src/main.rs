@@ -1,5 +1,7 @@
 //! `cargo xtask <command>`: build, run, test, bench.
 
+mod bench;
+
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -21,12 +23,15 @@ enum Cmd {
     },
     /// Run the whole test suite.
     Test,
+    /// Run every benchmark and print the tables.
+    Bench,
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Run { args } => run(&args),
         Cmd::Test => test(),
+        Cmd::Bench => bench::bench(),
     }
 }
 
