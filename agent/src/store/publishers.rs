@@ -60,13 +60,21 @@ impl Publishers {
             active: None,
         };
         let endpoint = format!("{api_base}/dummy");
-        let mut added = 0;
-        for kind in EventKind::ALL {
-            if p.create(&kind.address(node), &endpoint)?.1 {
-                added += 1;
+        {
+            // One write for all the missing ones, not one per publisher.
+            let mut list = p.list.lock();
+            let mut next = list.clone();
+            for kind in EventKind::ALL {
+                let resource = kind.address(node);
+                if !next.iter().any(|x| x.resource == resource) {
+                    next.push(p.new_publisher(resource, endpoint.clone()));
+                }
+            }
+            if next.len() != list.len() {
+                p.replace(&mut list, next)?;
             }
         }
-        info!(publishers = p.list.lock().len(), added, "publishers ready");
+        info!(publishers = p.list.lock().len(), "publishers ready");
         Ok(p)
     }
 
@@ -98,17 +106,21 @@ impl Publishers {
         if let Some(p) = list.iter().find(|p| p.resource == resource) {
             return Ok((p.clone(), false));
         }
-        let id = Uuid::new_v4();
-        let p = Publisher {
-            id,
-            resource: resource.to_owned(),
-            endpoint: endpoint.to_owned(),
-            uri_location: format!("{}/publishers/{id}", self.api_base),
-        };
+        let p = self.new_publisher(resource.to_owned(), endpoint.to_owned());
         let mut next = list.clone();
         next.push(p.clone());
         self.replace(&mut list, next)?;
         Ok((p, true))
+    }
+
+    fn new_publisher(&self, resource: String, endpoint: String) -> Publisher {
+        let id = Uuid::new_v4();
+        Publisher {
+            id,
+            resource,
+            endpoint,
+            uri_location: format!("{}/publishers/{id}", self.api_base),
+        }
     }
 
     /// Removes one publisher. Blocking.
