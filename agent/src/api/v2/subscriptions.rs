@@ -74,7 +74,7 @@ fn unknown_resource(node: &str, resource: &str) -> Problem {
         "unknown-resource",
         "Unknown resource",
         format!(
-            "node {node} publishes no event at or below {resource}; subscribe to one of the known addresses or a prefix of them"
+            "ResourceAddress {resource}: node {node} publishes no event at or below it; subscribe to one of the known addresses or a prefix of them"
         ),
     )
     .field("ResourceAddress")
