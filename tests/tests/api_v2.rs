@@ -3,6 +3,11 @@
 //! and every bad input (status, problem+json naming the problem, nothing
 //! stored).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests panic with a location (STYLE.md)"
+)]
+
 mod api_common;
 
 use agent_tests::{Agent, Consumer, request};

@@ -1,5 +1,5 @@
 //! Helpers shared by the API and store black-box tests.
-#![allow(dead_code, clippy::missing_panics_doc)]
+#![allow(dead_code, clippy::missing_panics_doc, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 
