@@ -667,3 +667,25 @@ fn placeholders_of_single_value_kinds() {
         json!([{"ResourceAddress": addr, "data_type": "metric", "value_type": "decimal64.3", "value": "0"}])
     );
 }
+
+#[test]
+fn a_store_that_cannot_write_is_500_and_nothing_changes() {
+    let a = Agent::start(&[]);
+    let c = Consumer::start();
+    let kept = subscribed(&a, &a.address(LOCK), &c.endpoint("/a"));
+    std::fs::remove_dir_all(a.store_dir()).unwrap();
+    let p = problem(
+        &subscribe(&a, &a.address(LOCK), &c.endpoint("/b")),
+        500,
+        "store-failure",
+    );
+    assert!(
+        p["detail"].as_str().unwrap().contains("cannot write"),
+        "{p}"
+    );
+    assert_eq!(list(&a), vec![kept]);
+    assert_eq!(
+        metric(&a, r#"cne_api_subscriptions{status="active"}"#),
+        Some(1.0)
+    );
+}

@@ -193,3 +193,47 @@ fn concurrent_creates_are_all_durable() {
     assert_eq!(got.len(), 80);
     assert_eq!(got, all);
 }
+
+#[test]
+fn a_failed_write_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("store");
+    let s = Store::open(&dir).unwrap();
+    let (a, b) = (sub("/a", "http://c/e"), sub("/b", "http://c/e"));
+    s.create(a.clone()).unwrap();
+    s.create(b.clone()).unwrap();
+    let g = s.generation();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(matches!(
+        s.create(sub("/c", "http://c/e")),
+        Err(CreateError::Store(StoreError::Write { .. }))
+    ));
+    // Deleting one of two rewrites the file: fails too.
+    assert!(s.delete(a.id).is_err());
+    assert_eq!((s.list(), s.generation()), (vec![a, b], g));
+}
+
+#[test]
+fn remove_endpoint_from_either_runtime_flavour() {
+    // Delivery calls it from async tasks: on a worker thread it must not
+    // panic (multi-thread: block_in_place; current-thread: inline).
+    let d = tempfile::tempdir().unwrap();
+    let s = Arc::new(Store::open(d.path()).unwrap());
+    for (i, multi) in [(0, true), (1, false)] {
+        let ep = format!("http://c/{i}");
+        s.create(sub("/a", &ep)).unwrap();
+        let rt = if multi {
+            tokio::runtime::Builder::new_multi_thread().build().unwrap()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+        };
+        let s2 = s.clone();
+        let n =
+            rt.block_on(async move { tokio::spawn(async move { s2.remove_endpoint(&ep) }).await });
+        assert_eq!(n.unwrap(), 1);
+    }
+    assert!(s.is_empty());
+    assert!(json_files(d.path()).is_empty());
+}
