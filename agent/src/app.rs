@@ -6,12 +6,12 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing::info;
 
-use crate::api::{self, AppState};
+use crate::api::{self, API_V2, AppState};
 use crate::config::Config;
 use crate::engine::{Engine, EngineHandle, Sink};
 use crate::metrics::Metrics;
 use crate::source::socket::SocketSource;
-use crate::store::{Store, Subscriptions};
+use crate::store::{Publishers, Store, Subscriptions};
 use crate::transport::{DeliveryConfig, Dispatcher};
 
 /// Runs the agent until `shutdown` resolves, then drains.
@@ -23,7 +23,21 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
-    let store = Arc::new(Store::in_memory());
+    // Start-up, nothing else runs yet: loading (and fsync) may block here.
+    let store = Arc::new(
+        Store::open(&cfg.store_path)
+            .context("opening the subscription store")?
+            .with_active_gauge(metrics.api.subscriptions.with_label_values(&["active"])),
+    );
+    let publishers = Arc::new(
+        Publishers::open(
+            Some(&cfg.store_path),
+            &cfg.node_name,
+            &format!("{}{API_V2}", cfg.public_base),
+        )
+        .context("opening the publishers")?
+        .with_active_gauge(metrics.api.publishers.with_label_values(&["active"])),
+    );
     let dispatcher = Dispatcher::new(
         DeliveryConfig {
             node: cfg.node_name.clone(),
@@ -50,6 +64,7 @@ pub async fn run(
         node: cfg.node_name.as_str().into(),
         public_base: cfg.public_base.as_str().into(),
         store,
+        publishers,
         dispatcher: dispatcher.clone(),
         engine: engine.clone(),
         metrics: metrics.clone(),

@@ -67,6 +67,8 @@ pub struct Agent {
     pub metrics_port: u16,
     pub node: String,
     extra: Vec<String>,
+    /// Append stderr to `<dir>/agent.log` instead of inheriting it.
+    log_to_file: bool,
 }
 
 impl Agent {
@@ -76,6 +78,17 @@ impl Agent {
     /// `/health`.
     #[must_use]
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_with(extra, false)
+    }
+
+    /// Like [`Agent::start`], with the agent's log kept in `<dir>/agent.log`
+    /// (appended across restarts) for [`Agent::log`].
+    #[must_use]
+    pub fn start_logged(extra: &[&str]) -> Self {
+        Self::start_with(extra, true)
+    }
+
+    fn start_with(extra: &[&str], log_to_file: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("store")).unwrap();
         let mut a = Self {
@@ -85,6 +98,7 @@ impl Agent {
             metrics_port: free_port(),
             node: Self::NODE.to_owned(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            log_to_file,
         };
         a.spawn();
         a
@@ -98,9 +112,24 @@ impl Agent {
         self.dir.path().join("events.sock")
     }
 
+    /// What the agent logged so far (only with [`Agent::start_logged`]).
+    #[must_use]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
+    }
+
     fn spawn(&mut self) {
         let d = self.dir.path();
-        let child = Command::new(workspace_bin("cloud-event-agent"))
+        let mut cmd = Command::new(workspace_bin("cloud-event-agent"));
+        if self.log_to_file {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(d.join("agent.log"))
+                .unwrap();
+            cmd.stderr(f).env("NO_COLOR", "1");
+        }
+        let child = cmd
             .args(["--node-name", &self.node, "--source", "socket"])
             .args([
                 "--api-addr",

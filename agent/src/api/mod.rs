@@ -1,15 +1,31 @@
 //! The O-RAN O-Cloud Notification REST API (v2; v1 later).
+//!
+//! Handlers are thin: they read the request, call the store, the engine or
+//! the notifier, and map the outcome to a status code; every error is a
+//! problem+json body ([`problem::Problem`]).
 
+mod body;
+mod notify;
+pub mod problem;
 mod v2;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{Method, Uri};
+use prometheus::IntGauge;
 
 use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Publishers, Store};
 use crate::transport::Dispatcher;
+use problem::Problem;
+
+/// Path of the v2 API.
+pub const API_V2: &str = "/api/ocloudNotifications/v2";
+
+/// The committed OpenAPI 3 document of the API.
+pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// Everything a handler may touch.
 #[derive(Clone)]
@@ -18,15 +34,85 @@ pub struct AppState {
     /// `http://host:port` of this publisher, for `UriLocation`.
     pub public_base: Arc<str>,
     pub store: Arc<Store>,
+    pub publishers: Arc<Publishers>,
     pub dispatcher: Arc<Dispatcher>,
     pub engine: EngineHandle,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
 }
 
+/// Metric handles of the error paths, resolved once (§5.2 labels).
+struct Counters {
+    sub_failed_create: IntGauge,
+    sub_failed_delete: IntGauge,
+    pub_failed_create: IntGauge,
+    pub_failed_delete: IntGauge,
+}
+
+/// What the handlers share.
+struct Ctx {
+    app: AppState,
+    m: Counters,
+}
+
+impl Ctx {
+    /// `<public base>/api/ocloudNotifications/v2`.
+    fn api_base(&self) -> String {
+        format!("{}{API_V2}", self.app.public_base)
+    }
+}
+
 /// The whole API router.
 pub fn router(state: AppState) -> Router {
+    let api = &state.metrics.api;
+    let m = Counters {
+        sub_failed_create: api.subscriptions.with_label_values(&["failed to create"]),
+        sub_failed_delete: api.subscriptions.with_label_values(&["failed to delete"]),
+        pub_failed_create: api.publishers.with_label_values(&["failed to create"]),
+        pub_failed_delete: api.publishers.with_label_values(&["failed to delete"]),
+    };
+    let ctx = Arc::new(Ctx { app: state, m });
     Router::new()
-        .nest("/api/ocloudNotifications/v2", v2::router())
-        .with_state(state)
+        .nest(API_V2, v2::router())
+        .fallback(not_found)
+        .with_state(ctx)
 }
+
+async fn not_found(uri: Uri) -> Problem {
+    no_such_path(uri.path())
+}
+
+fn no_such_path(path: &str) -> Problem {
+    Problem::not_found(
+        "not-found",
+        "No such resource",
+        format!("nothing is served at {path}"),
+    )
+}
+
+/// For routes of the v2 router, which see their path without the prefix.
+async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
+    not_allowed(&method, &v2_path(&uri))
+}
+
+fn not_allowed(method: &Method, path: &str) -> Problem {
+    Problem::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{method} is not allowed on {path}"),
+    )
+}
+
+/// The full path of a request seen by a nested (v2) handler.
+fn v2_path(uri: &Uri) -> String {
+    let p = uri.path();
+    if p.starts_with(API_V2) {
+        p.to_owned()
+    } else {
+        format!("{API_V2}{p}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

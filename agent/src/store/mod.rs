@@ -1,10 +1,21 @@
 //! Subscriptions, in memory and on disk: one `<clientID>.json` per consumer
-//! endpoint in the anchor's format (§4.1), written atomically.
+//! endpoint in the anchor's format (§4.1), written atomically, plus the
+//! publishers' `pub.json`. See [`Store`] for the durability rules.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+mod atomic;
+mod format;
+mod load;
+mod publishers;
+mod subs;
 
-use parking_lot::RwLock;
+use std::io;
+use std::path::PathBuf;
+
 use uuid::Uuid;
+
+pub use format::{SubscriptionInfo, parse_publishers, to_go_indent};
+pub use publishers::{Publisher, Publishers};
+pub use subs::Store;
 
 /// Which API created a subscription, so its consumer gets that API's format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -27,6 +38,19 @@ pub struct Subscription {
     pub version: ApiVersion,
 }
 
+impl Subscription {
+    /// The wire object (§1.1).
+    #[must_use]
+    pub fn to_info(&self) -> SubscriptionInfo {
+        SubscriptionInfo {
+            resource_address: self.resource.clone(),
+            endpoint_uri: self.endpoint.clone(),
+            subscription_id: self.id.to_string(),
+            uri_location: self.uri_location.clone(),
+        }
+    }
+}
+
 /// The anchor's client id: UUIDv3 of the URL namespace and the endpoint.
 #[must_use]
 pub fn client_id(endpoint: &str) -> Uuid {
@@ -45,53 +69,21 @@ pub trait Subscriptions: Send + Sync + 'static {
     fn remove_endpoint(&self, endpoint: &str) -> usize;
 }
 
-/// Interim in-memory store; replaced by the file-backed store.
-#[derive(Default)]
-pub struct Store {
-    subs: RwLock<Vec<Subscription>>,
-    generation: AtomicU64,
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot use the store directory {}: {source}", path.display())]
+    Dir { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot remove {}: {source}", path.display())]
+    Remove { path: PathBuf, source: io::Error },
 }
 
-impl Store {
-    #[must_use]
-    pub fn in_memory() -> Self {
-        Self::default()
-    }
-
-    pub fn insert(&self, sub: Subscription) {
-        self.subs.write().push(sub);
-        self.generation.fetch_add(1, Ordering::Release);
-    }
-}
-
-impl Subscriptions for Store {
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    fn snapshot(&self) -> Vec<Subscription> {
-        self.subs.read().clone()
-    }
-
-    fn remove_endpoint(&self, endpoint: &str) -> usize {
-        let mut subs = self.subs.write();
-        let before = subs.len();
-        subs.retain(|s| s.endpoint != endpoint);
-        self.generation.fetch_add(1, Ordering::Release);
-        before - subs.len()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_id_is_the_anchors() {
-        // §4.1 example: clientID of http://event-consumer-external3:27017.
-        assert_eq!(
-            client_id("http://event-consumer-external3:27017").to_string(),
-            "03dc46b6-2493-37fa-82e2-7545714a17d6"
-        );
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// Same `ResourceAddress` and `EndpointUri` as an existing subscription.
+    #[error("subscription {} already exists for this resource and endpoint", .0.id)]
+    Duplicate(Box<Subscription>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

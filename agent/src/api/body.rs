@@ -1,0 +1,225 @@
+//! Request bodies: size limit, JSON, the `SubscriptionInfo` fields (§1.1).
+//! Unknown keys are ignored; keys match case-insensitively, as Go's
+//! `encoding/json` does; `SubscriptionId` and `UriLocation` are ignored
+//! (O-RAN: "shall ignore").
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use super::problem::Problem;
+
+/// The fields of a `SubscriptionInfo` request that we use.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InfoRequest {
+    pub resource: String,
+    /// `None` when absent, `null` or empty.
+    pub endpoint: Option<String>,
+}
+
+fn too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body-too-large",
+        "Request body too large",
+        format!("the request body exceeds the limit of {limit} bytes"),
+    )
+    .with("limit", limit)
+}
+
+/// Reads the whole body, refusing more than `limit` bytes (413).
+///
+/// # Errors
+/// 413 over the limit, 400 when the body cannot be read.
+pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let e = e.into_inner();
+        if e.is::<http_body_util::LengthLimitError>() {
+            too_large(limit)
+        } else {
+            Problem::bad_request(
+                "unreadable-body",
+                "Request body could not be read",
+                format!("reading the request body failed: {e}"),
+            )
+        }
+    })
+}
+
+/// The value of `name` in `obj`: exact key first, else case-insensitive.
+fn lookup<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A string field; `None` when absent, `null` or empty.
+fn string_field(obj: &Map<String, Value>, name: &'static str) -> Result<Option<String>, Problem> {
+    match lookup(obj, name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(Problem::bad_request(
+            "invalid-field",
+            "Invalid field",
+            format!("{name} must be a string, not {}", type_name(other)),
+        )
+        .field(name)),
+    }
+}
+
+/// 400 naming a mandatory field that is missing or empty.
+#[must_use]
+pub fn missing(name: &'static str) -> Problem {
+    Problem::bad_request(
+        "missing-field",
+        "Missing mandatory field",
+        format!("mandatory field {name} is not set"),
+    )
+    .field(name)
+}
+
+/// Parses a `SubscriptionInfo` request body.
+///
+/// # Errors
+/// 400: not JSON, not an object, `ResourceAddress` missing, a field of the
+/// wrong type.
+pub fn parse_info(bytes: &[u8]) -> Result<InfoRequest, Problem> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Problem::bad_request(
+            "invalid-json",
+            "Request body is not valid JSON",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
+    let Value::Object(obj) = v else {
+        return Err(Problem::bad_request(
+            "invalid-body",
+            "Request body is not a JSON object",
+            format!(
+                "the request body must be a JSON object with ResourceAddress and EndpointUri, not {}",
+                type_name(&v)
+            ),
+        ));
+    };
+    let resource =
+        string_field(&obj, "ResourceAddress")?.ok_or_else(|| missing("ResourceAddress"))?;
+    let endpoint = string_field(&obj, "EndpointUri")?;
+    Ok(InfoRequest { resource, endpoint })
+}
+
+/// `EndpointUri` must be an absolute `http` or `https` URL with a host.
+///
+/// # Errors
+/// 400 naming `EndpointUri` and what is wrong with it.
+pub fn check_endpoint(endpoint: &str) -> Result<(), Problem> {
+    let bad = |why: String| {
+        Problem::bad_request(
+            "invalid-field",
+            "Invalid field",
+            format!("EndpointUri {endpoint:?} is not an absolute http(s) URL: {why}"),
+        )
+        .field("EndpointUri")
+    };
+    let uri: Uri = endpoint.parse().map_err(|e| bad(format!("{e}")))?;
+    match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {}
+        Some(s) => return Err(bad(format!("scheme {s:?} is not http or https"))),
+        None => return Err(bad("it has no scheme".into())),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("it has no host".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(body: &str) -> Problem {
+        parse_info(body.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn parses_and_ignores_unknown_and_ignored_keys() {
+        let r = parse_info(
+            br#"{"resourceaddress":"/r","EndpointUri":"http://e","SubscriptionId":5,"x":[1]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            InfoRequest {
+                resource: "/r".into(),
+                endpoint: Some("http://e".into())
+            }
+        );
+        assert_eq!(
+            parse_info(br#"{"ResourceAddress":"/r","EndpointUri":null}"#)
+                .unwrap()
+                .endpoint,
+            None
+        );
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        assert_eq!(err("{").kind, "invalid-json");
+        assert!(err("{").detail.contains("line 1"));
+        assert_eq!(err("[]").kind, "invalid-body");
+        let p = err(r#"{"EndpointUri":"http://e"}"#);
+        assert_eq!(
+            (p.kind, p.field),
+            ("missing-field", Some("ResourceAddress"))
+        );
+        let p = err(r#"{"ResourceAddress":""}"#);
+        assert_eq!(p.field, Some("ResourceAddress"));
+        let p = err(r#"{"ResourceAddress":7}"#);
+        assert_eq!(
+            (p.kind, p.field),
+            ("invalid-field", Some("ResourceAddress"))
+        );
+        assert!(p.detail.contains("a number"));
+        let p = err(r#"{"ResourceAddress":"/r","EndpointUri":{"a":1}}"#);
+        assert_eq!(p.field, Some("EndpointUri"));
+    }
+
+    #[test]
+    fn endpoint_must_be_absolute_http() {
+        for ok in ["http://e", "https://e:8443/x?y=1", "HTTP://10.0.0.1:9/e"] {
+            check_endpoint(ok).unwrap();
+        }
+        for bad in [
+            "/event",
+            "e:80",
+            "ftp://e/x",
+            "http://",
+            "not a url",
+            "mailto:x@y",
+        ] {
+            let p = check_endpoint(bad).unwrap_err();
+            assert_eq!(p.field, Some("EndpointUri"), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The initial notification (§1.2 step 6): on subscribe, the current state
+//! of each covered event kind (or the §2.6 placeholder) is POSTed to the
+//! endpoint, which must answer 2xx before the subscription is stored.
+
+use bytes::Bytes;
+
+use super::AppState;
+use super::problem::Problem;
+use crate::event::{Event, EventKind};
+
+/// Sends one CloudEvent per kind, in order; stops at the first refusal.
+///
+/// # Errors
+/// 400 naming the kind and what the endpoint answered (status or failure).
+pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Result<(), Problem> {
+    for &kind in kinds {
+        let values = st
+            .engine
+            .snapshot(kind)
+            .values_or_placeholder(kind, &st.node);
+        let body = Bytes::from(Event::new(kind, values).to_v2_json());
+        let refused = |detail: String| {
+            Problem::bad_request(
+                "endpoint-rejected",
+                "The endpoint did not accept the initial notification",
+                detail,
+            )
+            .field("EndpointUri")
+        };
+        match st.dispatcher.post_once(endpoint, body).await {
+            Ok(code) if (200..300).contains(&code) => {}
+            Ok(code) => {
+                return Err(refused(format!(
+                    "the endpoint {endpoint} answered the initial notification ({}) with HTTP {code}; it must answer 2xx",
+                    kind.source()
+                ))
+                .with("endpointStatus", code));
+            }
+            Err(e) => {
+                return Err(refused(format!(
+                    "the initial notification ({}) to {endpoint} failed: {e}",
+                    kind.source()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
