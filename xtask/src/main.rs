@@ -68,5 +68,8 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
 }
 
 fn test() -> anyhow::Result<()> {
+    // The black-box tests run the built binaries: build them first, since
+    // `cargo test` only builds the binaries of packages with integration tests.
+    status(cargo().args(["build", "--workspace", "--bins"]))?;
     status(cargo().args(["test", "--workspace", "--all-targets"]))
 }
