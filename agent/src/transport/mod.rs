@@ -1,5 +1,229 @@
-//! Delivery of events to subscribers: HTTP now, AMQP later.
+//! Delivery of events to subscribers. Each event is serialised once; the
+//! same bytes go to every consumer endpoint through that endpoint's own
+//! bounded queue, worker task and keep-alive connection, so a slow or dead
+//! consumer delays no one else.
 
-pub mod http;
+mod conn;
+mod endpoint;
+mod queue;
 
-pub use http::{DeliveryConfig, DeliveryError, Dispatcher};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use prometheus::IntCounter;
+
+pub use conn::DeliveryError;
+use conn::{Conn, Target};
+use endpoint::Endpoint;
+pub use queue::{Outgoing, Pushed, Queue};
+
+use crate::engine::Sink;
+use crate::event::{Event, EventKind};
+use crate::metrics::Metrics;
+use crate::store::Subscriptions;
+
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    pub node: String,
+    /// One POST, connect included.
+    pub timeout: Duration,
+    /// Undelivered events per endpoint before coalescing.
+    pub queue_capacity: usize,
+    /// Remove a consumer after this many network failures in a row (0: never).
+    pub max_consecutive_failures: u32,
+}
+
+/// `cne_events_received{type=<address>}` handles, resolved once per kind.
+struct KindHandles {
+    received_ok: IntCounter,
+    received_fail: IntCounter,
+}
+
+/// What every endpoint worker shares.
+pub(crate) struct Shared {
+    cfg: DeliveryConfig,
+    metrics: Arc<Metrics>,
+    subs: Arc<dyn Subscriptions>,
+    kinds: Vec<KindHandles>,
+    retries: IntCounter,
+}
+
+/// Endpoints per event kind, for one generation of the subscription store.
+#[derive(Default)]
+struct Routes {
+    generation: Option<u64>,
+    by_kind: [Vec<Arc<Endpoint>>; EventKind::ALL.len()],
+}
+
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    runtime: Option<tokio::runtime::Handle>,
+    routes: ArcSwap<Routes>,
+    /// Live endpoints by URI; guarded so one rebuild runs at a time.
+    endpoints: Mutex<HashMap<Arc<str>, Arc<Endpoint>>>,
+    closing: AtomicBool,
+}
+
+impl Dispatcher {
+    /// Call from inside the tokio runtime that will run the endpoint workers.
+    #[must_use]
+    pub fn new(
+        cfg: DeliveryConfig,
+        metrics: Arc<Metrics>,
+        subs: Arc<dyn Subscriptions>,
+    ) -> Arc<Self> {
+        let kinds = EventKind::ALL
+            .iter()
+            .map(|k| {
+                let addr = k.address(&cfg.node);
+                let h = &metrics.api.events_received;
+                KindHandles {
+                    received_ok: h.with_label_values(&[addr.as_str(), "success"]),
+                    received_fail: h.with_label_values(&[addr.as_str(), "failed"]),
+                }
+            })
+            .collect();
+        let retries = metrics.delivery.retries.clone();
+        Arc::new(Self {
+            shared: Arc::new(Shared {
+                cfg,
+                metrics,
+                subs,
+                kinds,
+                retries,
+            }),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            routes: ArcSwap::from_pointee(Routes::default()),
+            endpoints: Mutex::new(HashMap::new()),
+            closing: AtomicBool::new(false),
+        })
+    }
+
+    /// POSTs `body` to `endpoint` once on a new connection (the initial
+    /// notification); returns the HTTP status.
+    ///
+    /// # Errors
+    /// Network failure, timeout or an unusable URI.
+    pub async fn post_once(&self, endpoint: &str, body: Bytes) -> Result<u16, DeliveryError> {
+        Conn::new(Target::parse(endpoint)?)
+            .post(body, self.shared.cfg.timeout)
+            .await
+    }
+
+    /// Undelivered events over all endpoints (queued and in flight).
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.endpoints.lock().values().map(|e| e.pending()).sum()
+    }
+
+    /// Stops taking events and waits up to `timeout` for the queues to
+    /// drain; what is left is dropped (and logged).
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.closing.store(true, Ordering::Release);
+        let end = Instant::now() + timeout;
+        while self.pending() > 0 && Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let left = self.pending();
+        if left > 0 {
+            tracing::warn!(events = left, "drain timeout: undelivered events dropped");
+        }
+        for ep in self.endpoints.lock().values() {
+            ep.close(&self.shared);
+        }
+    }
+
+    /// The routes for the store's current generation, rebuilt when it moved.
+    fn routes(&self) -> Arc<Routes> {
+        let routes = self.routes.load_full();
+        let generation = self.shared.subs.generation();
+        if routes.generation == Some(generation) {
+            return routes;
+        }
+        self.rebuild()
+    }
+
+    fn rebuild(&self) -> Arc<Routes> {
+        let mut endpoints = self.endpoints.lock();
+        // Read the generation before the snapshot: a change in between only
+        // causes one more rebuild.
+        let generation = self.shared.subs.generation();
+        let current = self.routes.load_full();
+        if current.generation == Some(generation) {
+            return current;
+        }
+        let subs = self.shared.subs.snapshot();
+        let node = self.shared.cfg.node.as_str();
+        let mut routes = Routes {
+            generation: Some(generation),
+            ..Routes::default()
+        };
+        let mut live: HashMap<Arc<str>, Arc<Endpoint>> = HashMap::with_capacity(subs.len());
+        for sub in &subs {
+            let ep = match live.get(sub.endpoint.as_str()) {
+                Some(ep) => ep.clone(),
+                None => {
+                    let reuse = endpoints
+                        .get(sub.endpoint.as_str())
+                        .filter(|e| !e.is_dead())
+                        .cloned();
+                    let Some(ep) = reuse.or_else(|| self.start(&sub.endpoint)) else {
+                        continue;
+                    };
+                    live.insert(ep.uri.clone(), ep.clone());
+                    ep
+                }
+            };
+            for kind in EventKind::matching(node, &sub.resource) {
+                let list = &mut routes.by_kind[kind.index()];
+                // One delivery per endpoint, however many of its
+                // subscriptions cover the kind (exact and prefix).
+                if !list.iter().any(|e| Arc::ptr_eq(e, &ep)) {
+                    list.push(ep.clone());
+                }
+            }
+        }
+        for (uri, ep) in endpoints.iter() {
+            if !live.contains_key(uri) {
+                ep.close(&self.shared);
+            }
+        }
+        *endpoints = live;
+        let routes = Arc::new(routes);
+        self.routes.store(routes.clone());
+        routes
+    }
+
+    fn start(&self, uri: &str) -> Option<Arc<Endpoint>> {
+        let Some(rt) = &self.runtime else {
+            tracing::warn!(endpoint = uri, "no runtime to deliver on");
+            return None;
+        };
+        Some(Endpoint::spawn(uri.into(), self.shared.clone(), rt))
+    }
+}
+
+impl Sink for Dispatcher {
+    fn publish(&self, event: Event) {
+        if self.closing.load(Ordering::Acquire) {
+            return;
+        }
+        let routes = self.routes();
+        let targets = &routes.by_kind[event.kind.index()];
+        if targets.is_empty() {
+            return;
+        }
+        let out = Arc::new(Outgoing::new(event));
+        for ep in targets {
+            ep.push(out.clone(), &self.shared);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,193 @@
+//! One consumer endpoint: its queue, its connection and the task that
+//! drains the one into the other, with retries and the dead-consumer rule.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use prometheus::IntCounter;
+use tracing::{debug, info, warn};
+
+use super::conn::{Conn, DeliveryError, Target};
+use super::queue::{Outgoing, Pushed, Queue};
+use super::{DeliveryConfig, Shared};
+
+/// Attempts after the first before an event counts as failed.
+pub(super) const RETRIES: u32 = 3;
+/// First backoff; doubled per retry, with jitter.
+const BACKOFF: Duration = Duration::from_millis(100);
+
+pub struct Endpoint {
+    pub uri: Arc<str>,
+    queue: Queue,
+    /// Queued plus in flight, for draining at shutdown.
+    pending: AtomicUsize,
+    /// Removed after too many failures: routes must not use it again.
+    dead: AtomicBool,
+}
+
+enum Outcome {
+    Answered(u16),
+    /// No answer. `superseded`: retries stopped early because a newer
+    /// state for the same resource is queued.
+    Failed {
+        error: DeliveryError,
+        superseded: bool,
+    },
+}
+
+impl Endpoint {
+    /// Creates the endpoint and starts its worker on `rt`.
+    pub fn spawn(uri: Arc<str>, shared: Arc<Shared>, rt: &tokio::runtime::Handle) -> Arc<Self> {
+        let ep = Arc::new(Self {
+            uri,
+            queue: Queue::new(shared.cfg.queue_capacity),
+            pending: AtomicUsize::new(0),
+            dead: AtomicBool::new(false),
+        });
+        rt.spawn(ep.clone().run(shared));
+        ep
+    }
+
+    /// Queues `item`; accounts depth and coalescing.
+    pub fn push(&self, item: Arc<Outgoing>, shared: &Shared) {
+        let m = &shared.metrics.delivery;
+        match self.queue.push(item) {
+            Pushed::Queued => {
+                self.pending.fetch_add(1, Ordering::AcqRel);
+                m.queue_depth.inc();
+            }
+            Pushed::Coalesced => m.coalesced.inc(),
+            Pushed::DroppedOldest => m.deliveries.with_label_values(&["dropped"]).inc(),
+            Pushed::Closed => {}
+        }
+    }
+
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    #[must_use]
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// Stops the worker and discards what is queued.
+    pub fn close(&self, shared: &Shared) {
+        let n = self.queue.close();
+        self.pending.fetch_sub(n, Ordering::AcqRel);
+        shared
+            .metrics
+            .delivery
+            .queue_depth
+            .sub(i64::try_from(n).unwrap_or(0));
+    }
+
+    async fn run(self: Arc<Self>, shared: Arc<Shared>) {
+        let mut conn = match Target::parse(&self.uri) {
+            Ok(t) => Some(Conn::new(t)),
+            Err(e) => {
+                warn!(endpoint = %self.uri, error = %e, "cannot deliver to this endpoint");
+                None
+            }
+        };
+        let mut failures = 0u32;
+        while let Some(item) = self.queue.pop().await {
+            shared.metrics.delivery.queue_depth.dec();
+            let outcome = match conn.as_mut() {
+                Some(c) => self.deliver(c, &item, &shared.cfg, &shared.retries).await,
+                None => Outcome::Failed {
+                    error: DeliveryError::BadUri(self.uri.to_string()),
+                    superseded: false,
+                },
+            };
+            let handles = &shared.kinds[item.kind().index()];
+            match outcome {
+                Outcome::Answered(code) => {
+                    failures = 0;
+                    let m = &shared.metrics.delivery;
+                    if (200..300).contains(&code) {
+                        m.latency
+                            .observe(item.event.created.elapsed().as_secs_f64());
+                        m.deliveries.with_label_values(&["success"]).inc();
+                        handles.received_ok.inc();
+                    } else {
+                        debug!(endpoint = %self.uri, status = code, "consumer refused an event");
+                        m.deliveries.with_label_values(&["rejected"]).inc();
+                        handles.received_fail.inc();
+                    }
+                }
+                Outcome::Failed {
+                    error: e,
+                    superseded,
+                } => {
+                    let m = &shared.metrics.delivery;
+                    m.deliveries.with_label_values(&["failed"]).inc();
+                    if superseded {
+                        m.coalesced.inc();
+                    }
+                    handles.received_fail.inc();
+                    if e.counts_as_dead() {
+                        failures += 1;
+                    }
+                    let max = shared.cfg.max_consecutive_failures;
+                    warn!(endpoint = %self.uri, error = %e, failures, max, "event not delivered");
+                    if max > 0 && failures >= max {
+                        self.pending.fetch_sub(1, Ordering::AcqRel);
+                        self.remove(&shared);
+                        return;
+                    }
+                }
+            }
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    async fn deliver(
+        &self,
+        conn: &mut Conn,
+        item: &Outgoing,
+        cfg: &DeliveryConfig,
+        retries: &IntCounter,
+    ) -> Outcome {
+        let mut attempt = 0;
+        loop {
+            match conn.post(item.v2.clone(), cfg.timeout).await {
+                Ok(code) => return Outcome::Answered(code),
+                Err(error) if attempt >= RETRIES || self.queue.is_closed() => {
+                    return Outcome::Failed {
+                        error,
+                        superseded: false,
+                    };
+                }
+                Err(error) if self.queue.has_newer(item) => {
+                    return Outcome::Failed {
+                        error,
+                        superseded: true,
+                    };
+                }
+                Err(e) => {
+                    debug!(endpoint = %self.uri, error = %e, attempt, "delivery failed; retrying");
+                    retries.inc();
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn remove(&self, shared: &Shared) {
+        self.dead.store(true, Ordering::Release);
+        self.close(shared);
+        shared.metrics.delivery.consumers_removed.inc();
+        let n = shared.subs.remove_endpoint(&self.uri);
+        info!(endpoint = %self.uri, subscriptions = n, "consumer removed after consecutive failures");
+    }
+}
+
+/// `BACKOFF * 2^attempt`, from 75% to 125% of that.
+fn backoff(attempt: u32) -> Duration {
+    let base = BACKOFF.saturating_mul(1 << attempt.min(10));
+    base.mul_f64(0.75 + fastrand::f64() / 2.0)
+}

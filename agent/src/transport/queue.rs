@@ -1,0 +1,205 @@
+//! A subscriber's bounded queue. Sync state only matters as its latest
+//! value, so a full queue replaces the oldest undelivered event for the same
+//! resource instead of blocking the engine or growing without bound.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::event::{Event, EventKind};
+
+/// One event on its way out: serialised once, shared by every queue.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub event: Event,
+    /// The v2 structured CloudEvent JSON.
+    pub v2: Bytes,
+    /// The address of the first value: events for the same clock coalesce,
+    /// events for different clocks of one kind do not.
+    key: Box<str>,
+}
+
+impl Outgoing {
+    #[must_use]
+    pub fn new(event: Event) -> Self {
+        let v2 = Bytes::from(event.to_v2_json());
+        let key = event
+            .values
+            .first()
+            .map(|v| v.resource_address.as_str())
+            .unwrap_or_default()
+            .into();
+        Self { event, v2, key }
+    }
+
+    fn same_resource(&self, other: &Self) -> bool {
+        self.event.kind == other.event.kind && self.key == other.key
+    }
+
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
+        self.event.kind
+    }
+}
+
+/// What happened to a pushed event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    Queued,
+    /// The queue was full; an older event for the same resource was dropped.
+    Coalesced,
+    /// The queue was full of other resources; the oldest event was dropped.
+    DroppedOldest,
+    /// The queue is closed (consumer removed or shutting down).
+    Closed,
+}
+
+pub struct Queue {
+    items: Mutex<VecDeque<Arc<Outgoing>>>,
+    capacity: usize,
+    ready: Notify,
+    closed: AtomicBool,
+}
+
+impl Queue {
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            items: Mutex::new(VecDeque::with_capacity(capacity.min(64))),
+            capacity,
+            ready: Notify::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn push(&self, item: Arc<Outgoing>) -> Pushed {
+        if self.closed.load(Ordering::Acquire) {
+            return Pushed::Closed;
+        }
+        let mut q = self.items.lock();
+        let outcome = if q.len() < self.capacity {
+            Pushed::Queued
+        } else if let Some(pos) = q.iter().position(|o| o.same_resource(&item)) {
+            q.remove(pos);
+            Pushed::Coalesced
+        } else {
+            q.pop_front();
+            Pushed::DroppedOldest
+        };
+        q.push_back(item);
+        drop(q);
+        self.ready.notify_one();
+        outcome
+    }
+
+    /// The next event; `None` once the queue is closed. Events still queued
+    /// at close are returned by [`Queue::drain`].
+    pub async fn pop(&self) -> Option<Arc<Outgoing>> {
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            if let Some(item) = self.items.lock().pop_front() {
+                return Some(item);
+            }
+            let wait = self.ready.notified();
+            // Re-check after registering, so a push in between is not missed.
+            if self.closed.load(Ordering::Acquire) || !self.items.lock().is_empty() {
+                continue;
+            }
+            wait.await;
+        }
+    }
+
+    /// Whether a newer event for the same resource as `item` is queued.
+    #[must_use]
+    pub fn has_newer(&self, item: &Outgoing) -> bool {
+        self.items.lock().iter().any(|o| o.same_resource(item))
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.items.lock().len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stops the queue; returns what was still queued.
+    pub fn close(&self) -> usize {
+        self.closed.store(true, Ordering::Release);
+        let n = self.drain();
+        self.ready.notify_one();
+        n
+    }
+
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn drain(&self) -> usize {
+        let mut q = self.items.lock();
+        let n = q.len();
+        q.clear();
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::DataValue;
+
+    fn ev(kind: EventKind, addr: &str, value: &str) -> Arc<Outgoing> {
+        Arc::new(Outgoing::new(Event::new(
+            kind,
+            vec![DataValue::state(addr.to_owned(), value)],
+        )))
+    }
+
+    fn values(q: &Queue) -> Vec<String> {
+        q.items
+            .lock()
+            .iter()
+            .map(|o| o.event.values[0].value.clone())
+            .collect()
+    }
+
+    #[test]
+    fn full_queue_replaces_the_same_resource_only() {
+        let q = Queue::new(3);
+        let lock = EventKind::LockState;
+        assert_eq!(q.push(ev(lock, "/a", "1")), Pushed::Queued);
+        assert_eq!(q.push(ev(lock, "/b", "2")), Pushed::Queued);
+        assert_eq!(q.push(ev(EventKind::SyncState, "/a", "3")), Pushed::Queued);
+        // Same kind and address as "1": "1" goes, order of the rest kept.
+        assert_eq!(q.push(ev(lock, "/a", "4")), Pushed::Coalesced);
+        assert_eq!(values(&q), ["2", "3", "4"]);
+        // Nothing for /c: the oldest goes.
+        assert_eq!(q.push(ev(lock, "/c", "5")), Pushed::DroppedOldest);
+        assert_eq!(values(&q), ["3", "4", "5"]);
+    }
+
+    #[tokio::test]
+    async fn pop_waits_for_a_push_and_close_ends_it() {
+        let q = Arc::new(Queue::new(4));
+        let q2 = q.clone();
+        let waiter = tokio::spawn(async move { q2.pop().await.map(|o| o.kind()) });
+        tokio::task::yield_now().await;
+        q.push(ev(EventKind::ClockClass, "/a", "6"));
+        assert_eq!(waiter.await.unwrap(), Some(EventKind::ClockClass));
+
+        q.push(ev(EventKind::ClockClass, "/a", "7"));
+        assert_eq!(q.close(), 1);
+        assert!(q.pop().await.is_none());
+        assert_eq!(q.push(ev(EventKind::ClockClass, "/a", "8")), Pushed::Closed);
+    }
+}
