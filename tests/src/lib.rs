@@ -350,3 +350,50 @@ pub fn notification_values(body: &serde_json::Value) -> Vec<String> {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Unix nanoseconds of an RFC 3339 UTC time such as
+/// `2024-08-28T14:50:57.327585316Z` (the CloudEvent `time` we write).
+#[must_use]
+pub fn rfc3339_ns(t: &str) -> Option<u128> {
+    let b = t.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[10] != b'T' || *b.last()? != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let frac = t.get(19..t.len() - 1)?;
+    let nanos = match frac.strip_prefix('.') {
+        Some(f) if !f.is_empty() && f.len() <= 9 => {
+            f.parse::<u128>().ok()? * 10u128.pow(9 - u32::try_from(f.len()).ok()?)
+        }
+        None if frac.is_empty() => 0,
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u128::try_from(days * 86_400 + h * 3600 + mi * 60 + s).ok()?;
+    Some(secs * 1_000_000_000 + nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339() {
+        assert_eq!(
+            super::rfc3339_ns("2024-08-28T14:50:57.327585316Z"),
+            Some(1_724_856_657_327_585_316)
+        );
+        assert_eq!(
+            super::rfc3339_ns("1970-01-01T00:00:01Z"),
+            Some(1_000_000_000)
+        );
+        assert_eq!(super::rfc3339_ns("garbage"), None);
+    }
+}

@@ -4,37 +4,14 @@
 use crate::{cargo, status};
 
 pub fn bench() -> anyhow::Result<()> {
-    println!("## Parser and engine (recorded real lines)\n");
-    status(cargo().args(["bench", "-p", "agent", "--bench", "engine"]))?;
-    println!("\n## Delivery (real HTTP consumers in another process)\n");
-    status(cargo().args([
-        "run",
-        "--release",
-        "-q",
-        "-p",
-        "agent-tests",
-        "--bin",
-        "bench-delivery",
-    ]))?;
+    // The bench binaries start the release agent and consumers next to them.
+    status(cargo().args(["build", "--release", "-q", "--workspace", "--bins"]))?;
+    println!("## Delivery (real HTTP consumers in other processes)\n");
+    run_bin("bench-delivery")?;
     println!("\n## Memory\n");
-    // bench-rss starts the release agent binary next to it.
-    status(cargo().args([
-        "build",
-        "--release",
-        "-q",
-        "-p",
-        "agent",
-        "-p",
-        "agent-tests",
-    ]))?;
-    status(cargo().args([
-        "run",
-        "--release",
-        "-q",
-        "-p",
-        "agent-tests",
-        "--bin",
-        "bench-rss",
-    ]))?;
-    Ok(())
+    run_bin("bench-rss")
+}
+
+fn run_bin(name: &str) -> anyhow::Result<()> {
+    status(cargo().args(["run", "--release", "-q", "-p", "agent-tests", "--bin", name]))
 }

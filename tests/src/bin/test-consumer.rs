@@ -5,7 +5,9 @@
 //! never answers when `--hang` (reads the request, then holds the
 //! connection). Records each POST with its receipt time; `GET /_events`
 //! returns them as a JSON array `[{"path", "recv_ns", "body"}]`, and
-//! `DELETE /_events` clears them.
+//! `DELETE /_events` clears them. With `--receipts-only` (benches) it keeps
+//! no bodies, only `[path, id, created_ns, recv_ns]` per event, served by
+//! `GET /_receipts` (`created_ns` from the CloudEvent `time`).
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -31,12 +33,21 @@ struct Args {
     /// Accept POSTs and never answer.
     #[arg(long)]
     hang: bool,
+    /// Answer this many POSTs, then hang like `--hang`.
+    #[arg(long)]
+    hang_after: Option<usize>,
+    /// Keep receipts, not bodies (benches).
+    #[arg(long)]
+    receipts_only: bool,
 }
 
 struct State {
     status: StatusCode,
     hang: bool,
+    hang_after: Option<usize>,
+    receipts_only: bool,
     events: Mutex<Vec<serde_json::Value>>,
+    receipts: Mutex<Vec<(String, String, u128, u128)>>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -47,7 +58,10 @@ async fn main() -> anyhow::Result<()> {
     let state = Arc::new(State {
         status: StatusCode::from_u16(args.status)?,
         hang: args.hang,
+        hang_after: args.hang_after,
+        receipts_only: args.receipts_only,
         events: Mutex::new(Vec::new()),
+        receipts: Mutex::new(Vec::new()),
     });
     loop {
         let (stream, _) = listener.accept().await?;
@@ -91,17 +105,61 @@ async fn handle(
         };
         return Ok(Response::new(Full::new(body)));
     }
+    if path == "/_receipts" {
+        let r = state
+            .receipts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        return Ok(Response::new(Full::new(Bytes::from(
+            serde_json::to_vec(&*r).unwrap_or_default(),
+        ))));
+    }
+    if state.receipts_only {
+        let (id, created) = id_and_time(&body);
+        state
+            .receipts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((path, id, created, recv_ns));
+        return Ok(Response::builder()
+            .status(state.status)
+            .body(Full::new(Bytes::new()))
+            .unwrap_or_default());
+    }
     let parsed = serde_json::from_slice::<serde_json::Value>(&body)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into()));
-    state
-        .events
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(serde_json::json!({ "path": path, "recv_ns": recv_ns.to_string(), "body": parsed }));
-    if state.hang {
+    let seen = {
+        let mut events = state
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        events.push(
+            serde_json::json!({ "path": path, "recv_ns": recv_ns.to_string(), "body": parsed }),
+        );
+        events.len()
+    };
+    if state.hang || state.hang_after.is_some_and(|n| seen > n) {
         std::future::pending::<()>().await;
     }
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = state.status;
     Ok(resp)
+}
+
+/// The CloudEvent `id` and `time` (as Unix ns) of a body.
+fn id_and_time(body: &[u8]) -> (String, u128) {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow, default)]
+        id: &'a str,
+        #[serde(borrow, default)]
+        time: &'a str,
+    }
+    match serde_json::from_slice::<Head<'_>>(body) {
+        Ok(h) => (
+            h.id.to_owned(),
+            agent_tests::rfc3339_ns(h.time).unwrap_or(0),
+        ),
+        Err(_) => (String::new(), 0),
+    }
 }
