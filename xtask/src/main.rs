@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: build, run, test, bench.
 
 mod bench;
+mod setup;
 
 use std::process::Command;
 
@@ -68,6 +69,7 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
 }
 
 fn test() -> anyhow::Result<()> {
+    setup::ensure_packages(setup::TEST_PACKAGES)?;
     // The black-box tests run the built binaries: build them first, since
     // `cargo test` only builds the binaries of packages with integration tests.
     status(cargo().args(["build", "--workspace", "--bins"]))?;
