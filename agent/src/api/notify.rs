@@ -46,3 +46,25 @@ pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Resu
     }
     Ok(())
 }
+
+/// The current state of `kind`: the engine's values, else the last event
+/// published for it (e.g. through `create/event`), else `None`.
+#[must_use]
+pub fn current(st: &AppState, kind: EventKind) -> Option<Event> {
+    match st.engine.snapshot(kind) {
+        crate::engine::Snapshot::Values(values) => Some(Event::new(kind, values)),
+        _ => st.dispatcher.last(kind).map(|o| o.event.clone()),
+    }
+}
+
+/// [`current`], or the §2.6 placeholder.
+#[must_use]
+pub fn current_or_placeholder(st: &AppState, kind: EventKind) -> Event {
+    current(st, kind).unwrap_or_else(|| {
+        let values = st
+            .engine
+            .snapshot(kind)
+            .values_or_placeholder(kind, &st.node);
+        Event::new(kind, values)
+    })
+}
