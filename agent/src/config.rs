@@ -21,6 +21,27 @@ pub enum SourceKind {
     Socket,
 }
 
+/// How resource addresses become AMQP addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum AmqpAddressStyle {
+    /// The O-RAN address as is (`/cluster/node/n1/sync/ptp-status/lock-state`).
+    #[default]
+    Oran,
+    /// For brokers that refuse `/` inside a name (RabbitMQ): the topic
+    /// exchange, `/exchange/amq.topic/cluster.node.n1.sync.ptp-status.lock-state`.
+    Rabbitmq,
+}
+
+/// What this agent is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Watches linuxptp on this node and publishes its events.
+    Publisher,
+    /// A sidecar next to a CNF: subscribes at publishers (HTTP or AMQP) on
+    /// the CNF's behalf and relays what arrives to the CNF's endpoints.
+    Consumer,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Plain,
@@ -45,9 +66,29 @@ pub struct Args {
 
     /// Base URL of this publisher as consumers reach it; its host:port goes
     /// into `UriLocation`. `NODE_NAME` and `NODE_IP` in it are replaced.
-    /// Default: `http://localhost:<api-port>`.
+    /// Default: `http://localhost:<api-port>`. An `amqp://host[:port]` URL
+    /// instead selects the AMQP 1.0 transport (port 5672 by default).
     #[arg(long, env = "TRANSPORT_HOST")]
     pub transport_host: Option<String>,
+
+    /// Publisher or consumer sidecar. Default: consumer when
+    /// `--http-event-publishers` is set, else publisher.
+    #[arg(long, env = "ROLE", value_enum)]
+    pub role: Option<Role>,
+
+    /// Consumer sidecar: the publishers to subscribe at (`host:port` of
+    /// their REST API, comma-separated).
+    #[arg(long, env = "HTTP_EVENT_PUBLISHERS", value_delimiter = ',')]
+    pub http_event_publishers: Vec<String>,
+
+    /// Consumer sidecar: how often each publisher is checked (health, list)
+    /// and lost subscriptions are made again, in milliseconds.
+    #[arg(long, env = "PUBLISHER_CHECK_MS", default_value_t = 30_000)]
+    pub publisher_check_ms: u64,
+
+    /// How resource addresses map to AMQP addresses.
+    #[arg(long, env = "AMQP_ADDRESS_STYLE", value_enum, default_value_t = AmqpAddressStyle::Oran)]
+    pub amqp_address_style: AmqpAddressStyle,
 
     /// Prometheus `/metrics` listener.
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9091")]
@@ -107,6 +148,13 @@ pub struct Config {
     pub store_path: PathBuf,
     /// `scheme://host:port` used to build `UriLocation`.
     pub public_base: String,
+    pub role: Role,
+    /// `host:port` of the AMQP broker, when `--transport-host` is `amqp://`.
+    pub amqp: Option<String>,
+    pub amqp_address_style: AmqpAddressStyle,
+    /// `http://host:port` of each publisher (consumer sidecar).
+    pub http_event_publishers: Vec<String>,
+    pub publisher_check: Duration,
     pub metrics_addr: SocketAddr,
     pub node_name: String,
     pub source: SourceKind,
@@ -135,6 +183,10 @@ pub enum ConfigError {
     ZeroQueue,
     #[error("--max-body-bytes must be at least 1024")]
     SmallBody,
+    #[error("--http-event-publishers {0:?} is not host:port or an http URL")]
+    BadPublisher(String),
+    #[error("--role consumer needs --http-event-publishers or an amqp:// --transport-host")]
+    ConsumerWithoutPublishers,
     #[error("--store-path {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
 }
@@ -165,7 +217,28 @@ impl Args {
         {
             return Err(ConfigError::BadNodeName(node_name));
         }
-        let public_base = public_base(self.transport_host.as_deref(), &node_name, self.api_port)?;
+        let (amqp, http_th) = match self.transport_host.as_deref() {
+            Some(th) if th.to_ascii_lowercase().starts_with("amqp://") => {
+                (Some(amqp_addr(th)?), None)
+            }
+            other => (None, other),
+        };
+        let public_base = public_base(http_th, &node_name, self.api_port)?;
+        let http_event_publishers = self
+            .http_event_publishers
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(publisher_base)
+            .collect::<Result<Vec<_>, _>>()?;
+        let role = self.role.unwrap_or(if http_event_publishers.is_empty() {
+            Role::Publisher
+        } else {
+            Role::Consumer
+        });
+        if role == Role::Consumer && http_event_publishers.is_empty() && amqp.is_none() {
+            return Err(ConfigError::ConsumerWithoutPublishers);
+        }
         if self.store_path.exists() && !self.store_path.is_dir() {
             return Err(ConfigError::BadStore {
                 path: self.store_path,
@@ -179,6 +252,11 @@ impl Args {
             api_addr: SocketAddr::new(self.api_addr, self.api_port),
             store_path: self.store_path,
             public_base,
+            role,
+            amqp,
+            amqp_address_style: self.amqp_address_style,
+            http_event_publishers,
+            publisher_check: Duration::from_millis(self.publisher_check_ms.max(10)),
             metrics_addr: self.metrics_addr,
             node_name,
             source: self.source,
@@ -192,6 +270,39 @@ impl Args {
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             max_body_bytes: self.max_body_bytes,
         })
+    }
+}
+
+/// `host:port` of an `amqp://host[:port][/...]` transport host.
+fn amqp_addr(th: &str) -> Result<String, ConfigError> {
+    let bad = |reason: &str| ConfigError::BadTransportHost {
+        value: th.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: Uri = th.parse().map_err(|e| bad(&format!("{e}")))?;
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("no host"))?;
+    Ok(format!("{host}:{}", uri.port_u16().unwrap_or(5672)))
+}
+
+/// `http://host:port` of a publisher given as `host:port` or a URL.
+fn publisher_base(p: &str) -> Result<String, ConfigError> {
+    let with_scheme = if p.contains("://") {
+        p.to_owned()
+    } else {
+        format!("http://{p}")
+    };
+    let uri: Uri = with_scheme
+        .parse()
+        .map_err(|_| ConfigError::BadPublisher(p.to_owned()))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http"), Some(h)) if !h.is_empty() => Ok(format!(
+            "http://{}",
+            uri.authority().map_or(h, |a| a.as_str())
+        )),
+        _ => Err(ConfigError::BadPublisher(p.to_owned())),
     }
 }
 
@@ -263,6 +374,27 @@ mod tests {
             parse(&["--transport-host", "http://"]),
             Err(ConfigError::BadTransportHost { .. })
         ));
+    }
+
+    #[test]
+    fn amqp_transport_host_and_consumer_role() {
+        let c = parse(&["--transport-host", "amqp://broker"]).unwrap();
+        assert_eq!(c.amqp.as_deref(), Some("broker:5672"));
+        assert_eq!(c.public_base, "http://localhost:9043");
+        assert_eq!(c.role, Role::Publisher);
+        let c = parse(&["--http-event-publishers", "p1:9043,http://p2:80"]).unwrap();
+        assert_eq!(c.role, Role::Consumer);
+        assert_eq!(c.http_event_publishers, ["http://p1:9043", "http://p2:80"]);
+        assert!(matches!(
+            parse(&["--role", "consumer"]),
+            Err(ConfigError::ConsumerWithoutPublishers)
+        ));
+        assert!(matches!(
+            parse(&["--http-event-publishers", "ftp://x"]),
+            Err(ConfigError::BadPublisher(_))
+        ));
+        let c = parse(&["--role", "consumer", "--transport-host", "amqp://b:5674"]).unwrap();
+        assert_eq!(c.amqp.as_deref(), Some("b:5674"));
     }
 
     #[test]

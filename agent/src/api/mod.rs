@@ -5,7 +5,7 @@
 //! problem+json body ([`problem::Problem`]).
 
 mod body;
-mod notify;
+pub mod notify;
 pub mod problem;
 mod v1;
 mod v2;

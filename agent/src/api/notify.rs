@@ -14,11 +14,7 @@ use crate::event::{Event, EventKind};
 /// 400 naming the kind and what the endpoint answered (status or failure).
 pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Result<(), Problem> {
     for &kind in kinds {
-        let values = st
-            .engine
-            .snapshot(kind)
-            .values_or_placeholder(kind, &st.node);
-        let body = Bytes::from(Event::new(kind, values).to_v2_json());
+        let body = Bytes::from(current_or_placeholder(st, kind).to_v2_json());
         let refused = |detail: String| {
             Problem::bad_request(
                 "endpoint-rejected",

@@ -3,6 +3,7 @@
 //! bounded queue, worker task and keep-alive connection, so a slow or dead
 //! consumer delays no one else.
 
+pub mod amqp;
 mod conn;
 mod endpoint;
 mod queue;
