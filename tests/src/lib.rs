@@ -4,6 +4,7 @@
 //! Tests panic on failure (with a location) rather than return errors.
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod broker;
 pub mod http;
 
 use std::io::{BufRead, BufReader, Write};
