@@ -15,8 +15,8 @@ use agent_tests::broker::{Broker, Kind};
 use agent_tests::{Agent, Consumer, request};
 use fe2o3_amqp::connection::ConnectionHandle;
 use fe2o3_amqp::sasl_profile::SaslProfile;
-use fe2o3_amqp::types::messaging::{Body, Message, Properties};
-use fe2o3_amqp::types::primitives::Value;
+use fe2o3_amqp::types::messaging::{ApplicationProperties, Body, Message, Properties};
+use fe2o3_amqp::types::primitives::{SimpleValue, Value};
 use fe2o3_amqp::{Connection, Receiver, Sender, Session};
 use serde_json::json;
 
@@ -116,6 +116,20 @@ fn send_garbage(b: &Broker, address: &str) {
         s.send(Message::builder().value("not a cloud event").build())
             .await
             .unwrap();
+        // A CloudEvent whose source names no resource this agent knows.
+        let props = ApplicationProperties::builder()
+            .insert("cloudEvents:specversion", SimpleValue::String("0.3".into()))
+            .insert("cloudEvents:type", SimpleValue::String("x.unknown".into()))
+            .insert(
+                "cloudEvents:source",
+                SimpleValue::String("/cluster/node/x/unknown".into()),
+            )
+            .build();
+        let m = Message::builder()
+            .application_properties(props)
+            .data(br#"{"version":"1.0","values":[]}"#.to_vec())
+            .build();
+        s.send(m).await.unwrap();
         drop((s, session, conn));
     });
 }
@@ -174,11 +188,12 @@ fn chain(kind: Kind) {
     let data: serde_json::Value = serde_json::from_slice(&data[0].0).unwrap();
     assert_eq!(data["values"][0]["value"], "LOCKED");
 
-    // Not a CloudEvent on the resource address: counted, dropped, no crash.
+    // Not a CloudEvent, or one of an unknown resource, on the resource
+    // address: counted, dropped, no crash.
     send_garbage(&b, &map(kind, &p.address(LOCK)));
     let m = agent_tests::wait_for(T, || {
         let m = c.metrics();
-        m.contains("cloud_event_agent_relay_events_total{outcome=\"invalid\"} 1")
+        m.contains("cloud_event_agent_relay_events_total{outcome=\"invalid\"} 2")
             .then_some(m)
     });
     assert!(m.is_some(), "invalid message not counted: {}", c.metrics());
@@ -213,6 +228,30 @@ fn proton_broker_chain_status_and_restart() {
 #[test]
 fn rabbitmq_chain_status_and_restart() {
     chain(Kind::Rabbit);
+}
+
+#[test]
+fn rabbitmq_refusing_oran_addresses_is_a_logged_error_not_a_crash() {
+    let b = Broker::start(Kind::Rabbit);
+    // O-RAN addresses (with `/`) on RabbitMQ: every attach is refused.
+    let p = Agent::start_logged(&["--transport-host", &b.url()]);
+    let cnf = Consumer::start();
+    let body = json!({"ResourceAddress": p.address(LOCK), "EndpointUri": cnf.endpoint("/e")});
+    let r = request(
+        "POST",
+        &p.api("/subscriptions"),
+        Some(body.to_string().as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(r.status, 201);
+    p.create_event(LOCK, "LOCKED");
+    cnf.wait_bodies("/e", T, |b| has_value(b, "LOCKED"));
+    let log = agent_tests::wait_for(T, || {
+        let l = p.log();
+        l.contains("refused a link").then_some(l)
+    });
+    assert!(log.is_some(), "{}", p.log());
+    assert_eq!(request("GET", &p.api("/health"), None).unwrap().status, 200);
 }
 
 #[test]

@@ -134,7 +134,18 @@ impl AmqpPublisher {
                 Err(e) => return e,
             }
         }
+        // Attached up front: the first event of a kind does not wait for it.
         let mut senders: HashMap<EventKind, Sender> = HashMap::new();
+        for kind in EventKind::ALL {
+            let addr = address::map(self.cfg.style, &self.resource(kind));
+            let name = format!("{}-event-{}", self.cfg.container, kind.index());
+            match link.sender(name, &addr).await {
+                Ok(s) => {
+                    senders.insert(kind, s);
+                }
+                Err(e) => return e,
+            }
+        }
         let err = loop {
             if let Err(e) = self.flush(link, &mut senders).await {
                 break e;
