@@ -136,7 +136,7 @@ fn send_garbage(b: &Broker, address: &str) {
 
 fn chain(kind: Kind) {
     let mut b = Broker::start(kind);
-    let (p, c) = start_pair(&b);
+    let (mut p, c) = start_pair(&b);
     let cnf = Consumer::start();
     let body = json!({"ResourceAddress": c.address(LOCK), "EndpointUri": cnf.endpoint("/v2")});
     let r = request(
@@ -214,10 +214,17 @@ fn chain(kind: Kind) {
     for a in [&p, &c] {
         assert_eq!(request("GET", &a.api("/health"), None).unwrap().status, 200);
     }
-    assert!(
-        p.metrics()
-            .contains("cloud_event_agent_amqp_reconnects_total 1")
-    );
+    let reconnects = p.metrics().lines().find_map(|l| {
+        l.strip_prefix("cloud_event_agent_amqp_reconnects_total ")?
+            .parse::<u64>()
+            .ok()
+    });
+    assert!(reconnects >= Some(1), "{reconnects:?}");
+
+    // The publisher restarts: the sidecar keeps receiving.
+    p.restart();
+    p.create_event(LOCK, "HOLDOVER");
+    cnf.wait_bodies("/v2", T, |b| has_value(b, "HOLDOVER"));
 }
 
 #[test]
