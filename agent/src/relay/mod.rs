@@ -138,3 +138,44 @@ async fn inbound(State(relay): State<Arc<Relay>>, body: Bytes) -> Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::event::{DataValue, Event};
+    use crate::store::Store;
+    use crate::transport::DeliveryConfig;
+
+    #[tokio::test]
+    async fn relays_each_event_once_and_keeps_its_id() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let store = Arc::new(Store::in_memory());
+        let d = Dispatcher::new(
+            DeliveryConfig {
+                node: "n1".into(),
+                timeout: Duration::from_secs(1),
+                queue_capacity: 4,
+                max_consecutive_failures: 0,
+            },
+            metrics.clone(),
+            store.clone() as Arc<dyn Subscriptions>,
+        );
+        let relay = Relay::new(d.clone(), store as Arc<dyn Subscriptions>, &metrics);
+        let ev = Event::new(
+            EventKind::LockState,
+            vec![DataValue::state(
+                "/cluster/node/n1/ens1fx/master".into(),
+                "LOCKED",
+            )],
+        );
+        let received = crate::event::parse::parse_event(&ev.to_v2_json()).unwrap();
+        relay.deliver(received.clone());
+        relay.deliver(received);
+        assert_eq!(d.last(EventKind::LockState).unwrap().event.id, ev.id);
+        assert_eq!(relay.relayed.get(), 1);
+        assert_eq!(relay.duplicate.get(), 1);
+        assert!(relay.needed().is_empty());
+    }
+}

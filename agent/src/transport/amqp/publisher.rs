@@ -305,3 +305,41 @@ async fn status_requests(mut r: Receiver, kind: EventKind, tx: mpsc::Sender<Req>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AmqpAddressStyle;
+    use crate::event::DataValue;
+
+    #[test]
+    fn keeps_the_latest_unsent_event_per_resource() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let current: CurrentFn = Arc::new(|k| Event::new(k, Vec::new()));
+        let p = AmqpPublisher::new(
+            AmqpConfig {
+                addr: "127.0.0.1:1".into(),
+                style: AmqpAddressStyle::Oran,
+                node: "n1".into(),
+                container: "t".into(),
+            },
+            current,
+            metrics.clone(),
+        );
+        let ev = |v: &str| {
+            Arc::new(Outgoing::new(Event::new(
+                EventKind::LockState,
+                vec![DataValue::state("/a".into(), v)],
+            )))
+        };
+        p.publish(&ev("LOCKED"));
+        p.publish(&ev("FREERUN"));
+        let pending = p.pending.lock();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            pending[&EventKind::LockState].event.values[0].value,
+            "FREERUN"
+        );
+        assert_eq!(metrics.transport.amqp_coalesced.get(), 1);
+    }
+}
