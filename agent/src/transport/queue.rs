@@ -56,6 +56,12 @@ impl Outgoing {
         Bytes::from(crate::event::v1::v1_event_with_id(id, tail))
     }
 
+    /// The address of the first value: with the kind, what coalesces.
+    #[must_use]
+    pub fn coalesce_key(&self) -> &str {
+        &self.key
+    }
+
     fn same_resource(&self, other: &Self) -> bool {
         self.event.kind == other.event.kind && self.key == other.key
     }

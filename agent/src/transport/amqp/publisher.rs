@@ -35,12 +35,20 @@ struct Counters {
 
 pub struct AmqpPublisher {
     cfg: AmqpConfig,
-    /// Unsent events, the latest per kind (one resource address per kind).
-    pending: Mutex<BTreeMap<EventKind, Arc<Outgoing>>>,
+    /// Unsent events, the latest per kind and clock (the first value's
+    /// address), as the HTTP queues coalesce: the state of one NIC does not
+    /// replace another's.
+    pending: Mutex<BTreeMap<Key, Arc<Outgoing>>>,
     wake: Notify,
     current: CurrentFn,
     metrics: Arc<Metrics>,
     c: Counters,
+}
+
+type Key = (EventKind, Box<str>);
+
+fn key(out: &Outgoing) -> Key {
+    (out.kind(), out.coalesce_key().into())
 }
 
 /// What the receiver tasks tell the sending task.
@@ -51,12 +59,7 @@ enum Req {
 
 impl Tap for AmqpPublisher {
     fn publish(&self, out: &Arc<Outgoing>) {
-        if self
-            .pending
-            .lock()
-            .insert(out.kind(), out.clone())
-            .is_some()
-        {
+        if self.pending.lock().insert(key(out), out.clone()).is_some() {
             self.metrics.transport.amqp_coalesced.inc();
         }
         self.wake.notify_one();
@@ -180,13 +183,14 @@ impl AmqpPublisher {
     ) -> Result<(), AmqpError> {
         let batch = std::mem::take(&mut *self.pending.lock());
         let mut batch = batch.into_iter();
-        while let Some((kind, out)) = batch.next() {
+        while let Some((k, out)) = batch.next() {
+            let kind = k.0;
             let addr = address::map(self.cfg.style, &self.resource(kind));
             let res = self.send_one(link, senders, kind, &addr, &out.event).await;
             if let Err(e) = res {
                 let mut pending = self.pending.lock();
                 if !matches!(e, AmqpError::Attach { .. }) {
-                    pending.entry(kind).or_insert(out);
+                    pending.entry(k).or_insert(out);
                 }
                 for (k, o) in batch {
                     pending.entry(k).or_insert(o);
@@ -334,10 +338,15 @@ mod tests {
         };
         p.publish(&ev("LOCKED"));
         p.publish(&ev("FREERUN"));
+        let other = Arc::new(Outgoing::new(Event::new(
+            EventKind::LockState,
+            vec![DataValue::state("/b".into(), "HOLDOVER")],
+        )));
+        p.publish(&other);
         let pending = p.pending.lock();
-        assert_eq!(pending.len(), 1);
+        assert_eq!(pending.len(), 2);
         assert_eq!(
-            pending[&EventKind::LockState].event.values[0].value,
+            pending[&(EventKind::LockState, "/a".into())].event.values[0].value,
             "FREERUN"
         );
         assert_eq!(metrics.transport.amqp_coalesced.get(), 1);
