@@ -118,8 +118,11 @@ impl Engine {
         let Some(clock) = inst.master.as_mut() else {
             return Ingest::Ignored;
         };
-        let iface = leaf(&inst.name, inst.iface.as_deref());
-        let s = series(clock, 0, || metrics.servo("master", "ptp4l", node, &iface));
+        let (name, iface) = (&inst.name, inst.iface.as_deref());
+        // Label values are resolved on the clock's first line only.
+        let s = series(clock, 0, || {
+            metrics.servo("master", "ptp4l", node, &leaf(name, iface))
+        });
         let o = match line {
             ptp4l::Line::Rms(r) => {
                 set_rms(s, &r);
@@ -384,12 +387,16 @@ fn servo_state(o: &ptp4l::Offset) -> (SyncState, Cause) {
     }
 }
 
-fn series(clock: &mut Clock, slot: usize, resolve: impl FnOnce() -> ServoSeries) -> &ServoSeries {
+fn series(
+    clock: &mut Clock,
+    slot: usize,
+    resolve: impl FnOnce() -> ServoSeries,
+) -> &mut ServoSeries {
     clock.series[slot].get_or_insert_with(resolve)
 }
 
-fn set_offset(s: &ServoSeries, o: &ptp4l::Offset) {
-    s.offset.set(o.offset);
+fn set_offset(s: &mut ServoSeries, o: &ptp4l::Offset) {
+    s.observe_offset(o.offset);
     if let Some(f) = o.freq {
         s.frequency.set(f);
     }

@@ -147,7 +147,10 @@ fn no_event_when_unchanged_and_out_of_range_while_s2() {
     t.states();
     t.feed(&ptp(-7, "s2"));
     t.feed(&ptp(99, "s2"));
+    t.feed(&ptp(-20, "s2"));
     assert_eq!(t.states(), vec![]);
+    let s = t.metrics.servo("master", "ptp4l", NODE, "ptp4l.0.config");
+    assert_eq!((s.offset.get(), s.max_offset.get()), (-20, 99));
     // Drift out of the thresholds while the servo says s2: FREERUN.
     t.feed(&ptp(100, "s2"));
     assert_eq!(t.states(), vec![st(LOCK, "FREERUN"), st(SYNC, "FREERUN")]);

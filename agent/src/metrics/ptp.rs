@@ -30,6 +30,19 @@ pub struct ServoSeries {
     pub max_offset: IntGauge,
     pub frequency: IntGauge,
     pub delay: IntGauge,
+    /// Largest offset of the offset lines seen through this handle.
+    max_seen: Option<i64>,
+}
+
+impl ServoSeries {
+    /// An offset line: `max_offset` is the running maximum, as the
+    /// anchor's (rms lines set it directly).
+    pub fn observe_offset(&mut self, offset: i64) {
+        let max = self.max_seen.map_or(offset, |m| m.max(offset));
+        self.max_seen = Some(max);
+        self.offset.set(offset);
+        self.max_offset.set(max);
+    }
 }
 
 /// `cloud_event_agent_socket_lines_total` by result, resolved once.
@@ -119,6 +132,7 @@ impl PtpMetrics {
             max_offset: self.max_offset.with_label_values(&l),
             frequency: self.frequency.with_label_values(&l),
             delay: self.delay.with_label_values(&l),
+            max_seen: None,
         }
     }
 
