@@ -511,3 +511,56 @@ fn bad_input_never_panics() {
     }
     t.e.tick(t.now + Duration::from_secs(3600), &t.r);
 }
+
+#[test]
+fn plain_phc2sys_follows_plain_ptp4l() {
+    let mut t = T::new();
+    t.feed("ptp4l[1.0]: master offset 5 s0 freq 1 path delay 2");
+    t.r.take();
+    // E1 of the untagged ptp4l is FREERUN, so E3 is too, though phc2sys is s2.
+    t.feed("phc2sys[1.0]: CLOCK_REALTIME phc offset 3 s2 freq -20217 delay 536");
+    assert_eq!(t.states(), vec![st(OS, "FREERUN")]);
+    t.feed("ptp4l[1.0]: master offset 5 s2 freq 1 path delay 2");
+    t.feed("phc2sys[1.0]: CLOCK_REALTIME phc offset 3 s2 freq -20217 delay 536");
+    assert_eq!(
+        t.states(),
+        vec![st(LOCK, "LOCKED"), st(OS, "LOCKED"), st(SYNC, "LOCKED")]
+    );
+}
+
+#[test]
+fn ingest_results() {
+    let mut t = T::new();
+    assert_eq!(
+        t.feed("ptp4l[4078.085]: port 1: UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"),
+        Ingest::Ignored
+    );
+    assert_eq!(
+        t.feed(
+            "ts2phc[82674.465]: [ts2phc.0.config] ens2f1 master offset          0 s2 freq      -0"
+        ),
+        Ingest::Ignored
+    );
+    assert_eq!(t.feed("hello"), Ingest::Ignored);
+    assert_eq!(
+        t.feed("ptp4l[1.0]: master offset 5 s9 freq 1 path delay 2"),
+        Ingest::Ignored
+    );
+    assert_eq!(
+        t.feed("ptp4l[1.0]: master offset five s2 freq 1 path delay 2"),
+        Ingest::Invalid
+    );
+    assert_eq!(
+        t.feed("ptp4l[1.0]: [ptp4l.0.config] PTP_PROCESS_STATUS:1"),
+        Ingest::Used
+    );
+    assert_eq!(t.states(), vec![]);
+}
+
+#[test]
+fn interface_known_before_the_first_line() {
+    let mut t = T::new();
+    t.e.set_interface("ptp4l.1.config", "enP2s2f0np0");
+    t.feed("ptp4l[11.000]: [ptp4l.1.config] master offset 3 s2 freq -998 path delay 99");
+    assert_eq!(t.r.take()[0].1, "/cluster/node/n1/enP2s2fx/master");
+}
