@@ -8,7 +8,7 @@ use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
 use crate::config::Config;
-use crate::engine::{Engine, EngineHandle, Sink};
+use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
 use crate::metrics::Metrics;
 use crate::source::socket::SocketSource;
 use crate::store::{Publishers, Store, Subscriptions};
@@ -49,7 +49,11 @@ pub async fn run(
         store.clone() as Arc<dyn Subscriptions>,
     );
     let engine = EngineHandle::new(
-        Engine::new(cfg.node_name.clone()),
+        Engine::new(
+            cfg.node_name.clone(),
+            Thresholds::default(),
+            metrics.ptp.clone(),
+        ),
         dispatcher.clone() as Arc<dyn Sink>,
     );
 
@@ -74,8 +78,10 @@ pub async fn run(
     let source = SocketSource {
         path: cfg.socket_path.clone(),
         engine,
+        lines: metrics.ptp.socket_lines(),
     };
-    tokio::spawn(async move {
+    // Aborted at shutdown: dropping it removes the socket file.
+    let source = tokio::spawn(async move {
         if let Err(e) = source.run().await {
             tracing::error!(error = %e, "log socket source stopped");
         }
@@ -87,6 +93,8 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving the REST API")?;
+    source.abort();
+    let _ = source.await;
     info!("draining delivery queues");
     dispatcher.shutdown(cfg.drain_timeout).await;
     Ok(())
