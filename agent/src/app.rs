@@ -8,7 +8,7 @@ use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
 use crate::config::{Config, Role};
-use crate::engine::{Engine, EngineHandle, Sink};
+use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
 use crate::metrics::Metrics;
 use crate::relay::{self, Relay};
 use crate::source::socket::SocketSource;
@@ -51,7 +51,11 @@ pub async fn run(
         store.clone() as Arc<dyn Subscriptions>,
     );
     let engine = EngineHandle::new(
-        Engine::new(cfg.node_name.clone()),
+        Engine::new(
+            cfg.node_name.clone(),
+            Thresholds::default(),
+            metrics.ptp.clone(),
+        ),
         dispatcher.clone() as Arc<dyn Sink>,
     );
 
@@ -74,17 +78,20 @@ pub async fn run(
     };
     tokio::spawn(engine.clone().run_timers());
     let mut router = api::router(state.clone());
+    let mut source = None;
     match cfg.role {
         Role::Publisher => {
-            let source = SocketSource {
+            let socket = SocketSource {
                 path: cfg.socket_path.clone(),
                 engine,
+                lines: metrics.ptp.socket_lines(),
             };
-            tokio::spawn(async move {
-                if let Err(e) = source.run().await {
+            // Aborted at shutdown: dropping it removes the socket file.
+            source = Some(tokio::spawn(async move {
+                if let Err(e) = socket.run().await {
                     tracing::error!(error = %e, "log socket source stopped");
                 }
-            });
+            }));
             if let Some(addr) = &cfg.amqp {
                 let st = state.clone();
                 let current: CurrentFn =
@@ -131,6 +138,10 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving the REST API")?;
+    if let Some(source) = source {
+        source.abort();
+        let _ = source.await;
+    }
     info!("draining delivery queues");
     dispatcher.shutdown(cfg.drain_timeout).await;
     Ok(())

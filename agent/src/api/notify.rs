@@ -44,12 +44,13 @@ pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Resu
 }
 
 /// The current state of `kind`: the engine's values, else the last event
-/// published for it (e.g. through `create/event`), else `None`.
+/// published for it from outside the engine (`create/event`, a sidecar's
+/// relayed events), else `None`.
 #[must_use]
 pub fn current(st: &AppState, kind: EventKind) -> Option<Event> {
     match st.engine.snapshot(kind) {
         crate::engine::Snapshot::Values(values) => Some(Event::new(kind, values)),
-        _ => st.dispatcher.last(kind).map(|o| o.event.clone()),
+        _ => st.dispatcher.last_external(kind).map(|o| o.event.clone()),
     }
 }
 

@@ -4,10 +4,12 @@
 
 mod api;
 mod delivery;
+mod ptp;
 mod transport;
 
 pub use api::ApiMetrics;
 pub use delivery::DeliveryMetrics;
+pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
 pub use transport::TransportMetrics;
 
 use prometheus::{Encoder, Registry, TextEncoder};
@@ -17,6 +19,7 @@ pub struct Metrics {
     pub registry: Registry,
     pub api: ApiMetrics,
     pub delivery: DeliveryMetrics,
+    pub ptp: PtpMetrics,
     pub transport: TransportMetrics,
 }
 
@@ -30,6 +33,7 @@ impl Metrics {
         Ok(Self {
             api: ApiMetrics::register(&registry)?,
             delivery: DeliveryMetrics::register(&registry)?,
+            ptp: PtpMetrics::register(&registry)?,
             transport: TransportMetrics::register(&registry)?,
             registry,
         })

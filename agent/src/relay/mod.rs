@@ -24,7 +24,6 @@ use prometheus::IntCounter;
 use tracing::{trace, warn};
 
 use crate::api::problem::Problem;
-use crate::engine::Sink;
 use crate::event::EventKind;
 use crate::event::parse::{ParseError, Received};
 use crate::metrics::Metrics;
@@ -79,7 +78,7 @@ impl Relay {
         }
         self.relayed.inc();
         trace!(kind = %ev.kind, "event relayed");
-        self.dispatcher.publish(ev.into_event());
+        self.dispatcher.publish_external(ev.into_event());
     }
 
     /// Counts and logs something that is not an event we can relay.
@@ -173,7 +172,10 @@ mod tests {
         let received = crate::event::parse::parse_event(&ev.to_v2_json()).unwrap();
         relay.deliver(received.clone());
         relay.deliver(received);
-        assert_eq!(d.last(EventKind::LockState).unwrap().event.id, ev.id);
+        assert_eq!(
+            d.last_external(EventKind::LockState).unwrap().event.id,
+            ev.id
+        );
         assert_eq!(relay.relayed.get(), 1);
         assert_eq!(relay.duplicate.get(), 1);
         assert!(relay.needed().is_empty());

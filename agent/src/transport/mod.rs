@@ -67,6 +67,15 @@ pub(crate) struct Shared {
     subs: Arc<dyn Subscriptions>,
     kinds: Vec<KindHandles>,
     retries: IntCounter,
+    /// `cloud_event_agent_deliveries_total{outcome}`, resolved once.
+    outcomes: Outcomes,
+}
+
+struct Outcomes {
+    success: IntCounter,
+    rejected: IntCounter,
+    failed: IntCounter,
+    dropped: IntCounter,
 }
 
 /// Endpoints per event kind, for one generation of the subscription store.
@@ -83,8 +92,11 @@ pub struct Dispatcher {
     /// Live endpoints by URI; guarded so one rebuild runs at a time.
     endpoints: Mutex<HashMap<Arc<str>, Arc<Endpoint>>>,
     closing: AtomicBool,
-    /// The last event published per kind (v1 CurrentState, AMQP status).
-    last: [ArcSwapOption<Outgoing>; EventKind::ALL.len()],
+    /// The last event per kind that did not come from the engine
+    /// (`create/event`, a sidecar's relayed events): the current state when
+    /// the engine has none. Engine events are not kept here, so an engine
+    /// reset (`CMD RESTART`) is not masked by a stale copy.
+    external: [ArcSwapOption<Outgoing>; EventKind::ALL.len()],
     taps: ArcSwap<Vec<Arc<dyn Tap>>>,
 }
 
@@ -108,6 +120,13 @@ impl Dispatcher {
             })
             .collect();
         let retries = metrics.delivery.retries.clone();
+        let d = &metrics.delivery.deliveries;
+        let outcomes = Outcomes {
+            success: d.with_label_values(&["success"]),
+            rejected: d.with_label_values(&["rejected"]),
+            failed: d.with_label_values(&["failed"]),
+            dropped: d.with_label_values(&["dropped"]),
+        };
         Arc::new(Self {
             shared: Arc::new(Shared {
                 cfg,
@@ -115,12 +134,13 @@ impl Dispatcher {
                 subs,
                 kinds,
                 retries,
+                outcomes,
             }),
             runtime: tokio::runtime::Handle::try_current().ok(),
             routes: ArcSwap::from_pointee(Routes::default()),
             endpoints: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
-            last: Default::default(),
+            external: Default::default(),
             taps: ArcSwap::from_pointee(Vec::new()),
         })
     }
@@ -132,10 +152,34 @@ impl Dispatcher {
         self.taps.store(Arc::new(taps));
     }
 
-    /// The last event published for `kind`, if any.
+    /// The last event of `kind` published with [`Dispatcher::publish_external`].
     #[must_use]
-    pub fn last(&self, kind: EventKind) -> Option<Arc<Outgoing>> {
-        self.last[kind.index()].load_full()
+    pub fn last_external(&self, kind: EventKind) -> Option<Arc<Outgoing>> {
+        self.external[kind.index()].load_full()
+    }
+
+    /// Publishes an event that does not come from the engine and keeps it as
+    /// the kind's current state.
+    pub fn publish_external(&self, event: Event) {
+        if let Some(out) = self.publish_out(event) {
+            self.external[out.kind().index()].store(Some(out));
+        }
+    }
+
+    fn publish_out(&self, event: Event) -> Option<Arc<Outgoing>> {
+        if self.closing.load(Ordering::Acquire) {
+            return None;
+        }
+        let routes = self.routes();
+        let kind = event.kind;
+        let out = Arc::new(Outgoing::new(event));
+        for ep in &routes.by_kind[kind.index()] {
+            ep.push(out.clone(), &self.shared);
+        }
+        for tap in self.taps.load().iter() {
+            tap.publish(&out);
+        }
+        Some(out)
     }
 
     #[must_use]
@@ -268,19 +312,7 @@ impl Dispatcher {
 
 impl Sink for Dispatcher {
     fn publish(&self, event: Event) {
-        if self.closing.load(Ordering::Acquire) {
-            return;
-        }
-        let routes = self.routes();
-        let kind = event.kind;
-        let out = Arc::new(Outgoing::new(event));
-        for ep in &routes.by_kind[kind.index()] {
-            ep.push(out.clone(), &self.shared);
-        }
-        for tap in self.taps.load().iter() {
-            tap.publish(&out);
-        }
-        self.last[kind.index()].store(Some(out));
+        self.publish_out(event);
     }
 }
 

@@ -15,7 +15,6 @@ use uuid::Uuid;
 use super::{error, status, v1_error};
 use crate::api::problem::Problem;
 use crate::api::{API_V1, Ctx, body, no_such_path, not_allowed, notify};
-use crate::engine::Sink;
 use crate::event::parse::{ParseError, kind_of, parse_values};
 use crate::event::{Event, EventKind};
 use crate::store::ApiVersion;
@@ -48,7 +47,7 @@ pub(in crate::api) async fn create_event(
     match create_inner(&ctx, &headers, req).await {
         Ok((addr, ev)) => {
             debug!(address = %addr, id = %ev.id, "event created through a publisher");
-            ctx.app.dispatcher.publish(ev);
+            ctx.app.dispatcher.publish_external(ev);
             ctx.app
                 .metrics
                 .api
