@@ -261,6 +261,38 @@ fn rabbitmq_refusing_oran_addresses_is_a_logged_error_not_a_crash() {
     assert_eq!(request("GET", &p.api("/health"), None).unwrap().status, 200);
 }
 
+/// The engine's events (ptp4l lines on the log socket) take the same path.
+#[test]
+fn log_socket_lines_reach_the_cnf_through_the_broker() {
+    let b = Broker::start(Kind::Proton);
+    let (p, c) = start_pair(&b);
+    let cnf = Consumer::start();
+    let body = json!({"ResourceAddress": c.address(LOCK), "EndpointUri": cnf.endpoint("/e")});
+    let r = request(
+        "POST",
+        &c.api("/subscriptions"),
+        Some(body.to_string().as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut w = p.connect_socket();
+    w.line("ptp4l[1.000]: [ptp4l.0.config] master offset 5 s2 freq -1 path delay 100");
+    let got = cnf.wait_bodies("/e", T, |b| has_value(b, "LOCKED"));
+    let ev = got
+        .iter()
+        .find(|b| has_value(&[(*b).clone()], "LOCKED"))
+        .unwrap();
+    assert_eq!(ev["source"], LOCK);
+    // The sidecar serves what it relayed as CurrentState.
+    let r = request(
+        "GET",
+        &c.api(&format!("{}/CurrentState", c.address(LOCK))),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
 #[test]
 fn publisher_without_broker_keeps_serving_http() {
     let port = agent_tests::free_port();
