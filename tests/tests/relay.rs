@@ -153,14 +153,10 @@ fn bad_input_to_the_sidecar_is_refused_and_counted() {
 }
 
 #[test]
-fn unreachable_publisher_is_retried() {
-    let port = agent_tests::free_port();
-    let c = Agent::start(&[
-        "--http-event-publishers",
-        &format!("127.0.0.1:{port}"),
-        "--publisher-check-ms",
-        "300",
-    ]);
+fn sidecar_subscribes_once_an_unreachable_publisher_comes_up() {
+    let mut p = Agent::start(&[]);
+    p.kill9();
+    let c = sidecar(&p);
     let cnf = Consumer::start();
     let body = json!({"ResourceAddress": c.address(LOCK), "EndpointUri": cnf.endpoint("/v2")});
     let r = request(
@@ -171,4 +167,9 @@ fn unreachable_publisher_is_retried() {
     .unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(request("GET", &c.api("/health"), None).unwrap().status, 200);
+    // The publisher starts (same port): the sidecar subscribes there.
+    p.restart();
+    wait_relay_subs(&p, &c, 1);
+    p.create_event(LOCK, "LOCKED");
+    cnf.wait_bodies("/v2", T, |b| has_value(b, "LOCKED"));
 }
