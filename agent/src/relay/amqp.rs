@@ -11,6 +11,7 @@ use std::time::Duration;
 use fe2o3_amqp::link::Receiver;
 use fe2o3_amqp::types::messaging::Body;
 use fe2o3_amqp::types::primitives::Value;
+use prometheus::IntCounter;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
@@ -34,14 +35,19 @@ pub struct AmqpSubscriber {
     cfg: AmqpConfig,
     relay: Arc<Relay>,
     metrics: Arc<Metrics>,
+    received: IntCounter,
+    invalid: IntCounter,
 }
 
 impl AmqpSubscriber {
     #[must_use]
     pub fn new(cfg: AmqpConfig, relay: Arc<Relay>, metrics: Arc<Metrics>) -> Self {
+        let m = &metrics.transport.amqp_messages;
         Self {
             cfg,
             relay,
+            received: m.with_label_values(&["received", "event"]),
+            invalid: m.with_label_values(&["received", "invalid"]),
             metrics,
         }
     }
@@ -102,8 +108,14 @@ impl AmqpSubscriber {
         let out = loop {
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(Msg::Event(ev)) => self.relay.deliver(ev),
-                    Some(Msg::Invalid(e)) => self.relay.invalid("amqp", &e),
+                    Some(Msg::Event(ev)) => {
+                        self.received.inc();
+                        self.relay.deliver(ev);
+                    }
+                    Some(Msg::Invalid(e)) => {
+                        self.invalid.inc();
+                        self.relay.invalid("amqp", &e);
+                    }
                     Some(Msg::Dead(why)) => break Err(AmqpError::Receiver(why)),
                     None => break Err(AmqpError::Receiver("all receivers ended".into())),
                 },
