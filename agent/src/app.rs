@@ -8,7 +8,7 @@ use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
 use crate::config::Config;
-use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
+use crate::engine::{Engine, EngineHandle, Sink, Thresholds, profiles};
 use crate::metrics::Metrics;
 use crate::source::socket::SocketSource;
 use crate::store::{Publishers, Store, Subscriptions};
@@ -75,6 +75,17 @@ pub async fn run(
         max_body_bytes: cfg.max_body_bytes,
     };
     tokio::spawn(engine.clone().run_timers());
+    // Profiles before the first line, then re-read when they change.
+    let (dir, json) = (cfg.ptp_config_dir.clone(), cfg.ptp_profiles.clone());
+    let fp = profiles::load_into(&dir, &json, Thresholds::default(), &engine, &metrics.ptp);
+    tokio::spawn(profiles::watch(
+        dir,
+        json,
+        Thresholds::default(),
+        engine.clone(),
+        metrics.ptp.clone(),
+        fp,
+    ));
     let source = SocketSource {
         path: cfg.socket_path.clone(),
         engine,

@@ -118,6 +118,29 @@ impl Clock {
         next
     }
 
+    /// A state decided elsewhere (the daemon's GM/T-BC status, chronyd):
+    /// no thresholds; returns it when it changed.
+    pub fn force(&mut self, state: SyncState, offset: i64) -> Option<SyncState> {
+        self.offset = offset;
+        if self.state == Some(state) {
+            return None;
+        }
+        self.set(state);
+        Some(state)
+    }
+
+    /// Records a state without publishing (metrics-only clocks).
+    pub fn set_quietly(&mut self, state: SyncState, offset: i64) {
+        self.offset = offset;
+        self.set(state);
+    }
+
+    /// The `openshift_ptp_clock_state` handle of this clock.
+    #[must_use]
+    pub const fn gauge(&self) -> &IntGauge {
+        &self.state_gauge
+    }
+
     /// Takes over `old`'s state under this clock's address (the interface
     /// became known after the first lines).
     pub fn adopt(&mut self, old: &Self) {
