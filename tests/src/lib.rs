@@ -5,6 +5,7 @@
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http;
+pub mod netns;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
