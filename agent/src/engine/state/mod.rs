@@ -289,10 +289,6 @@ impl Engine {
         }
     }
 
-    fn info(&self, i: usize) -> Option<&ConfigInfo> {
-        self.instances[i].info.as_ref()
-    }
-
     /// The alias naming `iface`'s clock.
     fn alias(&self, iface: &[u8]) -> String {
         self.aliases.get(&String::from_utf8_lossy(iface))

@@ -18,13 +18,19 @@ impl Engine {
             return Ingest::Ignored;
         }
         let t = classify(l);
-        let iface: Option<Box<str>> = match l.iface {
-            Some(f) => std::str::from_utf8(f).ok().map(Box::from),
-            None => self
-                .info(i)
+        // Borrowed: the port's name is copied only when it is new.
+        let info = self.instances[i].info.as_ref();
+        let iface: Option<&str> = match l.iface {
+            Some(f) => std::str::from_utf8(f).ok(),
+            None => info
                 .and_then(|c| c.interfaces.get(usize::from(l.port) - 1))
-                .map(|s| Box::from(s.as_str())),
+                .map(String::as_str),
         };
+        let iface: Option<Box<str>> =
+            match self.instances[i].ports.iter().find(|p| p.port == l.port) {
+                Some(p) if iface.is_none_or(|f| *p.iface == *f) => None,
+                _ => iface.map(Box::from),
+            };
         let (node, metrics) = (&self.node, &self.metrics);
         let inst = &mut self.instances[i];
         let k = match inst.ports.iter().position(|p| p.port == l.port) {
