@@ -17,6 +17,7 @@ use super::alias::{AliasMap, phc_of};
 use super::clock::Thresholds;
 use super::node::{SyncTracker, worst};
 use super::parse::{self, Msg, Prefix};
+use super::profiles::file::is_config_name;
 use super::profiles::{ConfigInfo, ProfileSet};
 use super::{Origin, Sink};
 use crate::event::{DataValue, Event, EventKind, SyncState};
@@ -203,6 +204,12 @@ impl Engine {
             .min()
     }
 
+    /// How many instances the engine tracks (tests, diagnostics).
+    #[must_use]
+    pub fn instance_count(&self) -> usize {
+        self.instances.len()
+    }
+
     /// Forgets all clock state (`CMD RESTART`); profiles stay.
     pub fn reset(&mut self) {
         self.instances.clear();
@@ -247,7 +254,17 @@ impl Engine {
             (None, None) if process.is_empty() => b"ptp4l",
             (None, None) => process,
         };
-        std::str::from_utf8(name).ok()?;
+        let tagged = std::str::from_utf8(name).ok()?;
+        // Tags are config names (§3.2 step 2); anything else is garbage,
+        // and must not grow the instance list.
+        if (p.config.is_some() || origin.config.is_some()) && !is_config_name(tagged) {
+            return None;
+        }
+        if self.instances.len() >= MAX_INSTANCES
+            && !self.instances.iter().any(|i| same_instance(&i.name, name))
+        {
+            return None;
+        }
         Some(self.instance(name))
     }
 
@@ -322,6 +339,9 @@ impl Cx<'_> {
             .unwrap_or(&inst.name)
     }
 }
+
+/// More configs than any node runs; a bound against garbage.
+const MAX_INSTANCES: usize = 64;
 
 const THRESHOLDS: [&str; 3] = [
     "MinOffsetThreshold",

@@ -4,6 +4,7 @@
 mod anchor;
 mod basic;
 mod daemon;
+mod fuzz;
 mod sequences;
 
 use std::time::{Duration, Instant};
