@@ -10,6 +10,7 @@ use crate::api::{self, API_V2, AppState};
 use crate::config::Config;
 use crate::engine::{Engine, EngineHandle, Sink, Thresholds, profiles};
 use crate::metrics::Metrics;
+use crate::source::pmc;
 use crate::source::socket::SocketSource;
 use crate::store::{Publishers, Store, Subscriptions};
 use crate::transport::{DeliveryConfig, Dispatcher};
@@ -86,6 +87,7 @@ pub async fn run(
         metrics.ptp.clone(),
         fp,
     ));
+    tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
     let source = SocketSource {
         path: cfg.socket_path.clone(),
         engine,

@@ -157,3 +157,95 @@ fn real_ptp4l_lock_holdover_freerun_relock_and_exit() {
         "{m}"
     );
 }
+
+/// Reads and drops a child's output (nothing else reads it).
+fn drain(child: &mut ChildGuard) {
+    let out = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || for _ in BufReader::new(out).lines() {});
+}
+
+/// Every value of `kind` bodies received on `path` for `addr`, in order.
+fn values(c: &Consumer, path: &str, addr: &str, data_type: &str) -> Vec<String> {
+    c.bodies(path)
+        .iter()
+        .flat_map(|b| b["data"]["values"].as_array().cloned().unwrap_or_default())
+        .filter(|v| v["data_type"] == data_type && v["ResourceAddress"] == addr)
+        .filter_map(|v: Value| v["value"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// No log lines at all: the agent follows ptp4l through its management
+/// socket (`uds_address` of the config), as `pmc` does.
+#[test]
+fn real_ptp4l_management_socket_clock_class_and_roles() {
+    if skip() {
+        return;
+    }
+    let a = Agent::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let veth = VethPair::new(&format!("cep{}", std::process::id()));
+    let master_path = tmp.path().join("master.cfg");
+    std::fs::write(&master_path, master_cfg(tmp.path())).unwrap();
+    let slave_path = a.dir.path().join("ptp4l.0.config");
+    std::fs::write(&slave_path, slave_cfg(tmp.path())).unwrap();
+    std::fs::write(
+        a.dir.path().join("ptp-profiles.json"),
+        r#"[{"name":"slave1","ptpClockThreshold":{"holdOverTimeout":3,"maxOffsetThreshold":10000,"minOffsetThreshold":-10000}}]"#,
+    )
+    .unwrap();
+    let loaded = wait_for(Duration::from_secs(10), || {
+        a.metrics().contains(r#"profile="slave1""#).then_some(())
+    });
+    assert!(loaded.is_some());
+
+    let c = Consumer::start();
+    for (suffix, path) in [
+        ("/sync/ptp-status/clock-class", "/class"),
+        ("/sync/ptp-status/lock-state", "/lock"),
+    ] {
+        let body = format!(
+            r#"{{"ResourceAddress":"{}","EndpointUri":"{}"}}"#,
+            a.address(suffix),
+            c.endpoint(path)
+        );
+        let r = request("POST", &a.api("/subscriptions"), Some(body.as_bytes())).unwrap();
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let addr = a.address("/veth-s/master");
+    let role = |v: u8| {
+        format!(
+            r#"openshift_ptp_interface_role{{iface="veth-s",node="test-node.example.com",process="ptp4l"}} {v}"#
+        )
+    };
+
+    let mut master = ptp4l_nocap(&veth.master, &master_path);
+    drain(&mut master);
+    let mut slave = ptp4l_nocap(&veth.slave, &slave_path);
+    drain(&mut slave);
+    // The master's class (248, default) once the slave follows it.
+    let class = wait_for(LONG, || {
+        let v = values(&c, "/class", &addr, "metric");
+        v.contains(&"248".to_owned()).then_some(v)
+    });
+    assert!(class.is_some(), "{:?}", c.bodies("/class"));
+    let slave_role = wait_for(LONG, || a.metrics().contains(&role(1)).then_some(()));
+    assert!(slave_role.is_some(), "{}", a.metrics());
+
+    // Master gone: the port leaves SLAVE (HOLDOVER, then FREERUN), and the
+    // slave-only clock is its own parent: class 255.
+    master.kill();
+    let lost = wait_for(LONG, || {
+        let v = values(&c, "/lock", &addr, "notification");
+        let h = v.iter().position(|s| s == "HOLDOVER")?;
+        v[h..].contains(&"FREERUN".to_owned()).then_some(())
+    });
+    assert!(lost.is_some(), "{:?}", c.bodies("/lock"));
+    assert!(a.metrics().contains(&role(5)));
+    let own = wait_for(LONG, || {
+        values(&c, "/class", &addr, "metric")
+            .contains(&"255".to_owned())
+            .then_some(())
+    });
+    assert!(own.is_some(), "{:?}", c.bodies("/class"));
+    slave.kill();
+}

@@ -204,6 +204,12 @@ impl Engine {
             .min()
     }
 
+    /// The profiles in force.
+    #[must_use]
+    pub fn profiles(&self) -> &ProfileSet {
+        &self.profiles
+    }
+
     /// How many instances the engine tracks (tests, diagnostics).
     #[must_use]
     pub fn instance_count(&self) -> usize {
