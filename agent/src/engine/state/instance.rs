@@ -62,6 +62,8 @@ pub(super) struct Instance {
     /// ts2phc per interface.
     pub ts2phc: Vec<(Box<str>, Clock)>,
     pub dpll: Vec<Dpll>,
+    /// ts2phc's `nmea_status` per interface.
+    pub nmea: Vec<(Box<str>, IntGauge)>,
     pub gnss: Vec<Gnss>,
     pub synce: Vec<Synce>,
     pub ports: Vec<Port>,
@@ -83,6 +85,7 @@ impl Instance {
             tbc: None,
             ts2phc: Vec::new(),
             dpll: Vec::new(),
+            nmea: Vec::new(),
             gnss: Vec::new(),
             synce: Vec::new(),
             ports: Vec::new(),

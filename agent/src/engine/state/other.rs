@@ -36,13 +36,8 @@ impl Engine {
         };
         let node = self.node.as_str();
         let inst = &mut self.instances[i];
-        let profile = inst
-            .info
-            .as_ref()
-            .and_then(|c| c.profile.clone())
-            .unwrap_or_else(|| inst.name.to_string());
         let x = &mut inst.synce[k];
-        let addr = format!("{NODE_PREFIX}{node}/{}/{}", x.device, x.iface);
+        let addr = || format!("{NODE_PREFIX}{node}/{}/{}", x.device, x.iface);
         if s.eec_state.is_some() {
             x.gauge.set(s.state.metric());
             if x.state != Some(s.state) {
@@ -50,37 +45,46 @@ impl Engine {
                 // The anchor's quirk kept: a state string typed as a metric.
                 cx.sink.publish(Event::new(
                     EventKind::SynceLockState,
-                    vec![DataValue::metric(addr.clone(), s.state)],
+                    vec![DataValue::metric(addr(), s.state)],
                 ));
             }
         }
-        if let (Some(_), Some(ql)) = (s.clock_quality, s.ql) {
-            let ext = s.ext_ql.unwrap_or(NO_EXT_QL);
-            let net = s.network_option.unwrap_or(0).to_string();
-            let base = ["synce4l", node, &profile, &net, &x.iface, &x.device];
-            let total = i64::from(ql) + s.ext_ql.map_or(0, i64::from);
+        let (Some(_), Some(ql)) = (s.clock_quality, s.ql) else {
+            return Ingest::Used;
+        };
+        let ext = s.ext_ql.unwrap_or(NO_EXT_QL);
+        if x.quality == Some((ql, ext)) {
+            return Ingest::Used;
+        }
+        // Only a new quality touches the gauges (their labels vary).
+        x.quality = Some((ql, ext));
+        let addr = addr();
+        let (device, iface) = (x.device.clone(), x.iface.clone());
+        let profile = inst
+            .info
+            .as_ref()
+            .and_then(|c| c.profile.clone())
+            .unwrap_or_else(|| inst.name.to_string());
+        let net = s.network_option.unwrap_or(0).to_string();
+        let base = ["synce4l", node, &profile, &net, &iface, &device];
+        let total = i64::from(ql) + s.ext_ql.map_or(0, i64::from);
+        self.metrics
+            .synce_clock_quality
+            .with_label_values(&base)
+            .set(total);
+        inst.series.add(Family::SynceQuality, &base);
+        for (t, v) in [("SSM", ql), ("Extended SSM", ext)] {
+            let l = [base[0], base[1], base[2], base[3], base[4], base[5], t];
             self.metrics
-                .synce_clock_quality
-                .with_label_values(&base)
-                .set(total);
-            inst.series.add(Family::SynceQuality, &base);
-            for (t, v) in [("SSM", ql), ("Extended SSM", ext)] {
-                let l = [base[0], base[1], base[2], base[3], base[4], base[5], t];
-                self.metrics
-                    .synce_ssm_ql
-                    .with_label_values(&l)
-                    .set(i64::from(v));
-                inst.series.add(Family::SynceQl, &l);
-            }
-            let x = &mut inst.synce[k];
-            if x.quality != Some((ql, ext)) {
-                x.quality = Some((ql, ext));
-                cx.sink.publish(Event::new(
-                    EventKind::SynceClockQuality,
-                    synce_quality_values(&addr, ql, ext),
-                ));
-            }
+                .synce_ssm_ql
+                .with_label_values(&l)
+                .set(i64::from(v));
+            inst.series.add(Family::SynceQl, &l);
         }
+        cx.sink.publish(Event::new(
+            EventKind::SynceClockQuality,
+            synce_quality_values(&addr, ql, ext),
+        ));
         Ingest::Used
     }
 

@@ -89,15 +89,23 @@ impl Engine {
     pub(super) fn ts2phc(&mut self, i: usize, line: ts2phc::Line<'_>, cx: &Cx<'_>) -> Ingest {
         let (iface, offset, state, freq) = match line {
             ts2phc::Line::Nmea { iface, available } => {
-                let alias = self.alias(iface);
-                let labels = ["ts2phc", self.node.as_str(), &alias];
-                self.instances[i]
-                    .series
-                    .add(crate::metrics::Family::NmeaStatus, &labels);
-                self.metrics
-                    .nmea_status
-                    .with_label_values(&labels)
-                    .set(i64::from(available));
+                let k = match self.instances[i]
+                    .nmea
+                    .iter()
+                    .position(|(f, _)| f.as_bytes() == iface)
+                {
+                    Some(k) => k,
+                    None => {
+                        let alias = self.alias(iface);
+                        let labels = ["ts2phc", self.node.as_str(), &alias];
+                        let inst = &mut self.instances[i];
+                        inst.series.add(crate::metrics::Family::NmeaStatus, &labels);
+                        let g = self.metrics.nmea_status.with_label_values(&labels);
+                        inst.nmea.push((String::from_utf8_lossy(iface).into(), g));
+                        inst.nmea.len() - 1
+                    }
+                };
+                self.instances[i].nmea[k].1.set(i64::from(available));
                 return Ingest::Used;
             }
             ts2phc::Line::Offset {
