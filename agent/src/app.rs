@@ -77,16 +77,15 @@ pub async fn run(
     };
     tokio::spawn(engine.clone().run_timers());
     // Profiles before the first line, then re-read when they change.
-    let (dir, json) = (cfg.ptp_config_dir.clone(), cfg.ptp_profiles.clone());
-    let fp = profiles::load_into(&dir, &json, Thresholds::default(), &engine, &metrics.ptp);
-    tokio::spawn(profiles::watch(
-        dir,
-        json,
+    let mut profiles = profiles::Reloader::new(
+        cfg.ptp_config_dir.clone(),
+        cfg.ptp_profiles.clone(),
         Thresholds::default(),
         engine.clone(),
         metrics.ptp.clone(),
-        fp,
-    ));
+    );
+    profiles.reload();
+    tokio::spawn(profiles::watch(profiles));
     tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
     let source = SocketSource {
         path: cfg.socket_path.clone(),

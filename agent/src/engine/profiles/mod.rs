@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use file::ConfigFile;
 pub use json::Profile;
-pub use watch::{Fingerprint, load_into, watch};
+pub use watch::{Fingerprint, Reloader, watch};
 
 use super::Thresholds;
 
@@ -96,10 +96,24 @@ impl ProfileSet {
     }
 }
 
+/// The last version of each file that parsed: a file that breaks keeps
+/// its previous content in force until it is fixed or removed.
+#[derive(Clone, Debug, Default)]
+pub struct LastGood {
+    files: Vec<ConfigFile>,
+    profiles: Vec<Profile>,
+}
+
 /// Reads every config file of `dir` and the profiles JSON. A file that does
-/// not parse is left out and reported; a missing JSON is no profiles.
+/// not parse is reported, and its last good version (if any) used; a
+/// missing JSON is no profiles.
 #[must_use]
-pub fn load(dir: &Path, json_path: &Path, defaults: Thresholds) -> (ProfileSet, Vec<ProfileError>) {
+pub fn load(
+    dir: &Path,
+    json_path: &Path,
+    defaults: Thresholds,
+    last: &mut LastGood,
+) -> (ProfileSet, Vec<ProfileError>) {
     let mut errors = Vec::new();
     let mut files = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {
@@ -113,14 +127,19 @@ pub fn load(dir: &Path, json_path: &Path, defaults: Thresholds) -> (ProfileSet, 
             let path = dir.join(&name);
             match read(&path).and_then(|t| file::parse(&name, &t)) {
                 Ok(f) => files.push(f),
-                Err(e) => errors.push(e),
+                Err(e) => {
+                    errors.push(e);
+                    if let Some(f) = last.files.iter().find(|f| f.name == name) {
+                        files.push(f.clone());
+                    }
+                }
             }
         }
     }
     let profiles = match std::fs::read_to_string(json_path) {
         Ok(t) => json::parse(&json_path.display().to_string(), &t).unwrap_or_else(|e| {
             errors.push(e);
-            Vec::new()
+            last.profiles.clone()
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(source) => {
@@ -131,6 +150,8 @@ pub fn load(dir: &Path, json_path: &Path, defaults: Thresholds) -> (ProfileSet, 
             Vec::new()
         }
     };
+    last.files.clone_from(&files);
+    last.profiles.clone_from(&profiles);
     (ProfileSet::resolve(files, &profiles, defaults), errors)
 }
 
@@ -178,7 +199,8 @@ mod tests {
                 {"name":"other"}]"#,
         )
         .unwrap();
-        let (set, errors) = load(d.path(), &json, Thresholds::default());
+        let mut last = LastGood::default();
+        let (set, errors) = load(d.path(), &json, Thresholds::default(), &mut last);
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(set.configs.len(), 2);
         let c0 = set.config("ptp4l.0.config").unwrap();
@@ -191,9 +213,17 @@ mod tests {
             5000
         );
         assert_eq!(set.thresholds.len(), 2);
+        // A broken JSON keeps the last good profiles; a broken config its
+        // last good version.
+        std::fs::write(&json, "[{").unwrap();
+        std::fs::write(d.path().join("ptp4l.0.config"), "[ens1f0\n").unwrap();
+        let (set, errors) = load(d.path(), &json, Thresholds::default(), &mut last);
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        let c0 = set.config("ptp4l.0.config").unwrap();
+        assert_eq!((c0.thresholds.max_offset, c0.interfaces.len()), (5000, 2));
         // Missing JSON: defaults.
-        let (set, errors) = load(d.path(), &d.path().join("none"), Thresholds::default());
-        assert_eq!(errors.len(), 2);
+        let none = d.path().join("none");
+        let (set, _) = load(d.path(), &none, Thresholds::default(), &mut last);
         assert_eq!(
             set.config("ptp4l.0.config").unwrap().thresholds,
             Thresholds::default()

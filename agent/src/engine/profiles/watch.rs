@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{info, warn};
 
-use super::{ProfileError, load};
+use super::{LastGood, ProfileError, load};
 use crate::engine::{EngineHandle, Thresholds};
 use crate::metrics::PtpMetrics;
 
@@ -43,50 +43,80 @@ impl Fingerprint {
     }
 }
 
-/// Loads the profiles into the engine; returns what was read. Parse errors
-/// are counted and logged (once per change of the files).
-pub fn load_into(
-    dir: &Path,
-    json: &Path,
-    defaults: Thresholds,
-    engine: &EngineHandle,
-    metrics: &PtpMetrics,
-) -> Fingerprint {
-    let fp = Fingerprint::take(dir, json);
-    let (set, errors) = load(dir, json, defaults);
-    for e in &errors {
-        let kind = match e {
-            ProfileError::Syntax { file, .. } if file.ends_with(".config") => "ptp_config",
-            ProfileError::Read { path, .. } if path.extension().is_some_and(|x| x == "config") => {
-                "ptp_config"
-            }
-            _ => "ptp_profiles",
-        };
-        metrics.config_errors.with_label_values(&[kind]).inc();
-        warn!(error = %e, "PTP profile file ignored.");
-    }
-    info!(
-        configs = set.configs.len(),
-        profiles = set.thresholds.len(),
-        "PTP profiles loaded."
-    );
-    engine.with(|e, sink| e.set_profiles(set, sink));
-    fp
+/// Loads the profiles into the engine, remembering the last good version
+/// of each file and the errors already reported.
+pub struct Reloader {
+    pub dir: PathBuf,
+    pub json: PathBuf,
+    pub defaults: Thresholds,
+    pub engine: EngineHandle,
+    pub metrics: PtpMetrics,
+    last: LastGood,
+    reported: Vec<String>,
+    seen: Option<Fingerprint>,
 }
 
-/// Re-loads whenever the files differ from `last`.
-pub async fn watch(
-    dir: PathBuf,
-    json: PathBuf,
-    defaults: Thresholds,
-    engine: EngineHandle,
-    metrics: PtpMetrics,
-    mut last: Fingerprint,
-) {
+impl Reloader {
+    #[must_use]
+    pub fn new(
+        dir: PathBuf,
+        json: PathBuf,
+        defaults: Thresholds,
+        engine: EngineHandle,
+        metrics: PtpMetrics,
+    ) -> Self {
+        Self {
+            dir,
+            json,
+            defaults,
+            engine,
+            metrics,
+            last: LastGood::default(),
+            reported: Vec::new(),
+            seen: None,
+        }
+    }
+
+    /// Re-loads when the files changed since the last call (or on the
+    /// first). An error is counted and logged once, until it goes away.
+    pub fn reload(&mut self) {
+        let fp = Fingerprint::take(&self.dir, &self.json);
+        if self.seen.as_ref() == Some(&fp) {
+            return;
+        }
+        self.seen = Some(fp);
+        let (set, errors) = load(&self.dir, &self.json, self.defaults, &mut self.last);
+        let now: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        for (e, text) in errors.iter().zip(&now) {
+            if self.reported.contains(text) {
+                continue;
+            }
+            let kind = match e {
+                ProfileError::Syntax { file, .. } if file.ends_with(".config") => "ptp_config",
+                ProfileError::Read { path, .. }
+                    if path.extension().is_some_and(|x| x == "config") =>
+                {
+                    "ptp_config"
+                }
+                _ => "ptp_profiles",
+            };
+            self.metrics.config_errors.with_label_values(&[kind]).inc();
+            warn!(error = %e, "PTP profile file does not parse; its last good version stays.");
+        }
+        self.reported = now;
+        info!(
+            configs = set.configs.len(),
+            profiles = set.thresholds.len(),
+            "PTP profiles loaded."
+        );
+        self.engine.with(|e, sink| e.set_profiles(set, sink));
+    }
+}
+
+/// Re-loads whenever the files change.
+pub async fn watch(mut r: Reloader) {
     loop {
         tokio::time::sleep(POLL).await;
-        if Fingerprint::take(&dir, &json) != last {
-            last = load_into(&dir, &json, defaults, &engine, &metrics);
-        }
+        r.reload();
     }
 }
