@@ -104,7 +104,10 @@ fn rate(lines: &[String], min: Duration, mut pass: impl FnMut(&[String])) -> f64
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this
+    // binary without it: then only a short smoke run.
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
     let min = if quick {
         Duration::from_millis(200)
     } else {
@@ -116,6 +119,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|");
     let origin = Origin::default();
+    let mut failed = false;
     for (name, lines) in corpora() {
         let parse_rate = rate(&lines, min, |l| {
             std::hint::black_box(parse_all(l));
@@ -170,5 +174,10 @@ fn main() {
             quiet_allocs as f64 / quiet.max(1) as f64,
             all_allocs as f64 / total as f64,
         );
+        failed |= quiet_allocs > 0;
+    }
+    if failed {
+        eprintln!("lines that change no state allocated: a hot-path regression");
+        std::process::exit(1);
     }
 }
