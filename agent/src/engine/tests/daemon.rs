@@ -221,3 +221,22 @@ fn ts2phc_without_gm_publishes_per_interface_and_dies() {
     let s = t.metrics.servo("master", "ts2phc", NODE, "ens2fx");
     assert_eq!(s.offset.get(), crate::engine::DEAD_OFFSET);
 }
+
+/// §3.9 collision fallback through the profiles: two configs (two PHCs)
+/// whose ports would both be `ethx` keep their raw names.
+#[test]
+fn alias_collision_uses_raw_names() {
+    let mut t = T::new();
+    t.profiles(
+        &[
+            ("ptp4l.0.config", "#profile: a\n[eth0]\n"),
+            ("ptp4l.1.config", "#profile: b\n[eth1]\n"),
+        ],
+        "",
+    );
+    t.feed(&ptp(5, "s2"));
+    t.feed("ptp4l[11.000]: [ptp4l.1.config] master offset 3 s2 freq -998 path delay 99");
+    let ev = t.r.take();
+    assert_eq!(ev[0].1, "/cluster/node/n1/eth0/master");
+    assert_eq!(ev[2].1, "/cluster/node/n1/eth1/master");
+}
