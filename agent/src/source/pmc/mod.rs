@@ -6,8 +6,8 @@
 //! port lines are harmless: the engine acts on changes only.
 //!
 //! One client per ptp4l config (its `uds_address`, else `--ptp4l-uds`).
-//! linuxptp 3.1.1 has no parent-data-set notification, so the class is
-//! polled every second.
+//! linuxptp 3.1.1 has no parent-data-set notification (4.0 has, and we
+//! subscribe to it too), so the class is also polled every second.
 
 pub mod wire;
 
@@ -32,6 +32,7 @@ const CHECK: Duration = Duration::from_secs(2);
 const SILENCE: Duration = Duration::from_secs(5);
 const SUBSCRIPTION: u16 = 180;
 const RENEW: Duration = Duration::from_secs(60);
+const EVENTS: &[usize] = &[wire::NOTIFY_PORT_STATE, wire::NOTIFY_PARENT_DATA_SET];
 
 /// Runs one client per ptp4l config found in the engine's profiles (or one
 /// for `fallback` when there are none), following profile changes.
@@ -145,12 +146,8 @@ async fn session(engine: &EngineHandle, origin: &Origin, uds: &Path) -> io::Resu
         seq
     };
     let sock = &local.sock;
-    sock.send(&wire::subscribe(
-        next(),
-        SUBSCRIPTION,
-        &[wire::NOTIFY_PORT_STATE],
-    ))
-    .await?;
+    sock.send(&wire::subscribe(next(), SUBSCRIPTION, EVENTS))
+        .await?;
     sock.send(&wire::request(
         wire::Action::Get,
         wire::PORT_DATA_SET,
@@ -182,7 +179,7 @@ async fn session(engine: &EngineHandle, origin: &Origin, uds: &Path) -> io::Resu
                     return Ok(());
                 }
                 if subscribed.elapsed() > RENEW {
-                    sock.send(&wire::subscribe(next(), SUBSCRIPTION, &[wire::NOTIFY_PORT_STATE])).await?;
+                    sock.send(&wire::subscribe(next(), SUBSCRIPTION, EVENTS)).await?;
                     subscribed = Instant::now();
                 }
                 sock.send(&wire::request(wire::Action::Get, wire::PARENT_DATA_SET, next(), &[])).await?;

@@ -17,6 +17,8 @@ pub const PORT_DATA_SET: u16 = 0x2004;
 pub const SUBSCRIBE_EVENTS_NP: u16 = 0xc003;
 /// linuxptp 3.1.1 knows only this notification.
 pub const NOTIFY_PORT_STATE: usize = 0;
+/// linuxptp 4.0 and later; 3.1.1 stores the bit and never uses it.
+pub const NOTIFY_PARENT_DATA_SET: usize = 2;
 const EVENT_BITMASK_CNT: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
