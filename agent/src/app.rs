@@ -8,8 +8,9 @@ use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
 use crate::config::Config;
-use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
+use crate::engine::{Engine, EngineHandle, Sink, Thresholds, profiles};
 use crate::metrics::Metrics;
+use crate::source::pmc;
 use crate::source::socket::SocketSource;
 use crate::store::{Publishers, Store, Subscriptions};
 use crate::transport::{DeliveryConfig, Dispatcher};
@@ -75,6 +76,17 @@ pub async fn run(
         max_body_bytes: cfg.max_body_bytes,
     };
     tokio::spawn(engine.clone().run_timers());
+    // Profiles before the first line, then re-read when they change.
+    let mut profiles = profiles::Reloader::new(
+        cfg.ptp_config_dir.clone(),
+        cfg.ptp_profiles.clone(),
+        Thresholds::default(),
+        engine.clone(),
+        metrics.ptp.clone(),
+    );
+    profiles.reload();
+    tokio::spawn(profiles::watch(profiles));
+    tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
     let source = SocketSource {
         path: cfg.socket_path.clone(),
         engine,

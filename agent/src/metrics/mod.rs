@@ -5,10 +5,12 @@
 mod api;
 mod delivery;
 mod ptp;
+mod ptp_series;
 
 pub use api::ApiMetrics;
 pub use delivery::DeliveryMetrics;
 pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
+pub use ptp_series::{Family, SeriesSet};
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
