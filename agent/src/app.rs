@@ -8,9 +8,10 @@ use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
 use crate::config::{Config, Role};
-use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
+use crate::engine::{Engine, EngineHandle, Sink, Thresholds, profiles};
 use crate::metrics::Metrics;
 use crate::relay::{self, Relay};
+use crate::source::pmc;
 use crate::source::socket::SocketSource;
 use crate::store::{Publishers, Store, Subscriptions};
 use crate::transport::amqp::{AmqpConfig, AmqpPublisher, CurrentFn};
@@ -81,6 +82,17 @@ pub async fn run(
     let mut source = None;
     match cfg.role {
         Role::Publisher => {
+            // Profiles before the first line, then re-read when they change.
+            let mut profiles = profiles::Reloader::new(
+                cfg.ptp_config_dir.clone(),
+                cfg.ptp_profiles.clone(),
+                Thresholds::default(),
+                engine.clone(),
+                metrics.ptp.clone(),
+            );
+            profiles.reload();
+            tokio::spawn(profiles::watch(profiles));
+            tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
             let socket = SocketSource {
                 path: cfg.socket_path.clone(),
                 engine,

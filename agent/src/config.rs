@@ -115,6 +115,11 @@ pub struct Args {
     #[arg(long, env = "PTP_PROFILES")]
     pub ptp_profiles: Option<PathBuf>,
 
+    /// ptp4l's management socket, for configs without `uds_address` (or
+    /// a plain ptp4l): port states and clock class come straight from it.
+    #[arg(long, env = "PTP4L_UDS", default_value = "/var/run/ptp4l")]
+    pub ptp4l_uds: PathBuf,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
@@ -161,6 +166,7 @@ pub struct Config {
     pub socket_path: PathBuf,
     pub ptp_config_dir: PathBuf,
     pub ptp_profiles: PathBuf,
+    pub ptp4l_uds: PathBuf,
     pub log_format: LogFormat,
     pub max_consecutive_failures: u32,
     pub queue_capacity: usize,
@@ -263,6 +269,7 @@ impl Args {
             socket_path: self.socket_path,
             ptp_config_dir: self.ptp_config_dir,
             ptp_profiles,
+            ptp4l_uds: self.ptp4l_uds,
             log_format: self.log_format,
             max_consecutive_failures: self.max_consecutive_failures,
             queue_capacity: self.queue_capacity,

@@ -6,6 +6,7 @@
 
 pub mod broker;
 pub mod http;
+pub mod netns;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -150,6 +151,9 @@ impl Agent {
             .arg(d)
             .arg("--ptp-profiles")
             .arg(d.join("ptp-profiles.json"))
+            // Hermetic: never the machine's own ptp4l.
+            .arg("--ptp4l-uds")
+            .arg(d.join("ptp4l"))
             .args(&self.extra)
             .env(
                 "LOG_LEVEL",

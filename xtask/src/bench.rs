@@ -8,6 +8,7 @@ pub fn bench() -> anyhow::Result<()> {
     status(cargo().args(["build", "--release", "-q", "--workspace", "--bins"]))?;
     println!("## Delivery (real HTTP consumers in other processes)\n");
     run_bin("bench-delivery")?;
+    status(cargo().args(["bench", "-q", "-p", "agent", "--bench", "engine"]))?;
     println!("\n## Consumer sidecar chain (HTTP and AMQP)\n");
     run_bin("bench-chain")?;
     println!("\n## Memory\n");

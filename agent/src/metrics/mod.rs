@@ -5,11 +5,13 @@
 mod api;
 mod delivery;
 mod ptp;
+mod ptp_series;
 mod transport;
 
 pub use api::ApiMetrics;
 pub use delivery::DeliveryMetrics;
 pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
+pub use ptp_series::{Family, SeriesSet};
 pub use transport::TransportMetrics;
 
 use prometheus::{Encoder, Registry, TextEncoder};

@@ -2,4 +2,5 @@
 //! ptp4l management socket). Every source feeds the engine through
 //! [`crate::engine::EngineHandle`].
 
+pub mod pmc;
 pub mod socket;
