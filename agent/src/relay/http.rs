@@ -229,3 +229,78 @@ impl HttpSubscriber {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+
+    use super::*;
+    use crate::store::{ApiVersion, Store, Subscription, Subscriptions};
+    use crate::transport::{DeliveryConfig, Dispatcher};
+
+    /// A publisher that lists nothing and answers every subscribe with 409
+    /// (another path made it meanwhile): the 409 is taken as the existing
+    /// subscription, once per check, with no retry storm.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_409_is_the_existing_subscription() {
+        let posts = Arc::new(AtomicUsize::new(0));
+        let p = posts.clone();
+        let app = Router::new()
+            .route("/api/ocloudNotifications/v2/health", get(|| async { "OK" }))
+            .route(
+                "/api/ocloudNotifications/v2/subscriptions",
+                get(|| async { "null" }).post(move || {
+                    let p = p.clone();
+                    async move {
+                        p.fetch_add(1, Ordering::SeqCst);
+                        (
+                            StatusCode::CONFLICT,
+                            r#"{"SubscriptionId":"620283f3-26cd-4a6d-b80a-bdc4b614a96a"}"#,
+                        )
+                    }
+                }),
+            );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(l, app).await });
+
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let store = Arc::new(Store::in_memory());
+        store
+            .create(Subscription {
+                id: uuid::Uuid::new_v4(),
+                resource: "/cluster/node/n1/sync/ptp-status/lock-state".into(),
+                endpoint: "http://cnf/event".into(),
+                uri_location: String::new(),
+                version: ApiVersion::V2,
+            })
+            .unwrap();
+        let d = Dispatcher::new(
+            DeliveryConfig {
+                node: "n1".into(),
+                timeout: Duration::from_secs(1),
+                queue_capacity: 4,
+                max_consecutive_failures: 0,
+            },
+            metrics.clone(),
+            store.clone() as Arc<dyn Subscriptions>,
+        );
+        let relay = Relay::new(d, store as Arc<dyn Subscriptions>, &metrics);
+        let sub = HttpSubscriber::new(
+            format!("http://127.0.0.1:{port}"),
+            "http://sidecar/relay/event".into(),
+            relay,
+            Duration::from_secs(30),
+            &metrics,
+        );
+        assert!(sub.sync().await);
+        assert_eq!(posts.load(Ordering::SeqCst), 1);
+        assert_eq!(sub.existing.get(), 1);
+        assert_eq!(sub.created.get(), 0);
+        assert_eq!(sub.failed.get(), 0);
+    }
+}
