@@ -85,7 +85,7 @@ impl Broker {
         std::fs::write(
             d.join("rabbitmq.conf"),
             format!(
-                "loopback_users = none\nlisteners.tcp.default = {}\namqp1_0.default_user = guest\n",
+                "loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{}\namqp1_0.default_user = guest\n",
                 self.port
             ),
         )
@@ -115,6 +115,12 @@ impl Broker {
                     .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
                     .env("RABBITMQ_NODE_PORT", p.to_string())
                     .env("RABBITMQ_DIST_PORT", free_port().to_string())
+                    // Loopback only: the node's distribution port and epmd.
+                    .env(
+                        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+                        "-kernel inet_dist_use_interface {127,0,0,1}",
+                    )
+                    .env("ERL_EPMD_ADDRESS", "127.0.0.1")
                     .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
                     .env("RABBITMQ_LOG_BASE", d.join("log"))
                     .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq.conf"))
