@@ -184,6 +184,7 @@ fn amqp_config(cfg: &Config, addr: &str) -> AmqpConfig {
         style: cfg.amqp_address_style,
         node: cfg.node_name.clone(),
         container: format!("cloud-event-agent-{}", uuid::Uuid::new_v4().simple()),
+        credentials: cfg.amqp_credentials.clone(),
     }
 }
 

@@ -146,6 +146,24 @@ pub struct Args {
     pub max_body_bytes: usize,
 }
 
+/// SASL PLAIN credentials for the broker.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AmqpCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for AmqpCredentials {
+    // The password stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AmqpCredentials {{ user: {:?}, password: \"***\" }}",
+            self.user
+        )
+    }
+}
+
 /// Validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -156,6 +174,8 @@ pub struct Config {
     pub role: Role,
     /// `host:port` of the AMQP broker, when `--transport-host` is `amqp://`.
     pub amqp: Option<String>,
+    /// From `amqp://user:password@...`; none: SASL ANONYMOUS.
+    pub amqp_credentials: Option<AmqpCredentials>,
     pub amqp_address_style: AmqpAddressStyle,
     /// `http://host:port` of each publisher (consumer sidecar).
     pub http_event_publishers: Vec<String>,
@@ -223,11 +243,12 @@ impl Args {
         {
             return Err(ConfigError::BadNodeName(node_name));
         }
-        let (amqp, http_th) = match self.transport_host.as_deref() {
+        let (amqp, amqp_credentials, http_th) = match self.transport_host.as_deref() {
             Some(th) if th.to_ascii_lowercase().starts_with("amqp://") => {
-                (Some(amqp_addr(th)?), None)
+                let (addr, creds) = amqp_addr(th)?;
+                (Some(addr), creds, None)
             }
-            other => (None, other),
+            other => (None, None, other),
         };
         let public_base = public_base(http_th, &node_name, self.api_port)?;
         let http_event_publishers = self
@@ -260,6 +281,7 @@ impl Args {
             public_base,
             role,
             amqp,
+            amqp_credentials,
             amqp_address_style: self.amqp_address_style,
             http_event_publishers,
             publisher_check: Duration::from_millis(self.publisher_check_ms.max(10)),
@@ -280,8 +302,9 @@ impl Args {
     }
 }
 
-/// `host:port` of an `amqp://host[:port][/...]` transport host.
-fn amqp_addr(th: &str) -> Result<String, ConfigError> {
+/// `host:port` and the credentials (SASL PLAIN; none: ANONYMOUS) of an
+/// `amqp://[user:password@]host[:port][/...]` transport host.
+fn amqp_addr(th: &str) -> Result<(String, Option<AmqpCredentials>), ConfigError> {
     let bad = |reason: &str| ConfigError::BadTransportHost {
         value: th.to_owned(),
         reason: reason.to_owned(),
@@ -291,7 +314,17 @@ fn amqp_addr(th: &str) -> Result<String, ConfigError> {
         .host()
         .filter(|h| !h.is_empty())
         .ok_or_else(|| bad("no host"))?;
-    Ok(format!("{host}:{}", uri.port_u16().unwrap_or(5672)))
+    let creds = uri
+        .authority()
+        .and_then(|a| a.as_str().rsplit_once('@'))
+        .map(|(userinfo, _)| {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            AmqpCredentials {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            }
+        });
+    Ok((format!("{host}:{}", uri.port_u16().unwrap_or(5672)), creds))
 }
 
 /// `http://host:port` of a publisher given as `host:port` or a URL.
@@ -402,6 +435,15 @@ mod tests {
         ));
         let c = parse(&["--role", "consumer", "--transport-host", "amqp://b:5674"]).unwrap();
         assert_eq!(c.amqp.as_deref(), Some("b:5674"));
+        assert!(c.amqp_credentials.is_none());
+        let c = parse(&["--transport-host", "amqp://guest:s3cret@b:5674"]).unwrap();
+        assert_eq!(c.amqp.as_deref(), Some("b:5674"));
+        let creds = c.amqp_credentials.unwrap();
+        assert_eq!(
+            (creds.user.as_str(), creds.password.as_str()),
+            ("guest", "s3cret")
+        );
+        assert!(!format!("{creds:?}").contains("s3cret"));
     }
 
     #[test]

@@ -43,12 +43,18 @@ fn map(kind: Kind, path: &str) -> String {
     }
 }
 
+/// A publisher and a consumer sidecar on `b`; on RabbitMQ the sidecar logs
+/// in with SASL PLAIN (`amqp://guest:guest@...`), the publisher anonymously.
 fn start_pair(b: &Broker) -> (Agent, Agent) {
     let flags = b.agent_flags();
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let p = Agent::start(&flags);
+    let mut cflags = b.agent_flags();
+    if b.kind == Kind::Rabbit {
+        cflags[1] = format!("amqp://guest:guest@127.0.0.1:{}", b.port);
+    }
     let mut cf = vec!["--role", "consumer"];
-    cf.extend_from_slice(&flags);
+    cf.extend(cflags.iter().map(String::as_str));
     let c = Agent::start(&cf);
     (p, c)
 }

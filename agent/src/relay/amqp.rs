@@ -59,7 +59,7 @@ impl AmqpSubscriber {
         let mut connected_once = false;
         let mut lost = false;
         loop {
-            match Link::open(&self.cfg.addr, &self.cfg.container).await {
+            match Link::open(&self.cfg).await {
                 Ok(mut link) => {
                     if connected_once && lost {
                         t.amqp_reconnects.inc();

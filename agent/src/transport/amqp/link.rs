@@ -13,6 +13,8 @@ use fe2o3_amqp::session::SessionHandle;
 use fe2o3_amqp::{Connection, Session};
 use tokio::net::TcpStream;
 
+use super::AmqpConfig;
+
 /// Connect, open and begin, all together.
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attach or one send (with its disposition).
@@ -40,11 +42,20 @@ pub struct Link {
 }
 
 impl Link {
-    /// Opens a connection (ANONYMOUS SASL) and one session to `addr`.
+    /// Opens a connection and one session to the broker of `cfg`.
     ///
     /// # Errors
     /// Connection refused, protocol failure, or no answer in time.
-    pub async fn open(addr: &str, container: &str) -> Result<Self, AmqpError> {
+    pub async fn open(cfg: &AmqpConfig) -> Result<Self, AmqpError> {
+        let addr = cfg.addr.as_str();
+        let container = cfg.container.as_str();
+        let sasl = match &cfg.credentials {
+            Some(c) => SaslProfile::Plain {
+                username: c.user.clone(),
+                password: c.password.clone(),
+            },
+            None => SaslProfile::Anonymous,
+        };
         let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_owned();
         let fut = async {
             let err = |reason: String| AmqpError::Connect {
@@ -58,7 +69,7 @@ impl Link {
             let mut conn = Connection::builder()
                 .container_id(container)
                 .hostname(host.as_str())
-                .sasl_profile(SaslProfile::Anonymous)
+                .sasl_profile(sasl)
                 .open_with_stream(stream)
                 .await
                 .map_err(|e| err(e.to_string()))?;

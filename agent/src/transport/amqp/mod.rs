@@ -11,7 +11,7 @@ mod publisher;
 
 pub use publisher::{AmqpPublisher, CurrentFn};
 
-use crate::config::AmqpAddressStyle;
+use crate::config::{AmqpAddressStyle, AmqpCredentials};
 
 /// Where and how to reach the broker.
 #[derive(Clone, Debug)]
@@ -22,4 +22,6 @@ pub struct AmqpConfig {
     pub node: String,
     /// Container id of our connection (unique per agent).
     pub container: String,
+    /// SASL PLAIN; none: ANONYMOUS.
+    pub credentials: Option<AmqpCredentials>,
 }

@@ -93,7 +93,7 @@ impl AmqpPublisher {
         let mut failures = 0u32;
         let mut connected_once = false;
         loop {
-            match Link::open(&self.cfg.addr, &self.cfg.container).await {
+            match Link::open(&self.cfg).await {
                 Ok(mut link) => {
                     if connected_once {
                         t.amqp_reconnects.inc();
@@ -326,6 +326,7 @@ mod tests {
                 style: AmqpAddressStyle::Oran,
                 node: "n1".into(),
                 container: "t".into(),
+                credentials: None,
             },
             current,
             metrics.clone(),
