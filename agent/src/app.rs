@@ -7,13 +7,15 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::engine::{Engine, EngineHandle, Sink, Thresholds, profiles};
 use crate::metrics::Metrics;
+use crate::relay::{self, Relay};
 use crate::source::pmc;
 use crate::source::socket::SocketSource;
 use crate::store::{Publishers, Store, Subscriptions};
-use crate::transport::{DeliveryConfig, Dispatcher};
+use crate::transport::amqp::{AmqpConfig, AmqpPublisher, CurrentFn};
+use crate::transport::{DeliveryConfig, Dispatcher, Tap};
 
 /// Runs the agent until `shutdown` resolves, then drains.
 ///
@@ -68,7 +70,7 @@ pub async fn run(
     let state = AppState {
         node: cfg.node_name.as_str().into(),
         public_base: cfg.public_base.as_str().into(),
-        store,
+        store: store.clone(),
         publishers,
         dispatcher: dispatcher.clone(),
         engine: engine.clone(),
@@ -76,40 +78,114 @@ pub async fn run(
         max_body_bytes: cfg.max_body_bytes,
     };
     tokio::spawn(engine.clone().run_timers());
-    // Profiles before the first line, then re-read when they change.
-    let mut profiles = profiles::Reloader::new(
-        cfg.ptp_config_dir.clone(),
-        cfg.ptp_profiles.clone(),
-        Thresholds::default(),
-        engine.clone(),
-        metrics.ptp.clone(),
-    );
-    profiles.reload();
-    tokio::spawn(profiles::watch(profiles));
-    tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
-    let source = SocketSource {
-        path: cfg.socket_path.clone(),
-        engine,
-        lines: metrics.ptp.socket_lines(),
-    };
-    // Aborted at shutdown: dropping it removes the socket file.
-    let source = tokio::spawn(async move {
-        if let Err(e) = source.run().await {
-            tracing::error!(error = %e, "log socket source stopped");
+    let mut router = api::router(state.clone());
+    let mut source = None;
+    match cfg.role {
+        Role::Publisher => {
+            // Profiles before the first line, then re-read when they change.
+            let mut profiles = profiles::Reloader::new(
+                cfg.ptp_config_dir.clone(),
+                cfg.ptp_profiles.clone(),
+                Thresholds::default(),
+                engine.clone(),
+                metrics.ptp.clone(),
+            );
+            profiles.reload();
+            tokio::spawn(profiles::watch(profiles));
+            tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
+            let socket = SocketSource {
+                path: cfg.socket_path.clone(),
+                engine,
+                lines: metrics.ptp.socket_lines(),
+            };
+            // Aborted at shutdown: dropping it removes the socket file.
+            source = Some(tokio::spawn(async move {
+                if let Err(e) = socket.run().await {
+                    tracing::error!(error = %e, "log socket source stopped");
+                }
+            }));
+            if let Some(addr) = &cfg.amqp {
+                let st = state.clone();
+                let current: CurrentFn =
+                    Arc::new(move |kind| api::notify::current_or_placeholder(&st, kind));
+                let amqp = AmqpPublisher::new(amqp_config(&cfg, addr), current, metrics.clone());
+                dispatcher.add_tap(amqp.clone() as Arc<dyn Tap>);
+                spawn_on_own_thread("amqp-publisher", amqp.run())?;
+                info!(broker = %addr, "AMQP transport on");
+            }
         }
-    });
+        Role::Consumer => {
+            let relay = Relay::new(
+                dispatcher.clone(),
+                store.clone() as Arc<dyn Subscriptions>,
+                &metrics,
+            );
+            router = router.merge(relay::inbound_router(relay.clone()));
+            let endpoint = format!("{}{}", cfg.public_base, relay::INBOUND_PATH);
+            for base in &cfg.http_event_publishers {
+                let sub = relay::http::HttpSubscriber::new(
+                    base.clone(),
+                    endpoint.clone(),
+                    relay.clone(),
+                    cfg.publisher_check,
+                    &metrics,
+                );
+                tokio::spawn(sub.run());
+            }
+            if let Some(addr) = &cfg.amqp {
+                let sub = relay::amqp::AmqpSubscriber::new(
+                    amqp_config(&cfg, addr),
+                    relay,
+                    metrics.clone(),
+                );
+                spawn_on_own_thread("amqp-subscriber", sub.run())?;
+            }
+            info!(publishers = ?cfg.http_event_publishers, amqp = ?cfg.amqp, "consumer sidecar: relaying to the CNF");
+        }
+    }
     tokio::spawn(serve_metrics(metrics_listener, metrics));
 
     info!(addr = %cfg.api_addr, node = %cfg.node_name, "REST API listening");
-    axum::serve(api_listener, api::router(state))
+    axum::serve(api_listener, router)
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving the REST API")?;
-    source.abort();
-    let _ = source.await;
+    if let Some(source) = source {
+        source.abort();
+        let _ = source.await;
+    }
     info!("draining delivery queues");
     dispatcher.shutdown(cfg.drain_timeout).await;
     Ok(())
+}
+
+/// Runs `fut` on a single-threaded runtime of its own thread. fe2o3-amqp
+/// moves every frame through three tasks (link, session, connection): on
+/// one thread these hand-offs are plain task switches, not cross-CPU
+/// wake-ups, which shortens the AMQP hop.
+fn spawn_on_own_thread(
+    name: &str,
+    fut: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the AMQP runtime")?;
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || rt.block_on(fut))
+        .context("starting the AMQP thread")?;
+    Ok(())
+}
+
+fn amqp_config(cfg: &Config, addr: &str) -> AmqpConfig {
+    AmqpConfig {
+        addr: addr.to_owned(),
+        style: cfg.amqp_address_style,
+        node: cfg.node_name.clone(),
+        container: format!("cloud-event-agent-{}", uuid::Uuid::new_v4().simple()),
+        credentials: cfg.amqp_credentials.clone(),
+    }
 }
 
 async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>) {

@@ -21,6 +21,27 @@ pub enum SourceKind {
     Socket,
 }
 
+/// How resource addresses become AMQP addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum AmqpAddressStyle {
+    /// The O-RAN address as is (`/cluster/node/n1/sync/ptp-status/lock-state`).
+    #[default]
+    Oran,
+    /// For brokers that refuse `/` inside a name (RabbitMQ): the topic
+    /// exchange, `/exchange/amq.topic/cluster.node.n1.sync.ptp-status.lock-state`.
+    Rabbitmq,
+}
+
+/// What this agent is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Watches linuxptp on this node and publishes its events.
+    Publisher,
+    /// A sidecar next to a CNF: subscribes at publishers (HTTP or AMQP) on
+    /// the CNF's behalf and relays what arrives to the CNF's endpoints.
+    Consumer,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Plain,
@@ -45,9 +66,29 @@ pub struct Args {
 
     /// Base URL of this publisher as consumers reach it; its host:port goes
     /// into `UriLocation`. `NODE_NAME` and `NODE_IP` in it are replaced.
-    /// Default: `http://localhost:<api-port>`.
+    /// Default: `http://localhost:<api-port>`. An `amqp://host[:port]` URL
+    /// instead selects the AMQP 1.0 transport (port 5672 by default).
     #[arg(long, env = "TRANSPORT_HOST")]
     pub transport_host: Option<String>,
+
+    /// Publisher or consumer sidecar. Default: consumer when
+    /// `--http-event-publishers` is set, else publisher.
+    #[arg(long, env = "ROLE", value_enum)]
+    pub role: Option<Role>,
+
+    /// Consumer sidecar: the publishers to subscribe at (`host:port` of
+    /// their REST API, comma-separated).
+    #[arg(long, env = "HTTP_EVENT_PUBLISHERS", value_delimiter = ',')]
+    pub http_event_publishers: Vec<String>,
+
+    /// Consumer sidecar: how often each publisher is checked (health, list)
+    /// and lost subscriptions are made again, in milliseconds.
+    #[arg(long, env = "PUBLISHER_CHECK_MS", default_value_t = 30_000)]
+    pub publisher_check_ms: u64,
+
+    /// How resource addresses map to AMQP addresses.
+    #[arg(long, env = "AMQP_ADDRESS_STYLE", value_enum, default_value_t = AmqpAddressStyle::Oran)]
+    pub amqp_address_style: AmqpAddressStyle,
 
     /// Prometheus `/metrics` listener.
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9091")]
@@ -105,6 +146,24 @@ pub struct Args {
     pub max_body_bytes: usize,
 }
 
+/// SASL PLAIN credentials for the broker.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AmqpCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for AmqpCredentials {
+    // The password stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AmqpCredentials {{ user: {:?}, password: \"***\" }}",
+            self.user
+        )
+    }
+}
+
 /// Validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -112,6 +171,15 @@ pub struct Config {
     pub store_path: PathBuf,
     /// `scheme://host:port` used to build `UriLocation`.
     pub public_base: String,
+    pub role: Role,
+    /// `host:port` of the AMQP broker, when `--transport-host` is `amqp://`.
+    pub amqp: Option<String>,
+    /// From `amqp://user:password@...`; none: SASL ANONYMOUS.
+    pub amqp_credentials: Option<AmqpCredentials>,
+    pub amqp_address_style: AmqpAddressStyle,
+    /// `http://host:port` of each publisher (consumer sidecar).
+    pub http_event_publishers: Vec<String>,
+    pub publisher_check: Duration,
     pub metrics_addr: SocketAddr,
     pub node_name: String,
     pub source: SourceKind,
@@ -141,6 +209,10 @@ pub enum ConfigError {
     ZeroQueue,
     #[error("--max-body-bytes must be at least 1024")]
     SmallBody,
+    #[error("--http-event-publishers {0:?} is not host:port or an http URL")]
+    BadPublisher(String),
+    #[error("--role consumer needs --http-event-publishers or an amqp:// --transport-host")]
+    ConsumerWithoutPublishers,
     #[error("--store-path {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
 }
@@ -171,7 +243,29 @@ impl Args {
         {
             return Err(ConfigError::BadNodeName(node_name));
         }
-        let public_base = public_base(self.transport_host.as_deref(), &node_name, self.api_port)?;
+        let (amqp, amqp_credentials, http_th) = match self.transport_host.as_deref() {
+            Some(th) if th.to_ascii_lowercase().starts_with("amqp://") => {
+                let (addr, creds) = amqp_addr(th)?;
+                (Some(addr), creds, None)
+            }
+            other => (None, None, other),
+        };
+        let public_base = public_base(http_th, &node_name, self.api_port)?;
+        let http_event_publishers = self
+            .http_event_publishers
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(publisher_base)
+            .collect::<Result<Vec<_>, _>>()?;
+        let role = self.role.unwrap_or(if http_event_publishers.is_empty() {
+            Role::Publisher
+        } else {
+            Role::Consumer
+        });
+        if role == Role::Consumer && http_event_publishers.is_empty() && amqp.is_none() {
+            return Err(ConfigError::ConsumerWithoutPublishers);
+        }
         if self.store_path.exists() && !self.store_path.is_dir() {
             return Err(ConfigError::BadStore {
                 path: self.store_path,
@@ -185,6 +279,12 @@ impl Args {
             api_addr: SocketAddr::new(self.api_addr, self.api_port),
             store_path: self.store_path,
             public_base,
+            role,
+            amqp,
+            amqp_credentials,
+            amqp_address_style: self.amqp_address_style,
+            http_event_publishers,
+            publisher_check: Duration::from_millis(self.publisher_check_ms.max(10)),
             metrics_addr: self.metrics_addr,
             node_name,
             source: self.source,
@@ -199,6 +299,50 @@ impl Args {
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             max_body_bytes: self.max_body_bytes,
         })
+    }
+}
+
+/// `host:port` and the credentials (SASL PLAIN; none: ANONYMOUS) of an
+/// `amqp://[user:password@]host[:port][/...]` transport host.
+fn amqp_addr(th: &str) -> Result<(String, Option<AmqpCredentials>), ConfigError> {
+    let bad = |reason: &str| ConfigError::BadTransportHost {
+        value: th.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: Uri = th.parse().map_err(|e| bad(&format!("{e}")))?;
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("no host"))?;
+    let creds = uri
+        .authority()
+        .and_then(|a| a.as_str().rsplit_once('@'))
+        .map(|(userinfo, _)| {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            AmqpCredentials {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            }
+        });
+    Ok((format!("{host}:{}", uri.port_u16().unwrap_or(5672)), creds))
+}
+
+/// `http://host:port` of a publisher given as `host:port` or a URL.
+fn publisher_base(p: &str) -> Result<String, ConfigError> {
+    let with_scheme = if p.contains("://") {
+        p.to_owned()
+    } else {
+        format!("http://{p}")
+    };
+    let uri: Uri = with_scheme
+        .parse()
+        .map_err(|_| ConfigError::BadPublisher(p.to_owned()))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http"), Some(h)) if !h.is_empty() => Ok(format!(
+            "http://{}",
+            uri.authority().map_or(h, |a| a.as_str())
+        )),
+        _ => Err(ConfigError::BadPublisher(p.to_owned())),
     }
 }
 
@@ -270,6 +414,36 @@ mod tests {
             parse(&["--transport-host", "http://"]),
             Err(ConfigError::BadTransportHost { .. })
         ));
+    }
+
+    #[test]
+    fn amqp_transport_host_and_consumer_role() {
+        let c = parse(&["--transport-host", "amqp://broker"]).unwrap();
+        assert_eq!(c.amqp.as_deref(), Some("broker:5672"));
+        assert_eq!(c.public_base, "http://localhost:9043");
+        assert_eq!(c.role, Role::Publisher);
+        let c = parse(&["--http-event-publishers", "p1:9043,http://p2:80"]).unwrap();
+        assert_eq!(c.role, Role::Consumer);
+        assert_eq!(c.http_event_publishers, ["http://p1:9043", "http://p2:80"]);
+        assert!(matches!(
+            parse(&["--role", "consumer"]),
+            Err(ConfigError::ConsumerWithoutPublishers)
+        ));
+        assert!(matches!(
+            parse(&["--http-event-publishers", "ftp://x"]),
+            Err(ConfigError::BadPublisher(_))
+        ));
+        let c = parse(&["--role", "consumer", "--transport-host", "amqp://b:5674"]).unwrap();
+        assert_eq!(c.amqp.as_deref(), Some("b:5674"));
+        assert!(c.amqp_credentials.is_none());
+        let c = parse(&["--transport-host", "amqp://guest:s3cret@b:5674"]).unwrap();
+        assert_eq!(c.amqp.as_deref(), Some("b:5674"));
+        let creds = c.amqp_credentials.unwrap();
+        assert_eq!(
+            (creds.user.as_str(), creds.password.as_str()),
+            ("guest", "s3cret")
+        );
+        assert!(!format!("{creds:?}").contains("s3cret"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod event;
 pub mod metrics;
+pub mod relay;
 pub mod source;
 pub mod store;
 pub mod transport;

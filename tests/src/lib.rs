@@ -4,6 +4,7 @@
 //! Tests panic on failure (with a location) rather than return errors.
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod broker;
 pub mod http;
 pub mod netns;
 
@@ -176,6 +177,50 @@ impl Agent {
             "http://127.0.0.1:{}/api/ocloudNotifications/v2{path}",
             self.api_port
         )
+    }
+
+    /// `http://127.0.0.1:<port>/api/ocloudNotifications/v1<path>`.
+    #[must_use]
+    pub fn api_v1(&self, path: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/api/ocloudNotifications/v1{path}",
+            self.api_port
+        )
+    }
+
+    /// The id of the publisher of `suffix` (e.g. `/sync/ptp-status/lock-state`).
+    #[must_use]
+    pub fn publisher_id(&self, suffix: &str) -> String {
+        let r = http::request("GET", &self.api("/publishers"), None).unwrap();
+        let want = self.address(suffix);
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&r.body).unwrap();
+        list.iter()
+            .find(|p| p["ResourceAddress"] == want.as_str())
+            .and_then(|p| p["SubscriptionId"].as_str())
+            .unwrap_or_else(|| panic!("no publisher for {want}"))
+            .to_owned()
+    }
+
+    /// Publishes a lock-state (or other `suffix`) event with `value` through
+    /// v1 `create/event`; asserts 202.
+    pub fn create_event(&self, suffix: &str, value: &str) {
+        let id = self.publisher_id(suffix);
+        let iface = format!("/cluster/node/{}/ens1fx/master", self.node);
+        let body = serde_json::json!({
+            "id": id, "type": "event.sync.ptp-status.ptp-state-change",
+            "dataContentType": "application/json", "time": "2024-01-01T00:00:00Z",
+            "data": {"version": "1.0", "values": [
+                {"ResourceAddress": iface, "data_type": "notification", "value_type": "enumeration", "value": value},
+                {"ResourceAddress": iface, "data_type": "metric", "value_type": "decimal64.3", "value": "7"},
+            ]},
+        });
+        let r = http::request(
+            "POST",
+            &self.api_v1("/create/event"),
+            Some(body.to_string().as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(r.status, 202, "{}", r.text());
     }
 
     #[must_use]

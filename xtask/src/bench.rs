@@ -9,6 +9,8 @@ pub fn bench() -> anyhow::Result<()> {
     println!("## Delivery (real HTTP consumers in other processes)\n");
     run_bin("bench-delivery")?;
     status(cargo().args(["bench", "-q", "-p", "agent", "--bench", "engine"]))?;
+    println!("\n## Consumer sidecar chain (HTTP and AMQP)\n");
+    run_bin("bench-chain")?;
     println!("\n## Memory\n");
     run_bin("bench-rss")
 }

@@ -8,8 +8,15 @@ use anyhow::{Context, bail};
 use crate::status;
 
 /// Debian packages the test suite runs for real (linuxptp daemons, network
-/// namespaces).
-pub const TEST_PACKAGES: &[&str] = &["linuxptp", "iproute2"];
+/// namespaces, the AMQP 1.0 brokers: the Qpid Proton example broker and
+/// RabbitMQ, whose AMQP 1.0 plugin the tests enable in their own config).
+pub const TEST_PACKAGES: &[&str] = &[
+    "linuxptp",
+    "iproute2",
+    "python3-qpid-proton",
+    "libqpid-proton11-dev-examples",
+    "rabbitmq-server",
+];
 
 fn installed(pkg: &str) -> bool {
     Command::new("dpkg")

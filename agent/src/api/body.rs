@@ -100,12 +100,43 @@ pub fn missing(name: &'static str) -> Problem {
     .field(name)
 }
 
+/// The keys of one API version's subscription object, and the resource key
+/// of the other version (to say so when a client mixes them up).
+pub struct Keys {
+    pub resource: &'static str,
+    pub endpoint: &'static str,
+    pub other_resource: &'static str,
+    pub other_api: &'static str,
+}
+
+pub const V2_KEYS: Keys = Keys {
+    resource: "ResourceAddress",
+    endpoint: "EndpointUri",
+    other_resource: "resource",
+    other_api: "v1",
+};
+
+pub const V1_KEYS: Keys = Keys {
+    resource: "resource",
+    endpoint: "endpointUri",
+    other_resource: "ResourceAddress",
+    other_api: "v2",
+};
+
 /// Parses a `SubscriptionInfo` request body.
 ///
 /// # Errors
 /// 400: not JSON, not an object, `ResourceAddress` missing, a field of the
 /// wrong type.
 pub fn parse_info(bytes: &[u8]) -> Result<InfoRequest, Problem> {
+    parse_info_as(bytes, &V2_KEYS)
+}
+
+/// Parses a subscription request with the keys of one API version.
+///
+/// # Errors
+/// As [`parse_info`]; a body with the other version's resource key says so.
+pub fn parse_info_as(bytes: &[u8], keys: &Keys) -> Result<InfoRequest, Problem> {
     let v: Value = serde_json::from_slice(bytes).map_err(|e| {
         Problem::bad_request(
             "invalid-json",
@@ -118,14 +149,29 @@ pub fn parse_info(bytes: &[u8]) -> Result<InfoRequest, Problem> {
             "invalid-body",
             "Request body is not a JSON object",
             format!(
-                "the request body must be a JSON object with ResourceAddress and EndpointUri, not {}",
+                "the request body must be a JSON object with {} and {}, not {}",
+                keys.resource,
+                keys.endpoint,
                 type_name(&v)
             ),
         ));
     };
-    let resource =
-        string_field(&obj, "ResourceAddress")?.ok_or_else(|| missing("ResourceAddress"))?;
-    let endpoint = string_field(&obj, "EndpointUri")?;
+    let resource = match string_field(&obj, keys.resource)? {
+        Some(r) => r,
+        None if lookup(&obj, keys.other_resource).is_some() => {
+            return Err(Problem::bad_request(
+                "wrong-api-version",
+                "Request uses the keys of the other API version",
+                format!(
+                    "mandatory field {} is not set; {} is the {} spelling, this API takes {} and {}",
+                    keys.resource, keys.other_resource, keys.other_api, keys.resource, keys.endpoint
+                ),
+            )
+            .field(keys.resource));
+        }
+        None => return Err(missing(keys.resource)),
+    };
+    let endpoint = string_field(&obj, keys.endpoint)?;
     Ok(InfoRequest { resource, endpoint })
 }
 
@@ -203,6 +249,19 @@ mod tests {
         assert!(p.detail.contains("a number"));
         let p = err(r#"{"ResourceAddress":"/r","EndpointUri":{"a":1}}"#);
         assert_eq!(p.field, Some("EndpointUri"));
+    }
+
+    #[test]
+    fn other_version_keys_are_named() {
+        let p = err(r#"{"resource":"/r","endpointUri":"http://e"}"#);
+        assert_eq!(
+            (p.kind, p.field),
+            ("wrong-api-version", Some("ResourceAddress"))
+        );
+        let p = parse_info_as(br#"{"ResourceAddress":"/r"}"#, &V1_KEYS).unwrap_err();
+        assert_eq!((p.kind, p.field), ("wrong-api-version", Some("resource")));
+        let r = parse_info_as(br#"{"resource":"/r","endpointUri":"http://e"}"#, &V1_KEYS).unwrap();
+        assert_eq!(r.endpoint.as_deref(), Some("http://e"));
     }
 
     #[test]

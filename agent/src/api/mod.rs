@@ -1,12 +1,13 @@
-//! The O-RAN O-Cloud Notification REST API (v2; v1 later).
+//! The O-RAN O-Cloud Notification REST API, v2 and the legacy v1.
 //!
 //! Handlers are thin: they read the request, call the store, the engine or
 //! the notifier, and map the outcome to a status code; every error is a
 //! problem+json body ([`problem::Problem`]).
 
 mod body;
-mod notify;
+pub mod notify;
 pub mod problem;
+mod v1;
 mod v2;
 
 use std::sync::Arc;
@@ -23,6 +24,9 @@ use problem::Problem;
 
 /// Path of the v2 API.
 pub const API_V2: &str = "/api/ocloudNotifications/v2";
+
+/// Path of the legacy v1 API.
+pub const API_V1: &str = "/api/ocloudNotifications/v1";
 
 /// The committed OpenAPI 3 document of the API.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -74,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let ctx = Arc::new(Ctx { app: state, m });
     Router::new()
         .nest(API_V2, v2::router())
+        .nest(API_V1, v1::router())
         .fallback(not_found)
         .with_state(ctx)
 }

@@ -14,11 +14,7 @@ use crate::event::{Event, EventKind};
 /// 400 naming the kind and what the endpoint answered (status or failure).
 pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Result<(), Problem> {
     for &kind in kinds {
-        let values = st
-            .engine
-            .snapshot(kind)
-            .values_or_placeholder(kind, &st.node);
-        let body = Bytes::from(Event::new(kind, values).to_v2_json());
+        let body = Bytes::from(current_or_placeholder(st, kind).to_v2_json());
         let refused = |detail: String| {
             Problem::bad_request(
                 "endpoint-rejected",
@@ -45,4 +41,27 @@ pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Resu
         }
     }
     Ok(())
+}
+
+/// The current state of `kind`: the engine's values, else the last event
+/// published for it from outside the engine (`create/event`, a sidecar's
+/// relayed events), else `None`.
+#[must_use]
+pub fn current(st: &AppState, kind: EventKind) -> Option<Event> {
+    match st.engine.snapshot(kind) {
+        crate::engine::Snapshot::Values(values) => Some(Event::new(kind, values)),
+        _ => st.dispatcher.last_external(kind).map(|o| o.event.clone()),
+    }
+}
+
+/// [`current`], or the §2.6 placeholder.
+#[must_use]
+pub fn current_or_placeholder(st: &AppState, kind: EventKind) -> Event {
+    current(st, kind).unwrap_or_else(|| {
+        let values = st
+            .engine
+            .snapshot(kind)
+            .values_or_placeholder(kind, &st.node);
+        Event::new(kind, values)
+    })
 }

@@ -94,6 +94,14 @@ impl Problem {
         self
     }
 
+    /// The same problem under another status (v1 answers 400 where v2
+    /// says 404 or 409).
+    #[must_use]
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.0.status = status;
+        self
+    }
+
     #[must_use]
     pub fn location(mut self, uri: String) -> Self {
         self.0.location = Some(uri);

@@ -144,9 +144,26 @@ fn openapi_documents_every_route() {
         "/publishers/{publisherId}",
         "/openapi.json",
         "/dummy",
+        "/create/event",
     ]
     .iter()
     .map(|p| format!("{API_V2}{p}"))
+    .chain(
+        [
+            "/subscriptions",
+            "/subscriptions/{subscriptionId}",
+            "/subscriptions/status/{subscriptionId}",
+            "/publishers",
+            "/publishers/{publisherId}",
+            "/create/event",
+            "/log",
+            "/{resource}/CurrentState",
+            "/health",
+            "/dummy",
+        ]
+        .iter()
+        .map(|p| format!("{API_V1}{p}")),
+    )
     .collect();
     want.sort_unstable();
     assert_eq!(paths, want);

@@ -3,7 +3,9 @@
 //! every subscriber.
 
 mod kind;
+pub mod parse;
 mod time;
+pub mod v1;
 mod value;
 mod wire;
 

@@ -6,11 +6,13 @@ mod api;
 mod delivery;
 mod ptp;
 mod ptp_series;
+mod transport;
 
 pub use api::ApiMetrics;
 pub use delivery::DeliveryMetrics;
 pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
 pub use ptp_series::{Family, SeriesSet};
+pub use transport::TransportMetrics;
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
@@ -20,6 +22,7 @@ pub struct Metrics {
     pub api: ApiMetrics,
     pub delivery: DeliveryMetrics,
     pub ptp: PtpMetrics,
+    pub transport: TransportMetrics,
 }
 
 impl Metrics {
@@ -33,6 +36,7 @@ impl Metrics {
             api: ApiMetrics::register(&registry)?,
             delivery: DeliveryMetrics::register(&registry)?,
             ptp: PtpMetrics::register(&registry)?,
+            transport: TransportMetrics::register(&registry)?,
             registry,
         })
     }

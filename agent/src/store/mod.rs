@@ -25,6 +25,19 @@ pub enum ApiVersion {
     V2,
 }
 
+impl ApiVersion {
+    /// The version a stored subscription was made through: the client
+    /// files keep the anchor's format, and a v1 `UriLocation` says v1.
+    #[must_use]
+    pub fn of_uri_location(uri: &str) -> Self {
+        if uri.contains("/ocloudNotifications/v1/") || uri.contains("/cloudNotifications/v1/") {
+            Self::V1
+        } else {
+            Self::V2
+        }
+    }
+}
+
 /// One subscription (the anchor's `SubscriptionInfo`, §1.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscription {

@@ -237,3 +237,25 @@ fn remove_endpoint_from_either_runtime_flavour() {
     assert!(s.is_empty());
     assert!(json_files(d.path()).is_empty());
 }
+
+#[test]
+fn v1_subscriptions_reload_as_v1_and_delete_by_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut v1 = sub("/cluster/node/n1/sync/ptp-status/lock-state", "http://c/1");
+    v1.version = ApiVersion::V1;
+    v1.uri_location = format!(
+        "http://localhost:9043/api/ocloudNotifications/v1/subscriptions/{}",
+        v1.id
+    );
+    let v2 = sub("/cluster/node/n1/sync/ptp-status/lock-state", "http://c/2");
+    store.create(v1.clone()).unwrap();
+    store.create(v2.clone()).unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.get(v1.id).unwrap().version, ApiVersion::V1);
+    assert_eq!(store.get(v2.id).unwrap().version, ApiVersion::V2);
+    assert_eq!(store.delete_version(ApiVersion::V1).unwrap(), 1);
+    assert!(store.get(v1.id).is_none());
+    assert!(store.get(v2.id).is_some());
+}

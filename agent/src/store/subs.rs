@@ -156,8 +156,8 @@ impl Store {
                         id,
                         resource: info.resource_address,
                         endpoint: ep.clone(),
+                        version: ApiVersion::of_uri_location(&info.uri_location),
                         uri_location: info.uri_location,
-                        version: ApiVersion::V2,
                     };
                     if !inner.insert(sub) {
                         warn!(file = %l.path.display(), %id, "subscription id already loaded from another file; skipped");
@@ -293,6 +293,27 @@ impl Store {
         }
         self.changed(&inner);
         Ok(ids.len())
+    }
+
+    /// Removes every subscription made through API `version`. Blocking.
+    ///
+    /// # Errors
+    /// A client file could not be written; subscriptions handled before it
+    /// are gone.
+    pub fn delete_version(&self, version: ApiVersion) -> Result<usize, StoreError> {
+        let ids: Vec<Uuid> = self
+            .inner
+            .read()
+            .subs
+            .values()
+            .filter(|s| s.version == version)
+            .map(|s| s.id)
+            .collect();
+        let mut n = 0;
+        for id in ids {
+            n += usize::from(self.delete(id)?.is_some());
+        }
+        Ok(n)
     }
 
     /// Removes every subscription, client by client. Blocking.

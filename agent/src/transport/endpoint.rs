@@ -5,12 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use prometheus::IntCounter;
 use tracing::{debug, info, warn};
+use uuid::Uuid;
 
 use super::conn::{Conn, DeliveryError, Target};
 use super::queue::{Outgoing, Pushed, Queue};
 use super::{DeliveryConfig, Shared};
+use crate::event::EventKind;
 
 /// Attempts after the first before an event counts as failed.
 pub(super) const RETRIES: u32 = 3;
@@ -24,6 +27,9 @@ pub struct Endpoint {
     pending: AtomicUsize,
     /// Removed after too many failures: routes must not use it again.
     dead: AtomicBool,
+    /// Per event kind: `Some(subscription id)` when this endpoint gets that
+    /// kind through a v1 subscription (v1 body), `None` for v2.
+    v1_ids: Mutex<[Option<Uuid>; EventKind::ALL.len()]>,
 }
 
 enum Outcome {
@@ -44,6 +50,7 @@ impl Endpoint {
             queue: Queue::new(shared.cfg.queue_capacity),
             pending: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
+            v1_ids: Mutex::new([None; EventKind::ALL.len()]),
         });
         rt.spawn(ep.clone().run(shared));
         ep
@@ -60,6 +67,20 @@ impl Endpoint {
             Pushed::Coalesced => m.coalesced.inc(),
             Pushed::DroppedOldest => shared.outcomes.dropped.inc(),
             Pushed::Closed => {}
+        }
+    }
+
+    /// Which kinds go out in the v1 format, and with which subscription id.
+    pub fn set_v1_ids(&self, ids: [Option<Uuid>; EventKind::ALL.len()]) {
+        *self.v1_ids.lock() = ids;
+    }
+
+    /// The body of `item` for this endpoint: the shared v2 bytes, or the v1
+    /// body with the subscription id.
+    fn body(&self, item: &Outgoing, node: &str) -> bytes::Bytes {
+        match self.v1_ids.lock()[item.kind().index()] {
+            Some(id) => item.v1_body(id, node),
+            None => item.v2.clone(),
         }
     }
 
@@ -152,8 +173,9 @@ impl Endpoint {
         retries: &IntCounter,
     ) -> Outcome {
         let mut attempt = 0;
+        let body = self.body(item, &cfg.node);
         loop {
-            match conn.post(item.v2.clone(), cfg.timeout).await {
+            match conn.post(body.clone(), cfg.timeout).await {
                 Ok(code) => return Outcome::Answered(code),
                 Err(error) if attempt >= RETRIES || self.queue.is_closed() => {
                     return Outcome::Failed {

@@ -3,6 +3,7 @@
 //! bounded queue, worker task and keep-alive connection, so a slow or dead
 //! consumer delays no one else.
 
+pub mod amqp;
 mod conn;
 mod endpoint;
 mod queue;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use prometheus::IntCounter;
@@ -25,7 +26,22 @@ pub use queue::{Outgoing, Pushed, Queue};
 use crate::engine::Sink;
 use crate::event::{Event, EventKind};
 use crate::metrics::Metrics;
-use crate::store::Subscriptions;
+use crate::store::{ApiVersion, Subscriptions};
+
+/// Another consumer of every published event (the AMQP sender). Must not
+/// block: it runs on the engine's path.
+pub trait Tap: Send + Sync + 'static {
+    fn publish(&self, out: &Arc<Outgoing>);
+}
+
+/// How an endpoint receives one kind: not at all yet, v2, or v1 with the
+/// id of the subscription.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    None,
+    V2,
+    V1(uuid::Uuid),
+}
 
 #[derive(Clone, Debug)]
 pub struct DeliveryConfig {
@@ -76,6 +92,12 @@ pub struct Dispatcher {
     /// Live endpoints by URI; guarded so one rebuild runs at a time.
     endpoints: Mutex<HashMap<Arc<str>, Arc<Endpoint>>>,
     closing: AtomicBool,
+    /// The last event per kind that did not come from the engine
+    /// (`create/event`, a sidecar's relayed events): the current state when
+    /// the engine has none. Engine events are not kept here, so an engine
+    /// reset (`CMD RESTART`) is not masked by a stale copy.
+    external: [ArcSwapOption<Outgoing>; EventKind::ALL.len()],
+    taps: ArcSwap<Vec<Arc<dyn Tap>>>,
 }
 
 impl Dispatcher {
@@ -118,7 +140,51 @@ impl Dispatcher {
             routes: ArcSwap::from_pointee(Routes::default()),
             endpoints: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
+            external: Default::default(),
+            taps: ArcSwap::from_pointee(Vec::new()),
         })
+    }
+
+    /// Adds a consumer of every published event.
+    pub fn add_tap(&self, tap: Arc<dyn Tap>) {
+        let mut taps = (**self.taps.load()).clone();
+        taps.push(tap);
+        self.taps.store(Arc::new(taps));
+    }
+
+    /// The last event of `kind` published with [`Dispatcher::publish_external`].
+    #[must_use]
+    pub fn last_external(&self, kind: EventKind) -> Option<Arc<Outgoing>> {
+        self.external[kind.index()].load_full()
+    }
+
+    /// Publishes an event that does not come from the engine and keeps it as
+    /// the kind's current state.
+    pub fn publish_external(&self, event: Event) {
+        if let Some(out) = self.publish_out(event) {
+            self.external[out.kind().index()].store(Some(out));
+        }
+    }
+
+    fn publish_out(&self, event: Event) -> Option<Arc<Outgoing>> {
+        if self.closing.load(Ordering::Acquire) {
+            return None;
+        }
+        let routes = self.routes();
+        let kind = event.kind;
+        let out = Arc::new(Outgoing::new(event));
+        for ep in &routes.by_kind[kind.index()] {
+            ep.push(out.clone(), &self.shared);
+        }
+        for tap in self.taps.load().iter() {
+            tap.publish(&out);
+        }
+        Some(out)
+    }
+
+    #[must_use]
+    pub fn node(&self) -> &str {
+        &self.shared.cfg.node
     }
 
     /// POSTs `body` to `endpoint` once on a new connection (the initial
@@ -181,6 +247,7 @@ impl Dispatcher {
             ..Routes::default()
         };
         let mut live: HashMap<Arc<str>, Arc<Endpoint>> = HashMap::with_capacity(subs.len());
+        let mut formats: HashMap<Arc<str>, [Format; EventKind::ALL.len()]> = HashMap::new();
         for sub in &subs {
             let ep = match live.get(sub.endpoint.as_str()) {
                 Some(ep) => ep.clone(),
@@ -196,13 +263,31 @@ impl Dispatcher {
                     ep
                 }
             };
+            let fmts = formats
+                .entry(ep.uri.clone())
+                .or_insert([Format::None; EventKind::ALL.len()]);
             for kind in EventKind::matching(node, &sub.resource) {
+                // v2 wins when an endpoint has subscriptions of both versions.
+                let f = &mut fmts[kind.index()];
+                *f = match (sub.version, *f) {
+                    (ApiVersion::V2, _) => Format::V2,
+                    (ApiVersion::V1, Format::None) => Format::V1(sub.id),
+                    (ApiVersion::V1, kept) => kept,
+                };
                 let list = &mut routes.by_kind[kind.index()];
                 // One delivery per endpoint, however many of its
                 // subscriptions cover the kind (exact and prefix).
                 if !list.iter().any(|e| Arc::ptr_eq(e, &ep)) {
                     list.push(ep.clone());
                 }
+            }
+        }
+        for (uri, fmts) in &formats {
+            if let Some(ep) = live.get(uri) {
+                ep.set_v1_ids(fmts.map(|f| match f {
+                    Format::V1(id) => Some(id),
+                    _ => None,
+                }));
             }
         }
         for (uri, ep) in endpoints.iter() {
@@ -227,18 +312,7 @@ impl Dispatcher {
 
 impl Sink for Dispatcher {
     fn publish(&self, event: Event) {
-        if self.closing.load(Ordering::Acquire) {
-            return;
-        }
-        let routes = self.routes();
-        let targets = &routes.by_kind[event.kind.index()];
-        if targets.is_empty() {
-            return;
-        }
-        let out = Arc::new(Outgoing::new(event));
-        for ep in targets {
-            ep.push(out.clone(), &self.shared);
-        }
+        self.publish_out(event);
     }
 }
 

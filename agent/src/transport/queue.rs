@@ -3,8 +3,8 @@
 //! resource instead of blocking the engine or growing without bound.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -18,6 +18,9 @@ pub struct Outgoing {
     pub event: Event,
     /// The v2 structured CloudEvent JSON.
     pub v2: Bytes,
+    /// The v1 application event after its id, built on first use: most
+    /// events never reach a v1 subscriber.
+    v1_tail: OnceLock<Bytes>,
     /// The address of the first value: events for the same clock coalesce,
     /// events for different clocks of one kind do not.
     key: Box<str>,
@@ -33,7 +36,30 @@ impl Outgoing {
             .map(|v| v.resource_address.as_str())
             .unwrap_or_default()
             .into();
-        Self { event, v2, key }
+        Self {
+            event,
+            v2,
+            v1_tail: OnceLock::new(),
+            key,
+        }
+    }
+
+    /// The v1 body for subscription `id` (§2.7); the part after the id is
+    /// serialised once per event.
+    #[must_use]
+    pub fn v1_body(&self, id: uuid::Uuid, node: &str) -> Bytes {
+        let tail = self.v1_tail.get_or_init(|| {
+            let mut out = Vec::with_capacity(self.v2.len());
+            crate::event::v1::write_v1_tail(&mut out, &self.event, node);
+            Bytes::from(out)
+        });
+        Bytes::from(crate::event::v1::v1_event_with_id(id, tail))
+    }
+
+    /// The address of the first value: with the kind, what coalesces.
+    #[must_use]
+    pub fn coalesce_key(&self) -> &str {
+        &self.key
     }
 
     fn same_resource(&self, other: &Self) -> bool {

@@ -281,3 +281,36 @@ async fn shutdown_drains_then_stops() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(slow.count(), 10, "nothing taken after shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_subscribers_get_the_v1_body_with_their_subscription_id() {
+    let (d, store, _) = setup(16, 10, Duration::from_secs(2));
+    let v1 = Server::start(Mode::Answer(204)).await;
+    let v2 = Server::start(Mode::Answer(204)).await;
+    let id = Uuid::new_v4();
+    store
+        .create(Subscription {
+            id,
+            resource: "/cluster/node/n1/sync/ptp-status".into(),
+            endpoint: v1.uri(),
+            uri_location: String::new(),
+            version: ApiVersion::V1,
+        })
+        .unwrap();
+    subscribe(&store, LOCK, &v2.uri());
+    let ev = lock_event("LOCKED");
+    let ev_id = ev.id;
+    d.publish(ev);
+    assert!(wait(|| v1.count() == 1 && v2.count() == 1).await);
+    let b1: serde_json::Value = serde_json::from_slice(&v1.got.lock()[0]).unwrap();
+    assert_eq!(b1["id"], id.to_string());
+    assert_eq!(b1["source"], LOCK);
+    assert_eq!(b1["dataContentType"], "application/json");
+    assert!(b1.get("specversion").is_none());
+    assert_eq!(b1["data"]["values"][0]["value"], "LOCKED");
+    let b2: serde_json::Value = serde_json::from_slice(&v2.got.lock()[0]).unwrap();
+    assert_eq!(b2["id"], ev_id.to_string());
+    assert_eq!(b2["specversion"], "1.0");
+    // Engine events are not kept as external state.
+    assert!(d.last_external(EventKind::LockState).is_none());
+}

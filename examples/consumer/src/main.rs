@@ -15,7 +15,7 @@ use axum::routing::post;
 use clap::Parser;
 use tracing::{info, warn};
 
-use client::Publisher;
+use client::{Api, Publisher};
 
 /// The event types a RAN workload watches (the anchor's consumer set).
 const RESOURCES: [&str; 5] = [
@@ -44,6 +44,10 @@ struct Args {
     /// Health check / re-subscribe period, seconds.
     #[arg(long, env = "HEALTH_INTERVAL", default_value_t = 30)]
     health_interval: u64,
+    /// API version to subscribe through (v1: the legacy API, e.g. of a
+    /// consumer sidecar on localhost).
+    #[arg(long, env = "API_VERSION", value_enum, default_value_t = Api::V2)]
+    api: Api,
     /// CurrentState pull period, seconds (0 = never).
     #[arg(long, env = "PULL_INTERVAL", default_value_t = 60)]
     pull_interval: u64,
@@ -70,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     });
     info!(%endpoint, "listening for events");
 
-    let publisher = Publisher::new(&args.publisher);
+    let publisher = Publisher::new(&args.publisher, args.api);
     let addresses: Vec<String> = RESOURCES
         .iter()
         .map(|r| format!("/cluster/node/{}{r}", args.node_name))
@@ -80,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
     let mut pull = tokio::time::interval_at(tokio::time::Instant::now() + pull_every, pull_every);
     loop {
         tokio::select! {
-            _ = health.tick() => ensure_subscribed(&publisher, &addresses, &endpoint).await,
+            _ = health.tick() => ensure_subscribed(&publisher, args.api, &addresses, &endpoint).await,
             _ = pull.tick(), if args.pull_interval > 0 => {
                 for a in &addresses {
                     match publisher.current_state(a).await {
@@ -97,23 +101,23 @@ async fn main() -> anyhow::Result<()> {
 
 /// Subscribes to every address the publisher does not already list for our
 /// endpoint. A 409 names the existing subscription: nothing to undo.
-async fn ensure_subscribed(p: &Publisher, addresses: &[String], endpoint: &str) {
+async fn ensure_subscribed(p: &Publisher, api: Api, addresses: &[String], endpoint: &str) {
+    let (rk, ek, ik) = api.keys();
     if !p.healthy().await {
         warn!("publisher not healthy; will retry");
         return;
     }
     let existing = p.subscriptions().await.unwrap_or_default();
     for a in addresses {
-        let have = existing.iter().any(|s| {
-            s["ResourceAddress"].as_str() == Some(a.as_str())
-                && s["EndpointUri"].as_str() == Some(endpoint)
-        });
+        let have = existing
+            .iter()
+            .any(|s| s[rk].as_str() == Some(a.as_str()) && s[ek].as_str() == Some(endpoint));
         if have {
             continue;
         }
         match p.subscribe(a, endpoint).await {
             Ok((201, body)) => {
-                info!(resource = %a, id = %body["SubscriptionId"], "created subscription");
+                info!(resource = %a, id = %body[ik], "created subscription");
             }
             Ok((409, body)) => info!(resource = %a, detail = %body["detail"], "already subscribed"),
             Ok((code, body)) => warn!(resource = %a, code, %body, "subscription refused"),
@@ -123,6 +127,10 @@ async fn ensure_subscribed(p: &Publisher, addresses: &[String], endpoint: &str) 
 }
 
 async fn on_event(body: Bytes) -> StatusCode {
+    // The v1 endpoint check is an empty POST.
+    if body.is_empty() {
+        return StatusCode::NO_CONTENT;
+    }
     let Ok(ev) = serde_json::from_slice::<serde_json::Value>(&body) else {
         warn!(body = %String::from_utf8_lossy(&body), "received a body that is not JSON");
         return StatusCode::BAD_REQUEST;

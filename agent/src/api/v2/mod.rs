@@ -24,6 +24,7 @@ pub(super) fn router() -> Router<Arc<Ctx>> {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .route("/dummy", post(dummy))
+        .route("/create/event", post(super::v1::create_event))
         .route(
             "/subscriptions",
             post(subscriptions::create)

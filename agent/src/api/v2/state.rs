@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::super::{API_V2, Ctx, no_such_path, not_allowed, v2_path};
 use crate::api::problem::Problem;
-use crate::engine::Snapshot;
 use crate::event::{Event, EventKind};
 
 const SUFFIX: &str = "CurrentState";
@@ -44,14 +43,19 @@ pub(super) async fn current_state(
     let Some(kind) = EventKind::from_address(node, resource) else {
         return unknown(node, resource).into_response();
     };
-    match ctx.app.engine.snapshot(kind) {
-        Snapshot::Values(values) => (
+    match crate::api::notify::current(&ctx.app, kind) {
+        Some(ev) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
-            Event::new(kind, values).to_v2_json(),
+            Event {
+                id: uuid::Uuid::new_v4(),
+                time: std::time::SystemTime::now(),
+                ..ev
+            }
+            .to_v2_json(),
         )
             .into_response(),
-        Snapshot::NotSet | Snapshot::NotFound => Problem::not_found(
+        None => Problem::not_found(
             "no-data",
             "No data yet",
             format!("no {} data has been seen yet on node {node}", kind.source()),

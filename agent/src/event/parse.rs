@@ -1,0 +1,231 @@
+//! Reading events back: the v2 CloudEvent JSON a relay receives, the v1
+//! cloud-native event of `create/event`, and the data JSON of an AMQP
+//! message. Tolerant like sdk-go release-v1.22: both key spellings of a
+//! value (`ResourceAddress`/`resource`, `data_type`/`dataType`, ...), and a
+//! `value` that is a JSON number as well as a string.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use super::{DataType, DataValue, EventKind, NODE_PREFIX, ValueType};
+
+/// Why a body is not an event we can use.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("not JSON: {0}")]
+    Json(String),
+    #[error("not a JSON object")]
+    NotObject,
+    #[error("field {0} is missing")]
+    Missing(&'static str),
+    #[error("field {field} is invalid: {why}")]
+    Invalid { field: &'static str, why: String },
+    #[error("{0:?} names no event type this agent knows")]
+    UnknownSource(String),
+}
+
+fn get<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
+    names.iter().find_map(|n| obj.get(*n)).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+            .map(|(_, v)| v)
+    })
+}
+
+fn str_of<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a str> {
+    get(obj, names).and_then(Value::as_str)
+}
+
+/// `data.values` of an event (`data` is the object holding `values`).
+///
+/// # Errors
+/// `values` missing or not an array, or a value without an address.
+pub fn parse_values(data: &Value) -> Result<Vec<DataValue>, ParseError> {
+    let data = data.as_object().ok_or(ParseError::Missing("data"))?;
+    let values = get(data, &["values"])
+        .and_then(Value::as_array)
+        .ok_or(ParseError::Missing("data.values"))?;
+    values.iter().map(parse_value).collect()
+}
+
+fn parse_value(v: &Value) -> Result<DataValue, ParseError> {
+    let obj = v.as_object().ok_or(ParseError::Invalid {
+        field: "data.values",
+        why: "an element is not an object".into(),
+    })?;
+    let resource_address = str_of(obj, &["ResourceAddress", "resource"])
+        .ok_or(ParseError::Missing("data.values[].ResourceAddress"))?
+        .to_owned();
+    let data_type = match str_of(obj, &["data_type", "dataType"]) {
+        Some("metric") => DataType::Metric,
+        _ => DataType::Notification,
+    };
+    let value_type = match str_of(obj, &["value_type", "valueType"]) {
+        Some("decimal64.3") => ValueType::Decimal,
+        Some(_) => ValueType::Enumeration,
+        None if data_type == DataType::Metric => ValueType::Decimal,
+        None => ValueType::Enumeration,
+    };
+    let value = match get(obj, &["value"]) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => return Err(ParseError::Missing("data.values[].value")),
+    };
+    Ok(DataValue {
+        resource_address,
+        data_type,
+        value_type,
+        value,
+    })
+}
+
+/// The kind of an event from its `source` (short O-RAN source or a full
+/// address, v1 or v2 spelling), else from its `type`.
+#[must_use]
+pub fn kind_of(source: Option<&str>, ty: Option<&str>) -> Option<EventKind> {
+    if let Some(src) = source {
+        let short = src
+            .strip_prefix(NODE_PREFIX)
+            .and_then(|r| r.find('/').map(|i| &r[i..]))
+            .unwrap_or(src);
+        let found = EventKind::ALL
+            .into_iter()
+            .find(|k| short == k.source() || short == k.v1_source());
+        if found.is_some() {
+            return found;
+        }
+    }
+    let ty = ty?;
+    EventKind::ALL.into_iter().find(|k| k.type_str() == ty)
+}
+
+/// What a received event carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub kind: EventKind,
+    pub id: Option<uuid::Uuid>,
+    pub time: Option<SystemTime>,
+    pub values: Vec<DataValue>,
+}
+
+impl Received {
+    /// An [`super::Event`] keeping the sender's id and time where known, so
+    /// a relay is transparent (same id, latency from the original time).
+    #[must_use]
+    pub fn into_event(self) -> super::Event {
+        let mut ev = super::Event::new(self.kind, self.values);
+        if let Some(id) = self.id {
+            ev.id = id;
+        }
+        if let Some(t) = self.time {
+            ev.time = t;
+        }
+        ev
+    }
+}
+
+/// A structured CloudEvent (1.0 or 0.3) or a v1 cloud-native event.
+///
+/// # Errors
+/// Not JSON, no known source or type, no values.
+pub fn parse_event(bytes: &[u8]) -> Result<Received, ParseError> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
+    let obj = v.as_object().ok_or(ParseError::NotObject)?;
+    let source = str_of(obj, &["source"]);
+    let ty = str_of(obj, &["type"]);
+    let kind = kind_of(source, ty)
+        .ok_or_else(|| ParseError::UnknownSource(source.or(ty).unwrap_or_default().to_owned()))?;
+    let data = get(obj, &["data"]).ok_or(ParseError::Missing("data"))?;
+    Ok(Received {
+        kind,
+        id: str_of(obj, &["id"]).and_then(|s| uuid::Uuid::try_parse(s).ok()),
+        time: str_of(obj, &["time"]).and_then(parse_time),
+        values: parse_values(data)?,
+    })
+}
+
+/// An RFC 3339 UTC time (`...Z`, up to nine fractional digits).
+#[must_use]
+pub fn parse_time(t: &str) -> Option<SystemTime> {
+    let b = t.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[10] != b'T' || *b.last()? != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let frac = t.get(19..t.len() - 1)?;
+    let nanos: u32 = match frac.strip_prefix('.') {
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()) => {
+            format!("{f:0<9}").parse().ok()?
+        }
+        None if frac.is_empty() => 0,
+        _ => return None,
+    };
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + h * 3600 + mi * 60 + s).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, rfc3339_nano};
+
+    #[test]
+    fn v2_event_round_trips() {
+        let ev = Event::new(
+            EventKind::LockState,
+            vec![
+                DataValue::state("/cluster/node/n1/ens1fx/master".into(), "LOCKED"),
+                DataValue::metric("/cluster/node/n1/ens1fx/master".into(), -12),
+            ],
+        );
+        let got = parse_event(&ev.to_v2_json()).unwrap();
+        assert_eq!(got.kind, EventKind::LockState);
+        assert_eq!(got.id, Some(ev.id));
+        assert_eq!(got.time, Some(ev.time));
+        assert_eq!(got.values, ev.values);
+    }
+
+    #[test]
+    fn old_keys_numbers_and_full_sources() {
+        let body = br#"{"id":"x","source":"/cluster/node/n1/sync/ptp-status/ptp-clock-class-change","time":"2024-08-28T14:50:57Z","data":{"version":"v1","values":[{"resource":"/r","dataType":"metric","valueType":"decimal64.3","value":248}]}}"#;
+        let got = parse_event(body).unwrap();
+        assert_eq!(got.kind, EventKind::ClockClass);
+        assert_eq!(got.id, None);
+        assert_eq!(got.values, vec![DataValue::metric("/r".into(), 248)]);
+        let mut t = Vec::new();
+        rfc3339_nano(&mut t, got.time.unwrap());
+        assert_eq!(t, b"2024-08-28T14:50:57Z");
+    }
+
+    #[test]
+    fn bad_bodies_say_why() {
+        assert!(matches!(parse_event(b"{"), Err(ParseError::Json(_))));
+        assert_eq!(parse_event(b"[]"), Err(ParseError::NotObject));
+        assert!(matches!(
+            parse_event(br#"{"source":"/nope","data":{}}"#),
+            Err(ParseError::UnknownSource(_))
+        ));
+        assert_eq!(
+            parse_event(br#"{"source":"/sync/ptp-status/lock-state"}"#),
+            Err(ParseError::Missing("data"))
+        );
+        assert_eq!(
+            parse_event(
+                br#"{"source":"/sync/ptp-status/lock-state","data":{"values":[{"value":"x"}]}}"#
+            ),
+            Err(ParseError::Missing("data.values[].ResourceAddress"))
+        );
+        assert_eq!(parse_time("2024-08-28T14:50:57.1234567890Z"), None);
+    }
+}

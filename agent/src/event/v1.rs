@@ -1,0 +1,109 @@
+//! The v1 wire formats (§2.5, §2.7): the cloud-native event posted to v1
+//! applications, and the specversion 0.3 CloudEvent of v1 CurrentState.
+//! Values use the keys of both versions since mid-2024 (`ResourceAddress`,
+//! `data_type`, ...), as the anchor's last v1 releases do.
+
+use super::wire::json_str;
+use super::{Event, NODE_PREFIX, rfc3339_nano, write_values};
+
+/// The full v1 address of the event: `/cluster/node/<node><v1 source>`.
+#[must_use]
+pub fn v1_address(ev: &Event, node: &str) -> String {
+    format!("{NODE_PREFIX}{node}{}", ev.kind.v1_source())
+}
+
+/// The v1 application event after its `id` value: everything from the
+/// closing quote of the id on. Prefix it with `{"id":"<subscription id>`
+/// ([`v1_event_with_id`]) to get the body of one subscriber.
+pub fn write_v1_tail(out: &mut Vec<u8>, ev: &Event, node: &str) {
+    out.extend_from_slice(br#"","type":"#);
+    json_str(out, ev.kind.type_str());
+    out.extend_from_slice(br#","source":"#);
+    json_str(out, &v1_address(ev, node));
+    out.extend_from_slice(br#","dataContentType":"application/json","time":""#);
+    rfc3339_nano(out, ev.time);
+    out.extend_from_slice(br#"","data":"#);
+    write_values(out, &ev.values);
+    out.push(b'}');
+}
+
+/// `{"id":"<id>` + `tail`: one subscriber's v1 body (§2.7: the id is the
+/// subscription id).
+#[must_use]
+pub fn v1_event_with_id(id: uuid::Uuid, tail: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 + tail.len());
+    out.extend_from_slice(br#"{"id":""#);
+    let mut buf = uuid::Uuid::encode_buffer();
+    out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+    out.extend_from_slice(tail);
+    out
+}
+
+/// The v1 CurrentState CloudEvent (§2.5): specversion 0.3, `source` and
+/// `subject` the full resource address, `datacontenttype`.
+#[must_use]
+pub fn v1_current_state(ev: &Event, node: &str) -> Vec<u8> {
+    let addr = v1_address(ev, node);
+    let mut out = Vec::with_capacity(320 + 160 * ev.values.len());
+    out.extend_from_slice(br#"{"specversion":"0.3","id":""#);
+    let mut buf = uuid::Uuid::encode_buffer();
+    out.extend_from_slice(ev.id.hyphenated().encode_lower(&mut buf).as_bytes());
+    out.extend_from_slice(br#"","source":"#);
+    json_str(&mut out, &addr);
+    out.extend_from_slice(br#","type":"#);
+    json_str(&mut out, ev.kind.type_str());
+    out.extend_from_slice(br#","subject":"#);
+    json_str(&mut out, &addr);
+    out.extend_from_slice(br#","datacontenttype":"application/json","time":""#);
+    rfc3339_nano(&mut out, ev.time);
+    out.extend_from_slice(br#"","data":"#);
+    write_values(&mut out, &ev.values);
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, UNIX_EPOCH};
+
+    use super::*;
+    use crate::event::{DataValue, EventKind};
+
+    fn event() -> Event {
+        Event {
+            kind: EventKind::ClockClass,
+            id: uuid::Uuid::nil(),
+            time: UNIX_EPOCH + Duration::new(1_724_856_657, 327_585_316),
+            created: Instant::now(),
+            values: vec![DataValue::metric(
+                "/cluster/node/n1/ens5fx/master".into(),
+                6,
+            )],
+        }
+    }
+
+    #[test]
+    fn application_event_carries_the_subscription_id() {
+        let mut tail = Vec::new();
+        write_v1_tail(&mut tail, &event(), "n1");
+        let id = uuid::Uuid::parse_str("75b1ad8f-c807-4c23-acf5-56f4b7ee3826").unwrap();
+        let got = String::from_utf8(v1_event_with_id(id, &tail)).unwrap();
+        assert_eq!(
+            got,
+            r#"{"id":"75b1ad8f-c807-4c23-acf5-56f4b7ee3826","type":"event.sync.ptp-status.ptp-clock-class-change","source":"/cluster/node/n1/sync/ptp-status/ptp-clock-class-change","dataContentType":"application/json","time":"2024-08-28T14:50:57.327585316Z","data":{"version":"1.0","values":[{"ResourceAddress":"/cluster/node/n1/ens5fx/master","data_type":"metric","value_type":"decimal64.3","value":"6"}]}}"#
+        );
+    }
+
+    #[test]
+    fn current_state_is_specversion_0_3() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&v1_current_state(&event(), "n1")).unwrap();
+        assert_eq!(v["specversion"], "0.3");
+        assert_eq!(
+            v["source"],
+            "/cluster/node/n1/sync/ptp-status/ptp-clock-class-change"
+        );
+        assert_eq!(v["subject"], v["source"]);
+        assert_eq!(v["datacontenttype"], "application/json");
+    }
+}
