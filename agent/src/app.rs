@@ -7,10 +7,11 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
-use crate::config::Config;
+use crate::config::{Config, SourceKind};
 use crate::engine::{Engine, EngineHandle, Sink};
 use crate::metrics::Metrics;
 use crate::source::socket::SocketSource;
+use crate::source::{SourceStatus, StatusHandle, ebpf};
 use crate::store::{Publishers, Store, Subscriptions};
 use crate::transport::{DeliveryConfig, Dispatcher};
 
@@ -69,17 +70,10 @@ pub async fn run(
         engine: engine.clone(),
         metrics: metrics.clone(),
         max_body_bytes: cfg.max_body_bytes,
+        source: StatusHandle::default(),
     };
     tokio::spawn(engine.clone().run_timers());
-    let source = SocketSource {
-        path: cfg.socket_path.clone(),
-        engine,
-    };
-    tokio::spawn(async move {
-        if let Err(e) = source.run().await {
-            tracing::error!(error = %e, "log socket source stopped");
-        }
-    });
+    start_source(&cfg, engine, metrics.clone(), &state.source)?;
     tokio::spawn(serve_metrics(metrics_listener, metrics));
 
     info!(addr = %cfg.api_addr, node = %cfg.node_name, "REST API listening");
@@ -89,6 +83,84 @@ pub async fn run(
         .context("serving the REST API")?;
     info!("draining delivery queues");
     dispatcher.shutdown(cfg.drain_timeout).await;
+    Ok(())
+}
+
+/// Starts the eBPF source when asked for and it loads here, else the log
+/// socket; says which in the log and in `/health/detail`.
+///
+/// # Errors
+/// `--source ebpf` and the probes do not load.
+fn start_source(
+    cfg: &Config,
+    engine: EngineHandle,
+    metrics: Arc<Metrics>,
+    status: &StatusHandle,
+) -> anyhow::Result<()> {
+    let requested = match cfg.source {
+        SourceKind::Auto => "auto",
+        SourceKind::Ebpf => "ebpf",
+        SourceKind::Socket => "socket",
+    };
+    let mut st = SourceStatus {
+        requested,
+        active: "socket",
+        ..SourceStatus::default()
+    };
+    if cfg.source != SourceKind::Socket {
+        let opts = ebpf::Options {
+            watch: cfg.watch.clone(),
+            ring_bytes: cfg.ebpf_ring_bytes,
+        };
+        match ebpf::Probes::load(&opts) {
+            Ok(probes) => {
+                for p in probes.report.iter().filter(|p| !p.attached) {
+                    info!(
+                        program = p.program,
+                        target = p.target,
+                        reason = p.error.as_deref().unwrap_or(""),
+                        "optional probe not attached"
+                    );
+                }
+                let attached: Vec<&str> = probes
+                    .report
+                    .iter()
+                    .filter(|p| p.attached)
+                    .map(|p| p.program)
+                    .collect();
+                info!(watch = ?cfg.watch, probes = ?attached, "source: eBPF");
+                st.active = "ebpf";
+                st.watch.clone_from(&cfg.watch);
+                st.ring_bytes = Some(cfg.ebpf_ring_bytes);
+                st.probes.clone_from(&probes.report);
+                status.set(st);
+                tokio::spawn(async move {
+                    if let Err(e) = ebpf::run(probes, &opts, engine, metrics).await {
+                        tracing::error!(error = %e, "eBPF source stopped");
+                    }
+                });
+                return Ok(());
+            }
+            Err(e) if cfg.source == SourceKind::Ebpf => {
+                return Err(anyhow::Error::new(e).context("--source ebpf"));
+            }
+            Err(e) => {
+                tracing::warn!(reason = %e, "eBPF source unavailable, falling back to the log socket");
+                st.ebpf_unavailable = Some(e.to_string());
+            }
+        }
+    }
+    info!(path = %cfg.socket_path.display(), "source: log socket");
+    status.set(st);
+    let source = SocketSource {
+        path: cfg.socket_path.clone(),
+        engine,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = source.run().await {
+            tracing::error!(error = %e, "log socket source stopped");
+        }
+    });
     Ok(())
 }
 

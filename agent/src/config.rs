@@ -61,6 +61,20 @@ pub struct Args {
     #[arg(long, env = "SOURCE", value_enum, default_value_t = SourceKind::Auto)]
     pub source: SourceKind,
 
+    /// Process names the eBPF probes watch, comma separated (as the kernel's
+    /// `comm`: 1 to 15 bytes each).
+    #[arg(
+        long,
+        env = "WATCH",
+        value_delimiter = ',',
+        default_value = "ptp4l,phc2sys,ts2phc"
+    )]
+    pub watch: Vec<String>,
+
+    /// Bytes of the eBPF ring buffer: a power of two, at least 4096.
+    #[arg(long, env = "EBPF_RING_BYTES", default_value_t = 256 * 1024)]
+    pub ebpf_ring_bytes: u32,
+
     /// Unix socket of the log-line protocol (linuxptp-daemon writes here).
     #[arg(long, env = "SOCKET_PATH", default_value = "/cloud-native/events.sock")]
     pub socket_path: PathBuf,
@@ -110,6 +124,8 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     pub node_name: String,
     pub source: SourceKind,
+    pub watch: Vec<String>,
+    pub ebpf_ring_bytes: u32,
     pub socket_path: PathBuf,
     pub ptp_config_dir: PathBuf,
     pub ptp_profiles: PathBuf,
@@ -135,6 +151,12 @@ pub enum ConfigError {
     ZeroQueue,
     #[error("--max-body-bytes must be at least 1024")]
     SmallBody,
+    #[error(
+        "--watch {0:?}: each name must have 1 to 15 bytes, without whitespace, at most 64 names"
+    )]
+    BadWatch(String),
+    #[error("--ebpf-ring-bytes {0} must be a power of two and at least 4096")]
+    BadRing(u32),
     #[error("--store-path {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
 }
@@ -150,6 +172,23 @@ impl Args {
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::SmallBody);
+        }
+        let watch: Vec<String> = self
+            .watch
+            .iter()
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if watch.is_empty()
+            || watch.len() > 64
+            || watch
+                .iter()
+                .any(|w| w.len() > 15 || w.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(ConfigError::BadWatch(self.watch.join(",")));
+        }
+        if self.ebpf_ring_bytes < 4096 || !self.ebpf_ring_bytes.is_power_of_two() {
+            return Err(ConfigError::BadRing(self.ebpf_ring_bytes));
         }
         let node_name = match self.node_name.filter(|n| !n.is_empty()) {
             Some(n) => n,
@@ -182,6 +221,8 @@ impl Args {
             metrics_addr: self.metrics_addr,
             node_name,
             source: self.source,
+            watch,
+            ebpf_ring_bytes: self.ebpf_ring_bytes,
             socket_path: self.socket_path,
             ptp_config_dir: self.ptp_config_dir,
             ptp_profiles,
@@ -246,6 +287,26 @@ mod tests {
             PathBuf::from("/etc/linuxptp/n1.example.com")
         );
         assert_eq!(c.source, SourceKind::Auto);
+        assert_eq!(c.watch, ["ptp4l", "phc2sys", "ts2phc"]);
+        assert_eq!(c.ebpf_ring_bytes, 256 * 1024);
+    }
+
+    #[test]
+    fn watch_and_ring() {
+        let c = parse(&["--watch", "ptp4l, ts2phc"]).unwrap();
+        assert_eq!(c.watch, ["ptp4l", "ts2phc"]);
+        assert!(matches!(
+            parse(&["--watch", "a-name-longer-than-15"]),
+            Err(ConfigError::BadWatch(_))
+        ));
+        assert!(matches!(
+            parse(&["--watch", ","]),
+            Err(ConfigError::BadWatch(_))
+        ));
+        assert!(matches!(
+            parse(&["--ebpf-ring-bytes", "5000"]),
+            Err(ConfigError::BadRing(5000))
+        ));
     }
 
     #[test]

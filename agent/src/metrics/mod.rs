@@ -4,9 +4,11 @@
 
 mod api;
 mod delivery;
+mod ebpf;
 
 pub use api::ApiMetrics;
 pub use delivery::DeliveryMetrics;
+pub use ebpf::EbpfMetrics;
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
@@ -15,6 +17,7 @@ pub struct Metrics {
     pub registry: Registry,
     pub api: ApiMetrics,
     pub delivery: DeliveryMetrics,
+    pub ebpf: EbpfMetrics,
 }
 
 impl Metrics {
@@ -27,6 +30,7 @@ impl Metrics {
         Ok(Self {
             api: ApiMetrics::register(&registry)?,
             delivery: DeliveryMetrics::register(&registry)?,
+            ebpf: EbpfMetrics::register(&registry)?,
             registry,
         })
     }
