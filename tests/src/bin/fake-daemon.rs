@@ -1,0 +1,102 @@
+//! A stand-in for a watched process in the eBPF tests: renames itself
+//! (`prctl(PR_SET_NAME)`) so the probes' name filter matches it, then
+//! prints lines, floods, or reads the clock with `clock_adjtime` (modes 0:
+//! it only reads, never changes the clock).
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+struct Args {
+    /// Process name to take (`comm`, at most 15 bytes).
+    #[arg(long)]
+    name: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// `clock_adjtime(CLOCK_REALTIME, {modes: 0})` `count` times.
+    Adjtime {
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// Writes `line` (plus a newline) `count` times, one write(2) each,
+    /// `interval_ms` apart.
+    Print {
+        #[arg(long)]
+        line: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        #[arg(long, default_value_t = 0)]
+        interval_ms: u64,
+    },
+    /// Writes `count` lines as fast as it can, one write(2) each.
+    Flood {
+        #[arg(long)]
+        count: u32,
+    },
+    /// Sleeps, then exits (an exit record).
+    Sleep {
+        #[arg(long)]
+        ms: u64,
+    },
+}
+
+fn set_name(name: &str) -> anyhow::Result<()> {
+    let c = std::ffi::CString::new(name)?;
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16
+    // bytes from the pointer; `c` outlives the call.
+    let r = unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr(), 0, 0, 0) };
+    anyhow::ensure!(r == 0, "prctl: {}", std::io::Error::last_os_error());
+    Ok(())
+}
+
+/// One unbuffered write(2) of `buf` to stdout.
+fn write_once(buf: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(buf)?;
+    out.flush()
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    set_name(&args.name)?;
+    match args.cmd {
+        Cmd::Adjtime { count } => {
+            for _ in 0..count {
+                // SAFETY: an all-zero timex is valid; modes = 0 only reads.
+                let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+                tx.modes = 0;
+                // SAFETY: `tx` is a valid timex for the duration of the call.
+                let r = unsafe { libc::clock_adjtime(libc::CLOCK_REALTIME, &raw mut tx) };
+                anyhow::ensure!(r >= 0, "clock_adjtime: {}", std::io::Error::last_os_error());
+                println!("state={r} freq={}", tx.freq);
+            }
+        }
+        Cmd::Print {
+            line,
+            count,
+            interval_ms,
+        } => {
+            let mut buf = line.into_bytes();
+            buf.push(b'\n');
+            for i in 0..count {
+                if i > 0 && interval_ms > 0 {
+                    std::thread::sleep(Duration::from_millis(interval_ms));
+                }
+                write_once(&buf)?;
+            }
+        }
+        Cmd::Flood { count } => {
+            for i in 0..count {
+                write_once(format!("flood line {i}\n").as_bytes())?;
+            }
+        }
+        Cmd::Sleep { ms } => std::thread::sleep(Duration::from_millis(ms)),
+    }
+    Ok(())
+}

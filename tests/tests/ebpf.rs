@@ -1,0 +1,226 @@
+//! The eBPF source on this machine's kernel (root only): real probes, real
+//! ptp4l in network namespaces (without CAP_SYS_TIME), real HTTP consumers.
+//!
+//! Skipped with a message when not root or when this build has no probes;
+//! `cargo xtask test` sets `CEA_REQUIRE_EBPF=1`, which turns a skip into a
+//! failure.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests panic with a location (STYLE.md)"
+)]
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use agent_common::{Decoded, Kind, decode};
+use agent_tests::ptp::{self, ChildGuard, NetnsPair};
+use agent_tests::{Agent, request, wait_for, workspace_bin};
+use cloud_event_agent::source::ebpf::{Options, Probes, loader};
+
+const T: Duration = Duration::from_secs(30);
+
+/// Whether the eBPF tests can run here; panics when they must
+/// (`CEA_REQUIRE_EBPF`) but cannot.
+fn gate(test: &str) -> bool {
+    let why = if !ptp::is_root() {
+        "not root"
+    } else if !loader::built() {
+        "the probes were not built (AYA_BUILD_SKIP or no bpf-linker)"
+    } else if let Err(e) = ptp::can_run_ptp4l() {
+        return skip(test, &e);
+    } else {
+        return true;
+    };
+    skip(test, why)
+}
+
+fn skip(test: &str, why: &str) -> bool {
+    assert!(
+        std::env::var_os("CEA_REQUIRE_EBPF").is_none(),
+        "{test}: eBPF tests are required here (CEA_REQUIRE_EBPF) but {why}"
+    );
+    eprintln!("SKIP {test}: {why} (run `cargo xtask test` as root)");
+    false
+}
+
+fn fake(name: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(workspace_bin("fake-daemon"));
+    c.args(["--name", name])
+        .args(args)
+        .stdout(Stdio::null())
+        .stdin(Stdio::null());
+    c
+}
+
+/// The value of the sample `series` (name with labels) in a scrape, or 0.
+fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn ebpf_agent(extra: &[&str]) -> Agent {
+    let mut args = vec!["--source", "ebpf"];
+    args.extend_from_slice(extra);
+    Agent::start_logged(&args)
+}
+
+#[test]
+fn clock_adjtime_of_a_process_named_phc2sys_is_a_record() {
+    if !gate("clock_adjtime_of_a_process_named_phc2sys_is_a_record") {
+        return;
+    }
+    let mut probes = Probes::load(&Options {
+        watch: vec!["phc2sys".into()],
+        ring_bytes: 64 * 1024,
+    })
+    .unwrap();
+    let child = fake("phc2sys", &["adjtime", "--count", "3"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let mut seen = Vec::new();
+    let found = wait_for(T, || {
+        probes.drain(|rec| {
+            if let Ok(Decoded::ClockAdjtime(r)) = decode(rec)
+                && r.hdr.pid == pid
+            {
+                seen.push(r);
+            }
+        });
+        (seen.len() >= 3).then_some(())
+    });
+    assert!(found.is_some(), "records: {seen:?}");
+    for r in &seen {
+        assert_eq!(r.hdr.kind, Kind::ClockAdjtime as u32);
+        assert_eq!(r.clock_id, libc::CLOCK_REALTIME);
+        assert_eq!(r.modes, 0);
+        assert!(r.ret >= 0, "clock_adjtime failed: {r:?}");
+        assert!(r.exit_ktime_ns >= r.hdr.ktime_ns);
+    }
+}
+
+#[test]
+fn a_flood_that_fills_the_ring_is_counted_not_silent() {
+    if !gate("a_flood_that_fills_the_ring_is_counted_not_silent") {
+        return;
+    }
+    const N: u64 = 20_000;
+    // The smallest ring (4 KiB: seven log records) and nobody reading
+    // while the flood runs.
+    let mut probes = Probes::load(&Options {
+        watch: vec!["cea-flood".into()],
+        ring_bytes: 4096,
+    })
+    .unwrap();
+    let st = fake("cea-flood", &["flood", "--count", &N.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut read = 0u64;
+    probes.drain(|rec| {
+        if let Ok(Decoded::Log { .. }) = decode(rec) {
+            read += 1;
+        }
+    });
+    let lost = probes.take_lost()[Kind::LogLine as usize];
+    assert!(lost > 0, "a 4 KiB ring cannot hold {N} lines");
+    // Every write is either in the ring or counted as lost.
+    assert_eq!(read + lost, N, "read {read}, lost {lost}");
+    // The counter is cumulative: a second look reports nothing new.
+    assert_eq!(probes.take_lost()[Kind::LogLine as usize], 0);
+}
+
+#[test]
+fn a_process_renamed_ptp4l_printing_offsets_changes_nothing() {
+    if !gate("a_process_renamed_ptp4l_printing_offsets_changes_nothing") {
+        return;
+    }
+    let a = ebpf_agent(&[]);
+    let line = "ptp4l[5196819.100]: [ptp4l.0.config] master offset -5 s2 freq +500 path delay 89";
+    let st = fake("ptp4l", &["print", "--line", line, "--count", "50"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let untrusted = "cloud_event_agent_ebpf_dropped_total{reason=\"untrusted\"}";
+    let m = wait_for(T, || {
+        let m = a.metrics();
+        (sample(&m, untrusted) >= 50.0).then_some(m)
+    })
+    .unwrap_or_else(|| panic!("not counted as untrusted:\n{}", a.metrics()));
+    assert_eq!(sample(&m, "cloud_event_agent_ebpf_lines_total"), 0.0);
+    // Nothing reached the engine: no lock state exists.
+    let r = request(
+        "GET",
+        &a.api(&format!(
+            "{}/CurrentState",
+            a.address("/sync/ptp-status/lock-state")
+        )),
+        None,
+    )
+    .unwrap();
+    assert!(!r.text().contains("LOCKED"), "{}", r.text());
+    assert!(!a.log().contains("linuxptp process"), "{}", a.log());
+}
+
+#[test]
+fn real_ptp4l_in_netns_is_traced_without_socket_or_pipes() {
+    if !gate("real_ptp4l_in_netns_is_traced_without_socket_or_pipes") {
+        return;
+    }
+    let a = ebpf_agent(&[]);
+    let d: serde_json::Value =
+        serde_json::from_slice(&request("GET", &a.api("/health/detail"), None).unwrap().body)
+            .unwrap();
+    assert_eq!(d["active"], "ebpf", "{d}");
+    assert!(
+        d["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["program"] == "tp_write" && p["attached"] == true),
+        "{d}"
+    );
+    let pair = NetnsPair::new(&format!("cea{}", std::process::id() % 10_000));
+    let (mcfg, scfg) = ptp::write_configs(a.dir.path(), &pair);
+    let mut master: ChildGuard =
+        ptp::start_ptp4l(&pair.master_ns, &mcfg, &a.dir.path().join("m.log"));
+    let mut slave = ptp::start_ptp4l(&pair.slave_ns, &scfg, &a.dir.path().join("s.log"));
+    // The slave's servo runs (it prints `master offset ... s2` and tries
+    // clock_adjtime, which the kernel refuses: no CAP_SYS_TIME).
+    let lines = wait_for(T, || {
+        let m = a.metrics();
+        let adj = "cloud_event_agent_clock_adjtime_total{clock=\"CLOCK_REALTIME\",process=\"ptp4l\",result=\"error\"}";
+        (sample(&m, "cloud_event_agent_ebpf_lines_total") >= 20.0 && sample(&m, adj) >= 1.0)
+            .then_some(m)
+    });
+    assert!(
+        lines.is_some(),
+        "metrics:\n{}\nlog:\n{}",
+        a.metrics(),
+        a.log()
+    );
+    let log = a.log();
+    assert!(
+        log.contains("linuxptp process started") && log.contains("ptp4l.1.config"),
+        "{log}"
+    );
+    slave.kill();
+    let exited = wait_for(T, || {
+        a.log().contains("linuxptp process exited").then_some(())
+    });
+    assert!(exited.is_some(), "{}", a.log());
+    master.kill();
+    let m = a.metrics();
+    assert_eq!(
+        sample(
+            &m,
+            "cloud_event_agent_ebpf_dropped_total{reason=\"decode_error\"}"
+        ),
+        0.0
+    );
+}
