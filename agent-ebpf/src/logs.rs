@@ -38,7 +38,7 @@ fn try_write(ctx: &TracePointContext) -> Result<u32, u32> {
     if count == 0 {
         return Ok(0);
     }
-    copy_line(pid, tid, fd as u32, buf, count, 0)
+    copy_line(ids(pid, tid), fd << 32, buf, count)
 }
 
 /// `syscalls/sys_enter_writev`: `fd` at 16, `vec` at 24, `vlen` at 32. One
@@ -77,7 +77,12 @@ fn try_writev(ctx: &TracePointContext) -> Result<u32, u32> {
         let iov: [u64; 2] =
             unsafe { bpf_probe_read_user((vec + i * 16) as *const [u64; 2]) }.map_err(|_| 1u32)?;
         let last = if i + 1 == n { LOG_LAST } else { 0 };
-        let _ = copy_line(pid, tid, fd as u32, iov[0], iov[1], LOG_WRITEV | last);
+        let _ = copy_line(
+            ids(pid, tid),
+            (fd << 32) | u64::from(LOG_WRITEV | last),
+            iov[0],
+            iov[1],
+        );
     }
     Ok(0)
 }
@@ -109,14 +114,28 @@ fn try_sendto(ctx: &TracePointContext) -> Result<u32, u32> {
     if first != b'<' {
         return Ok(0);
     }
-    copy_line(pid, tid, fd as u32, buf, len, LOG_SYSLOG)
+    copy_line(ids(pid, tid), (fd << 32) | u64::from(LOG_SYSLOG), buf, len)
+}
+
+#[inline(always)]
+fn ids(pid: u32, tid: u32) -> u64 {
+    (u64::from(pid) << 32) | u64::from(tid)
 }
 
 /// Copies up to [`LOG_MAX`] bytes from `buf` into a new [`LogLine`].
-#[inline(always)]
-fn copy_line(pid: u32, tid: u32, fd: u32, buf: u64, count: u64, flags: u32) -> Result<u32, u32> {
+///
+/// Not inlined: a BPF-to-BPF call keeps the length clamp and the copy
+/// together, so older verifiers (6.1) see the bound on the length register
+/// (inlined into the `writev` loop, LLVM spilled the length before the
+/// clamp and reloaded it unbounded).
+/// BPF calls take at most five arguments: pid and tid travel as
+/// `pid << 32 | tid`, fd and flags as `fd << 32 | flags`.
+#[inline(never)]
+fn copy_line(ids: u64, fd_flags: u64, buf: u64, count: u64) -> Result<u32, u32> {
+    let (pid, tid) = ((ids >> 32) as u32, ids as u32);
+    let fd = (fd_flags >> 32) as u32;
+    let mut flags = fd_flags as u32;
     let mut n = count;
-    let mut flags = flags;
     if n > LOG_MAX as u64 {
         n = LOG_MAX as u64;
         flags |= LOG_TRUNCATED;
