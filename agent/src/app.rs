@@ -8,7 +8,7 @@ use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
 use crate::config::{Config, SourceKind};
-use crate::engine::{Engine, EngineHandle, Sink};
+use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
 use crate::metrics::Metrics;
 use crate::source::socket::SocketSource;
 use crate::source::{SourceStatus, StatusHandle, ebpf};
@@ -50,7 +50,11 @@ pub async fn run(
         store.clone() as Arc<dyn Subscriptions>,
     );
     let engine = EngineHandle::new(
-        Engine::new(cfg.node_name.clone()),
+        Engine::new(
+            cfg.node_name.clone(),
+            Thresholds::default(),
+            metrics.ptp.clone(),
+        ),
         dispatcher.clone() as Arc<dyn Sink>,
     );
 
@@ -73,7 +77,8 @@ pub async fn run(
         source: StatusHandle::default(),
     };
     tokio::spawn(engine.clone().run_timers());
-    start_source(&cfg, engine, metrics.clone(), &state.source)?;
+    // Aborted at shutdown: dropping the socket source removes its file.
+    let source = start_source(&cfg, engine, metrics.clone(), &state.source)?;
     tokio::spawn(serve_metrics(metrics_listener, metrics));
 
     info!(addr = %cfg.api_addr, node = %cfg.node_name, "REST API listening");
@@ -81,6 +86,8 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving the REST API")?;
+    source.abort();
+    let _ = source.await;
     info!("draining delivery queues");
     dispatcher.shutdown(cfg.drain_timeout).await;
     Ok(())
@@ -96,7 +103,7 @@ fn start_source(
     engine: EngineHandle,
     metrics: Arc<Metrics>,
     status: &StatusHandle,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let requested = match cfg.source {
         SourceKind::Auto => "auto",
         SourceKind::Ebpf => "ebpf",
@@ -134,12 +141,11 @@ fn start_source(
                 st.ring_bytes = Some(cfg.ebpf_ring_bytes);
                 st.probes.clone_from(&probes.report);
                 status.set(st);
-                tokio::spawn(async move {
+                return Ok(tokio::spawn(async move {
                     if let Err(e) = ebpf::run(probes, &opts, engine, metrics).await {
                         tracing::error!(error = %e, "eBPF source stopped");
                     }
-                });
-                return Ok(());
+                }));
             }
             Err(e) if cfg.source == SourceKind::Ebpf => {
                 return Err(anyhow::Error::new(e).context("--source ebpf"));
@@ -155,13 +161,13 @@ fn start_source(
     let source = SocketSource {
         path: cfg.socket_path.clone(),
         engine,
+        lines: metrics.ptp.socket_lines(),
     };
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         if let Err(e) = source.run().await {
             tracing::error!(error = %e, "log socket source stopped");
         }
-    });
-    Ok(())
+    }))
 }
 
 async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>) {

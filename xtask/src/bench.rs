@@ -13,5 +13,10 @@ pub fn bench() -> anyhow::Result<()> {
 }
 
 fn run_bin(name: &str) -> anyhow::Result<()> {
-    status(cargo().args(["run", "--release", "-q", "-p", "agent-tests", "--bin", name]))
+    status(
+        cargo()
+            .args(["run", "--release", "-q", "-p", "agent-tests", "--bin", name])
+            // The agents the benches start: only what went wrong.
+            .env("AGENT_LOG", "warn"),
+    )
 }

@@ -12,7 +12,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::*;
-use crate::engine::{Engine, Sink};
+use crate::engine::{Engine, Sink, Thresholds};
 use crate::store::{ApiVersion, Subscription, Subscriptions};
 use crate::transport::DeliveryConfig;
 
@@ -34,7 +34,7 @@ fn state() -> AppState {
         store.clone() as Arc<dyn Subscriptions>,
     );
     let engine = EngineHandle::new(
-        Engine::new(NODE.into()),
+        Engine::new(NODE.into(), Thresholds::default(), metrics.ptp.clone()),
         dispatcher.clone() as Arc<dyn Sink>,
     );
     AppState {

@@ -1,11 +1,25 @@
 //! The state engine: log lines and kernel records in, O-RAN events out, on
 //! change only. Synchronous and single-owner; sources call it through
 //! [`EngineHandle`], which also runs its timers (holdover).
+//!
+//! `parse/` reads lines in place, `clock.rs` is one clock's state machine,
+//! `node.rs` the node's sync-state, `state.rs` ties them per instance
+//! (a `ptp4l.N.config`, or the bare process name of a plain ptp4l).
+
+pub mod alias;
+pub mod clock;
+mod handle;
+pub mod node;
+pub mod parse;
+mod state;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use parking_lot::Mutex;
+pub use clock::Thresholds;
+pub use handle::EngineHandle;
+pub use state::{Engine, Ingest};
 
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 
@@ -53,104 +67,6 @@ impl Snapshot {
                 DataValue::state(addr.clone(), SyncState::Freerun),
                 DataValue::metric(addr, 0),
             ],
-        }
-    }
-}
-
-/// The engine. Interim: accepts lines and knows nothing yet.
-pub struct Engine {
-    node: String,
-}
-
-impl Engine {
-    #[must_use]
-    pub fn new(node: String) -> Self {
-        Self { node }
-    }
-
-    #[must_use]
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
-    /// One log line (without its newline).
-    pub fn ingest_line(&mut self, _origin: &Origin, _line: &[u8], _now: Instant, _sink: &dyn Sink) {
-    }
-
-    /// Fires timers that are due.
-    pub fn tick(&mut self, _now: Instant, _sink: &dyn Sink) {}
-
-    /// The earliest timer deadline, if any.
-    #[must_use]
-    pub fn next_deadline(&self) -> Option<Instant> {
-        None
-    }
-
-    /// Forgets all clock state (`CMD RESTART`).
-    pub fn reset(&mut self) {}
-
-    #[must_use]
-    pub fn snapshot(&self, _kind: EventKind) -> Snapshot {
-        Snapshot::NotSet
-    }
-}
-
-/// Shared access to the engine plus its timer task.
-#[derive(Clone)]
-pub struct EngineHandle {
-    engine: Arc<Mutex<Engine>>,
-    sink: Arc<dyn Sink>,
-    timer: Arc<tokio::sync::Notify>,
-}
-
-impl EngineHandle {
-    /// Wraps `engine`; call [`EngineHandle::run_timers`] on a task.
-    pub fn new(engine: Engine, sink: Arc<dyn Sink>) -> Self {
-        Self {
-            engine: Arc::new(Mutex::new(engine)),
-            sink,
-            timer: Arc::new(tokio::sync::Notify::new()),
-        }
-    }
-
-    pub fn ingest_line(&self, origin: &Origin, line: &[u8]) {
-        let mut e = self.engine.lock();
-        let before = e.next_deadline();
-        e.ingest_line(origin, line, Instant::now(), &*self.sink);
-        if e.next_deadline() != before {
-            self.timer.notify_one();
-        }
-    }
-
-    /// Runs `f` on the engine under its lock (rare paths: resets, exits).
-    pub fn with<R>(&self, f: impl FnOnce(&mut Engine, &dyn Sink) -> R) -> R {
-        let mut e = self.engine.lock();
-        let r = f(&mut e, &*self.sink);
-        drop(e);
-        self.timer.notify_one();
-        r
-    }
-
-    #[must_use]
-    pub fn snapshot(&self, kind: EventKind) -> Snapshot {
-        self.engine.lock().snapshot(kind)
-    }
-
-    /// Sleeps until the engine's next deadline, fires it, repeats.
-    pub async fn run_timers(self) {
-        loop {
-            let next = self.engine.lock().next_deadline();
-            match next {
-                Some(at) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(at.into()) => {
-                            self.engine.lock().tick(Instant::now(), &*self.sink);
-                        }
-                        () = self.timer.notified() => {}
-                    }
-                }
-                None => self.timer.notified().await,
-            }
         }
     }
 }

@@ -5,10 +5,12 @@
 mod api;
 mod delivery;
 mod ebpf;
+mod ptp;
 
 pub use api::ApiMetrics;
 pub use delivery::DeliveryMetrics;
 pub use ebpf::EbpfMetrics;
+pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
@@ -18,6 +20,7 @@ pub struct Metrics {
     pub api: ApiMetrics,
     pub delivery: DeliveryMetrics,
     pub ebpf: EbpfMetrics,
+    pub ptp: PtpMetrics,
 }
 
 impl Metrics {
@@ -31,6 +34,7 @@ impl Metrics {
             api: ApiMetrics::register(&registry)?,
             delivery: DeliveryMetrics::register(&registry)?,
             ebpf: EbpfMetrics::register(&registry)?,
+            ptp: PtpMetrics::register(&registry)?,
             registry,
         })
     }

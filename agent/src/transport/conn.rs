@@ -6,10 +6,8 @@ use std::io;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, Uri};
-use hyper_util::rt::TokioIo;
+use hyper::Uri;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Why a POST got no HTTP answer.
@@ -27,8 +25,10 @@ pub enum DeliveryError {
     Refused(String),
     #[error("cannot connect to {addr}: {source}")]
     Connect { addr: String, source: io::Error },
-    #[error("request failed: {0}")]
-    Request(#[from] hyper::Error),
+    #[error("connection failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("bad HTTP answer: {0}")]
+    Protocol(&'static str),
 }
 
 impl DeliveryError {
@@ -85,75 +85,111 @@ impl Target {
     }
 }
 
-/// A connection that reconnects on demand.
+/// Largest response (head and body) we read from a consumer.
+const MAX_RESPONSE: usize = 1 << 20;
+
+/// A connection that reconnects on demand. A small HTTP/1.1 client of its
+/// own: one POST is one `write` and, usually, one `read`, with no task hop
+/// per request (a hyper connection task costs a wake-up per request, which
+/// is most of our per-delivery CPU on a 2-core node).
 pub struct Conn {
     target: Target,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    stream: Option<TcpStream>,
+    /// `POST <path> HTTP/1.1 ... Content-Length: `, built once.
+    head: Vec<u8>,
+    /// Reused request and response buffers.
+    req: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+/// How an exchange failed, for the reconnect-once rule.
+enum Failure {
+    /// Nothing came back before the connection failed: a kept-alive
+    /// connection the consumer had closed. Safe to send again.
+    Stale(DeliveryError),
+    Other(DeliveryError),
 }
 
 impl Conn {
     #[must_use]
     pub fn new(target: Target) -> Self {
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: ",
+            target.path, target.authority
+        )
+        .into_bytes();
         Self {
             target,
-            sender: None,
+            stream: None,
+            head,
+            req: Vec::new(),
+            buf: Vec::new(),
         }
     }
 
-    /// POSTs `body`; returns the status once the answer's body is read (so
+    /// POSTs `body`; returns the status once the whole answer is read (so
     /// the connection can carry the next request). On any error the
     /// connection is dropped and the next call reconnects.
     ///
     /// # Errors
-    /// No HTTP answer within `timeout`.
+    /// No complete HTTP answer within `timeout`.
     pub async fn post(&mut self, body: Bytes, timeout: Duration) -> Result<u16, DeliveryError> {
-        match tokio::time::timeout(timeout, self.post_inner(body)).await {
+        match tokio::time::timeout(timeout, self.post_inner(&body)).await {
             Ok(Ok(code)) => Ok(code),
             Ok(Err(e)) => {
-                self.sender = None;
+                self.stream = None;
                 Err(e)
             }
             Err(_) => {
-                self.sender = None;
+                self.stream = None;
                 Err(DeliveryError::Timeout(timeout))
             }
         }
     }
 
-    async fn post_inner(&mut self, body: Bytes) -> Result<u16, DeliveryError> {
-        // A kept-alive connection the consumer closed while idle fails on
-        // first use; that is not the consumer's fault: try a fresh one once.
-        let reused = self.sender.as_ref().is_some_and(|s| !s.is_closed());
+    async fn post_inner(&mut self, body: &[u8]) -> Result<u16, DeliveryError> {
+        let reused = self.stream.is_some();
         if !reused {
-            self.sender = Some(self.connect().await?);
+            self.stream = Some(self.connect().await?);
         }
-        match self.send(body.clone()).await {
-            Err(DeliveryError::Request(e)) if reused && !e.is_timeout() => {
-                tracing::trace!(error = %e, "kept-alive connection failed; reconnecting");
-                self.sender = Some(self.connect().await?);
-                self.send(body).await
+        match self.exchange(body).await {
+            Ok(code) => Ok(code),
+            Err(Failure::Stale(e)) if reused => {
+                tracing::trace!(error = %e, "kept-alive connection closed; reconnecting");
+                self.stream = Some(self.connect().await?);
+                self.exchange(body)
+                    .await
+                    .map_err(|(Failure::Stale(e) | Failure::Other(e))| e)
             }
-            other => other,
+            Err(Failure::Stale(e) | Failure::Other(e)) => Err(e),
         }
     }
 
-    async fn send(&mut self, body: Bytes) -> Result<u16, DeliveryError> {
-        let Some(sender) = self.sender.as_mut() else {
-            return Err(DeliveryError::BadUri(self.target.authority.clone()));
+    async fn exchange(&mut self, body: &[u8]) -> Result<u16, Failure> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Failure::Other(DeliveryError::BadUri(
+                self.target.authority.clone(),
+            )));
         };
-        sender.ready().await?;
-        let req = Request::post(self.target.path.as_str())
-            .header(hyper::header::HOST, self.target.authority.as_str())
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(body))
-            .map_err(|_| DeliveryError::BadUri(self.target.authority.clone()))?;
-        let resp = sender.send_request(req).await?;
-        let status = resp.status().as_u16();
-        resp.into_body().collect().await?;
-        Ok(status)
+        self.req.clear();
+        self.req.extend_from_slice(&self.head);
+        self.req
+            .extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        self.req.extend_from_slice(b"\r\n\r\n");
+        self.req.extend_from_slice(body);
+        stream
+            .write_all(&self.req)
+            .await
+            .map_err(|e| Failure::Stale(DeliveryError::Io(e)))?;
+        self.buf.clear();
+        let (code, keep_alive) = read_response(stream, &mut self.buf).await?;
+        if !keep_alive {
+            self.stream = None;
+        }
+        Ok(code)
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, DeliveryError> {
+    async fn connect(&self) -> Result<TcpStream, DeliveryError> {
         let t = &self.target;
         let addrs: Vec<_> = tokio::net::lookup_host((t.host.as_str(), t.port))
             .await
@@ -168,13 +204,7 @@ impl Conn {
                 Ok(stream) => {
                     // One small request per event: latency, not batching.
                     let _ = stream.set_nodelay(true);
-                    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::trace!(error = %e, "consumer connection ended");
-                        }
-                    });
-                    return Ok(sender);
+                    return Ok(stream);
                 }
                 Err(e) => last = Some(e),
             }
@@ -195,8 +225,175 @@ impl Conn {
     }
 }
 
+/// Reads more bytes into `buf`; `Ok(0)` at end of stream.
+async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, DeliveryError> {
+    if buf.len() >= MAX_RESPONSE {
+        return Err(DeliveryError::Protocol("response too large"));
+    }
+    buf.reserve(4096);
+    Ok(stream.read_buf(buf).await?)
+}
+
+/// Reads one whole response; returns its status and whether the
+/// connection may carry another request.
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(u16, bool), Failure> {
+    let mut start = 0;
+    // Parse what is buffered first: an interim answer may be followed by
+    // the real one in the same read.
+    let mut need_more = true;
+    loop {
+        if need_more {
+            let n = fill(stream, buf).await.map_err(|e| {
+                if buf.is_empty() {
+                    Failure::Stale(e)
+                } else {
+                    Failure::Other(e)
+                }
+            })?;
+            if n == 0 {
+                let e = DeliveryError::Protocol("connection closed before the response ended");
+                return Err(if buf.is_empty() {
+                    Failure::Stale(e)
+                } else {
+                    Failure::Other(e)
+                });
+            }
+        }
+        need_more = true;
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut resp = httparse::Response::new(&mut headers);
+        let head_len = match resp.parse(&buf[start..]) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => continue,
+            Err(_) => {
+                return Err(Failure::Other(DeliveryError::Protocol(
+                    "malformed response head",
+                )));
+            }
+        };
+        let code = resp.code.unwrap_or(0);
+        if (100..200).contains(&code) {
+            // An interim answer (100 Continue): the real one follows.
+            start += head_len;
+            need_more = start >= buf.len();
+            continue;
+        }
+        let framing = Framing::of(&resp, code);
+        let keep_alive = framing != Framing::UntilClose && keeps_alive(&resp);
+        let body_at = start + head_len;
+        framing
+            .skip_body(stream, buf, body_at)
+            .await
+            .map_err(Failure::Other)?;
+        return Ok((code, keep_alive));
+    }
+}
+
+fn header<'a>(resp: &'a httparse::Response<'_, '_>, name: &str) -> Option<&'a [u8]> {
+    resp.headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+fn keeps_alive(resp: &httparse::Response<'_, '_>) -> bool {
+    let conn = header(resp, "connection").map(<[u8]>::to_ascii_lowercase);
+    match resp.version {
+        Some(1) => conn.as_deref() != Some(b"close"),
+        _ => conn.as_deref() == Some(b"keep-alive"),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+impl Framing {
+    fn of(resp: &httparse::Response<'_, '_>, code: u16) -> Self {
+        if code == 204 || code == 304 {
+            return Self::Length(0);
+        }
+        if header(resp, "transfer-encoding")
+            .is_some_and(|v| v.to_ascii_lowercase().ends_with(b"chunked"))
+        {
+            return Self::Chunked;
+        }
+        match header(resp, "content-length")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            Some(n) => Self::Length(n),
+            None => Self::UntilClose,
+        }
+    }
+
+    /// Reads past the body that starts at `buf[at..]`.
+    async fn skip_body(
+        self,
+        stream: &mut TcpStream,
+        buf: &mut Vec<u8>,
+        mut at: usize,
+    ) -> Result<(), DeliveryError> {
+        let closed = || DeliveryError::Protocol("connection closed inside the response body");
+        match self {
+            Self::Length(n) => {
+                while buf.len() < at.saturating_add(n) {
+                    if fill(stream, buf).await? == 0 {
+                        return Err(closed());
+                    }
+                }
+            }
+            Self::UntilClose => while fill(stream, buf).await? > 0 {},
+            Self::Chunked => loop {
+                match httparse::parse_chunk_size(&buf[at..]) {
+                    Ok(httparse::Status::Complete((line, 0))) => {
+                        at += line;
+                        // Trailers, then the empty line.
+                        loop {
+                            if let Some(eol) = buf[at..].windows(2).position(|w| w == b"\r\n") {
+                                at += eol + 2;
+                                if eol == 0 {
+                                    return Ok(());
+                                }
+                            } else if fill(stream, buf).await? == 0 {
+                                return Err(closed());
+                            }
+                        }
+                    }
+                    Ok(httparse::Status::Complete((line, size))) => {
+                        let size = usize::try_from(size)
+                            .map_err(|_| DeliveryError::Protocol("chunk too large"))?;
+                        let end = at
+                            .saturating_add(line)
+                            .saturating_add(size)
+                            .saturating_add(2);
+                        while buf.len() < end {
+                            if fill(stream, buf).await? == 0 {
+                                return Err(closed());
+                            }
+                        }
+                        at = end;
+                    }
+                    Ok(httparse::Status::Partial) => {
+                        if fill(stream, buf).await? == 0 {
+                            return Err(closed());
+                        }
+                    }
+                    Err(_) => return Err(DeliveryError::Protocol("malformed chunk size")),
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
 
     #[test]
@@ -212,6 +409,108 @@ mod tests {
             Err(DeliveryError::Scheme(_))
         ));
         assert!(Target::parse("not a uri").is_err());
+    }
+
+    /// A raw server that answers the n-th request on a connection with
+    /// `answers[n]` (closing after the last), recording what it read.
+    async fn raw_server(answers: Vec<&'static [u8]>) -> (String, tokio::task::JoinHandle<usize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}/ev", l.local_addr().unwrap());
+        let h = tokio::spawn(async move {
+            let mut conns = 0;
+            let mut answers = answers.into_iter();
+            while let Some(first) = answers.next() {
+                let (mut s, _) = l.accept().await.unwrap();
+                conns += 1;
+                let mut next = Some(first);
+                while let Some(a) = next {
+                    let mut req = vec![0u8; 4096];
+                    let n = s.read(&mut req).await.unwrap();
+                    assert!(req[..n].starts_with(b"POST /ev HTTP/1.1\r\n"));
+                    s.write_all(a).await.unwrap();
+                    // Keep-alive answers take the next request on this connection.
+                    next = if a.ends_with(b"close\r\n\r\n") {
+                        None
+                    } else {
+                        answers.next()
+                    };
+                    if a.is_empty() {
+                        break;
+                    }
+                }
+            }
+            conns
+        });
+        (uri, h)
+    }
+
+    #[tokio::test]
+    async fn reads_every_framing_on_one_connection() {
+        let (uri, server) = raw_server(vec![
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: v\r\n\r\n",
+            b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ])
+        .await;
+        let mut c = Conn::new(Target::parse(&uri).unwrap());
+        let t = Duration::from_secs(5);
+        let body = Bytes::from_static(b"{}");
+        assert_eq!(c.post(body.clone(), t).await.unwrap(), 204);
+        assert_eq!(c.post(body.clone(), t).await.unwrap(), 200);
+        assert_eq!(c.post(body.clone(), t).await.unwrap(), 200);
+        assert_eq!(c.post(body, t).await.unwrap(), 500);
+        assert!(c.stream.is_none(), "Connection: close honoured");
+        assert_eq!(server.await.unwrap(), 1, "one connection for all four");
+    }
+
+    #[tokio::test]
+    async fn a_closed_keep_alive_connection_is_replaced_once() {
+        // First connection: one answer, then the server closes it while idle.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}/ev", l.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            for _ in 0..2 {
+                let (mut s, _) = l.accept().await.unwrap();
+                let mut req = vec![0u8; 4096];
+                let _ = s.read(&mut req).await.unwrap();
+                s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                    .await
+                    .unwrap();
+                drop(s);
+            }
+        });
+        let mut c = Conn::new(Target::parse(&uri).unwrap());
+        let t = Duration::from_secs(5);
+        assert_eq!(c.post(Bytes::from_static(b"1"), t).await.unwrap(), 204);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(c.post(Bytes::from_static(b"2"), t).await.unwrap(), 204);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn garbage_and_truncated_answers_are_errors() {
+        for answer in [
+            &b"NOT HTTP AT ALL\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+        ] {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let uri = format!("http://{}/ev", l.local_addr().unwrap());
+            let server = tokio::spawn(async move {
+                let (mut s, _) = l.accept().await.unwrap();
+                let mut req = vec![0u8; 4096];
+                let _ = s.read(&mut req).await.unwrap();
+                s.write_all(answer).await.unwrap();
+            });
+            let mut c = Conn::new(Target::parse(&uri).unwrap());
+            let e = c
+                .post(Bytes::from_static(b"{}"), Duration::from_secs(5))
+                .await
+                .unwrap_err();
+            assert!(matches!(e, DeliveryError::Protocol(_)), "{e}");
+            assert!(!e.counts_as_dead());
+            server.await.unwrap();
+        }
     }
 
     #[tokio::test]

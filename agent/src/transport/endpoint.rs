@@ -58,7 +58,7 @@ impl Endpoint {
                 m.queue_depth.inc();
             }
             Pushed::Coalesced => m.coalesced.inc(),
-            Pushed::DroppedOldest => m.deliveries.with_label_values(&["dropped"]).inc(),
+            Pushed::DroppedOldest => shared.outcomes.dropped.inc(),
             Pushed::Closed => {}
         }
     }
@@ -110,11 +110,11 @@ impl Endpoint {
                     if (200..300).contains(&code) {
                         m.latency
                             .observe(item.event.created.elapsed().as_secs_f64());
-                        m.deliveries.with_label_values(&["success"]).inc();
+                        shared.outcomes.success.inc();
                         handles.received_ok.inc();
                     } else {
                         debug!(endpoint = %self.uri, status = code, "consumer refused an event");
-                        m.deliveries.with_label_values(&["rejected"]).inc();
+                        shared.outcomes.rejected.inc();
                         handles.received_fail.inc();
                     }
                 }
@@ -123,7 +123,7 @@ impl Endpoint {
                     superseded,
                 } => {
                     let m = &shared.metrics.delivery;
-                    m.deliveries.with_label_values(&["failed"]).inc();
+                    shared.outcomes.failed.inc();
                     if superseded {
                         m.coalesced.inc();
                     }

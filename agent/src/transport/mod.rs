@@ -51,6 +51,15 @@ pub(crate) struct Shared {
     subs: Arc<dyn Subscriptions>,
     kinds: Vec<KindHandles>,
     retries: IntCounter,
+    /// `cloud_event_agent_deliveries_total{outcome}`, resolved once.
+    outcomes: Outcomes,
+}
+
+struct Outcomes {
+    success: IntCounter,
+    rejected: IntCounter,
+    failed: IntCounter,
+    dropped: IntCounter,
 }
 
 /// Endpoints per event kind, for one generation of the subscription store.
@@ -89,6 +98,13 @@ impl Dispatcher {
             })
             .collect();
         let retries = metrics.delivery.retries.clone();
+        let d = &metrics.delivery.deliveries;
+        let outcomes = Outcomes {
+            success: d.with_label_values(&["success"]),
+            rejected: d.with_label_values(&["rejected"]),
+            failed: d.with_label_values(&["failed"]),
+            dropped: d.with_label_values(&["dropped"]),
+        };
         Arc::new(Self {
             shared: Arc::new(Shared {
                 cfg,
@@ -96,6 +112,7 @@ impl Dispatcher {
                 subs,
                 kinds,
                 retries,
+                outcomes,
             }),
             runtime: tokio::runtime::Handle::try_current().ok(),
             routes: ArcSwap::from_pointee(Routes::default()),

@@ -1,0 +1,254 @@
+//! One clock's state (a main clock's lock-state or CLOCK_REALTIME's
+//! os-clock-sync-state): the anchor's `GenPTPEvent` table (§3.5), with its
+//! HOLDOVER -> FREERUN quirk fixed, and the holdover timer.
+
+use std::time::{Duration, Instant};
+
+use prometheus::IntGauge;
+
+use crate::event::SyncState;
+use crate::metrics::ServoSeries;
+
+/// Offset thresholds and holdover timeout of a profile (§3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thresholds {
+    /// ns; in range is strictly below.
+    pub max_offset: i64,
+    /// ns; in range is strictly above.
+    pub min_offset: i64,
+    /// How long HOLDOVER lasts before FREERUN.
+    pub holdover: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            max_offset: 100,
+            min_offset: -100,
+            holdover: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Thresholds {
+    /// Strict: with the defaults, ±100 ns is out of range.
+    #[must_use]
+    pub const fn in_range(&self, offset: i64) -> bool {
+        self.min_offset < offset && offset < self.max_offset
+    }
+}
+
+/// Where the HOLDOVER of an input comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The clock's own evidence (a line without path delay): starts the
+    /// holdover timer.
+    Own,
+    /// Inherited from another clock (E3 from E1): that clock's timer rules.
+    Derived,
+}
+
+/// One clock's state and its resolved metric handles.
+pub struct Clock {
+    /// The values' `ResourceAddress`.
+    pub address: String,
+    state: Option<SyncState>,
+    offset: i64,
+    holdover_until: Option<Instant>,
+    state_gauge: IntGauge,
+    /// Servo gauges per `from` slot (master/phc, sys), resolved on first use.
+    pub series: [Option<ServoSeries>; 2],
+}
+
+impl Clock {
+    #[must_use]
+    pub fn new(address: String, state_gauge: IntGauge) -> Self {
+        Self {
+            address,
+            state: None,
+            offset: 0,
+            holdover_until: None,
+            state_gauge,
+            series: [None, None],
+        }
+    }
+
+    /// The last state; `None` before the first servo line.
+    #[must_use]
+    pub const fn state(&self) -> Option<SyncState> {
+        self.state
+    }
+
+    #[must_use]
+    pub const fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    #[must_use]
+    pub const fn deadline(&self) -> Option<Instant> {
+        self.holdover_until
+    }
+
+    /// Feeds one servo reading; returns the state to publish, if it changed.
+    pub fn apply(
+        &mut self,
+        incoming: SyncState,
+        offset: i64,
+        cause: Cause,
+        th: &Thresholds,
+        now: Instant,
+    ) -> Option<SyncState> {
+        use SyncState::{Freerun, Holdover, Locked};
+        let in_range = th.in_range(offset);
+        self.offset = offset;
+        let next = match (incoming, self.state) {
+            (Locked, Some(Freerun | Holdover)) => in_range.then_some(Locked),
+            (Locked, Some(Locked)) => (!in_range).then_some(Freerun),
+            (Locked, None) => Some(if in_range { Locked } else { Freerun }),
+            // The anchor silently leaves HOLDOVER here and then never tells
+            // anyone (§3.5 quirk); we publish FREERUN.
+            (Holdover, last) | (Freerun, last) => (last != Some(incoming)).then_some(incoming),
+        };
+        if incoming == Holdover && cause == Cause::Own && self.holdover_until.is_none() {
+            self.holdover_until = Some(now + th.holdover);
+        }
+        if let Some(s) = next {
+            self.set(s);
+        }
+        next
+    }
+
+    /// Takes over `old`'s state under this clock's address (the interface
+    /// became known after the first lines).
+    pub fn adopt(&mut self, old: &Self) {
+        self.state = old.state;
+        self.offset = old.offset;
+        self.holdover_until = old.holdover_until;
+        if let Some(s) = self.state {
+            self.state_gauge.set(s.metric());
+        }
+    }
+
+    /// HOLDOVER whose timer is due becomes FREERUN: returns true then.
+    pub fn expire(&mut self, now: Instant) -> bool {
+        match self.holdover_until {
+            Some(at) if at <= now => {
+                self.holdover_until = None;
+                if self.state == Some(SyncState::Holdover) {
+                    self.set(SyncState::Freerun);
+                    return true;
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn set(&mut self, s: SyncState) {
+        self.state = Some(s);
+        if s != SyncState::Holdover {
+            self.holdover_until = None;
+        }
+        self.state_gauge.set(s.metric());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SyncState::{Freerun, Holdover, Locked};
+
+    fn clock() -> Clock {
+        Clock::new("a".into(), IntGauge::new("g", "g").unwrap())
+    }
+
+    fn at(state: Option<SyncState>) -> Clock {
+        let mut c = clock();
+        let now = Instant::now();
+        if let Some(s) = state {
+            c.apply(
+                s,
+                if s == Locked { 0 } else { 1000 },
+                Cause::Derived,
+                &Thresholds::default(),
+                now,
+            );
+        }
+        assert_eq!(c.state(), state);
+        c
+    }
+
+    /// §3.5 table: (incoming, last, offset, expected publication, state after).
+    #[test]
+    fn gen_ptp_event_table() {
+        let cases = [
+            (Locked, Some(Freerun), 5, Some(Locked), Locked),
+            (Locked, Some(Freerun), 500, None, Freerun),
+            (Locked, Some(Locked), 5, None, Locked),
+            (Locked, Some(Locked), 100, Some(Freerun), Freerun),
+            (Locked, Some(Locked), -100, Some(Freerun), Freerun),
+            (Locked, Some(Holdover), 5, Some(Locked), Locked),
+            (Locked, Some(Holdover), 500, None, Holdover),
+            (Locked, None, 99, Some(Locked), Locked),
+            (Locked, None, -101, Some(Freerun), Freerun),
+            (Holdover, Some(Locked), 5, Some(Holdover), Holdover),
+            (Holdover, Some(Freerun), 5, Some(Holdover), Holdover),
+            (Holdover, Some(Holdover), 5, None, Holdover),
+            (Holdover, None, 5, Some(Holdover), Holdover),
+            (Freerun, Some(Locked), 5, Some(Freerun), Freerun),
+            (Freerun, Some(Freerun), 5, None, Freerun),
+            (Freerun, None, 5, Some(Freerun), Freerun),
+            // The fixed quirk: FREERUN after HOLDOVER is published.
+            (Freerun, Some(Holdover), 5, Some(Freerun), Freerun),
+        ];
+        for (incoming, last, offset, publish, after) in cases {
+            let mut c = at(last);
+            let got = c.apply(
+                incoming,
+                offset,
+                Cause::Own,
+                &Thresholds::default(),
+                Instant::now(),
+            );
+            assert_eq!(got, publish, "{incoming:?} after {last:?} at {offset}");
+            assert_eq!(
+                c.state(),
+                Some(after),
+                "{incoming:?} after {last:?} at {offset}"
+            );
+            assert_eq!(c.offset(), offset);
+        }
+    }
+
+    #[test]
+    fn holdover_timer() {
+        let th = Thresholds::default();
+        let t0 = Instant::now();
+        let mut c = at(Some(Locked));
+        assert_eq!(c.apply(Holdover, 5, Cause::Own, &th, t0), Some(Holdover));
+        assert_eq!(c.deadline(), Some(t0 + th.holdover));
+        assert!(!c.expire(t0 + Duration::from_secs(4)));
+        assert!(c.expire(t0 + th.holdover));
+        assert_eq!(c.state(), Some(Freerun));
+        assert_eq!(c.deadline(), None);
+
+        // LOCKED in range cancels it.
+        let mut c = at(Some(Locked));
+        c.apply(Holdover, 5, Cause::Own, &th, t0);
+        assert_eq!(c.apply(Locked, 5, Cause::Own, &th, t0), Some(Locked));
+        assert_eq!(c.deadline(), None);
+
+        // Derived HOLDOVER has no timer of its own.
+        let mut c = at(Some(Locked));
+        c.apply(Holdover, 5, Cause::Derived, &th, t0);
+        assert_eq!(c.deadline(), None);
+    }
+
+    #[test]
+    fn strict_thresholds() {
+        let th = Thresholds::default();
+        assert!(th.in_range(99) && th.in_range(-99) && th.in_range(0));
+        assert!(!th.in_range(100) && !th.in_range(-100));
+        assert!(!th.in_range(i64::MAX) && !th.in_range(i64::MIN));
+    }
+}

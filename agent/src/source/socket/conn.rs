@@ -1,0 +1,167 @@
+//! One connection: bounded line framing over a reused buffer, control
+//! lines, the connection's origin, counters.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::UnixStream;
+use tracing::{debug, info, trace, warn};
+
+use super::MAX_LINE;
+use crate::engine::parse::common::prefix;
+use crate::engine::{EngineHandle, Ingest, Origin};
+use crate::metrics::SocketLines;
+
+/// At most one warning per connection in this period.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Reads lines until EOF or an error. Lines that fit in the read buffer are
+/// handed over in place; others are assembled in one reused `Vec` of at
+/// most [`MAX_LINE`] bytes.
+pub(super) async fn serve(stream: UnixStream, engine: EngineHandle, lines: SocketLines) {
+    let mut conn = Conn {
+        engine,
+        lines,
+        origin: Origin::default(),
+        limit: RateLimit::default(),
+    };
+    let mut reader = BufReader::with_capacity(16 * 1024, stream);
+    let mut line: Vec<u8> = Vec::with_capacity(1024);
+    // Inside an over-long line: drop bytes up to its newline.
+    let mut discarding = false;
+    loop {
+        let buf = match reader.fill_buf().await {
+            Ok(b) => b,
+            Err(e) => {
+                debug!(error = %e, "Log socket connection failed.");
+                return;
+            }
+        };
+        if buf.is_empty() {
+            // EOF: a last line without newline still counts.
+            if !discarding && !line.is_empty() {
+                conn.line(&line);
+            }
+            debug!("Log socket connection closed.");
+            return;
+        }
+        let (chunk, used, complete) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (&buf[..i], i + 1, true),
+            None => (buf, buf.len(), false),
+        };
+        if discarding {
+            discarding = !complete;
+        } else if line.len() + chunk.len() > MAX_LINE {
+            conn.oversize();
+            line.clear();
+            discarding = !complete;
+        } else if !complete {
+            line.extend_from_slice(chunk);
+        } else if line.is_empty() {
+            conn.line(chunk);
+        } else {
+            line.extend_from_slice(chunk);
+            conn.line(&line);
+            line.clear();
+        }
+        reader.consume(used);
+    }
+}
+
+struct Conn {
+    engine: EngineHandle,
+    lines: SocketLines,
+    /// Learnt from the tagged lines, for the untagged ones after them.
+    origin: Origin,
+    limit: RateLimit,
+}
+
+impl Conn {
+    fn line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match line {
+            b"CMD RESTART" => {
+                info!("CMD RESTART: forgetting all clock state.");
+                self.engine.reset();
+                self.lines.ok.inc();
+                return;
+            }
+            b"CMD LIVE_START" | b"" => {
+                self.lines.ignored.inc();
+                return;
+            }
+            _ => {}
+        }
+        if std::str::from_utf8(line).is_err() {
+            self.invalid(line, "not UTF-8");
+            return;
+        }
+        self.learn(line);
+        match self.engine.ingest_line(&self.origin, line) {
+            Ingest::Used => self.lines.ok.inc(),
+            Ingest::Ignored => {
+                trace!(line = %String::from_utf8_lossy(line), "Log line ignored.");
+                self.lines.ignored.inc();
+            }
+            Ingest::Invalid => self.invalid(line, "not understood"),
+        }
+    }
+
+    /// Allocates only when the tag differs from the last one.
+    fn learn(&mut self, line: &[u8]) {
+        let p = prefix(line);
+        let (Some(cfg), Ok(process)) = (p.config, std::str::from_utf8(p.process)) else {
+            return;
+        };
+        let Ok(cfg) = std::str::from_utf8(cfg) else {
+            return;
+        };
+        if self.origin.config.as_deref() != Some(cfg) {
+            self.origin.config = Some(cfg.into());
+        }
+        if !process.is_empty() && self.origin.process.as_deref() != Some(process) {
+            self.origin.process = Some(process.into());
+        }
+    }
+
+    fn invalid(&mut self, line: &[u8], why: &'static str) {
+        self.lines.invalid.inc();
+        if let Some(suppressed) = self.limit.allow(Instant::now()) {
+            let shown = &line[..line.len().min(200)];
+            warn!(reason = why, suppressed, line = %String::from_utf8_lossy(shown), "Log socket line dropped.");
+        }
+    }
+
+    fn oversize(&mut self) {
+        self.lines.oversize.inc();
+        if let Some(suppressed) = self.limit.allow(Instant::now()) {
+            warn!(
+                max = MAX_LINE,
+                suppressed, "Log socket line too long, discarded."
+            );
+        }
+    }
+}
+
+/// Lets one message through per [`WARN_EVERY`]; counts the others.
+#[derive(Default)]
+struct RateLimit {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimit {
+    /// `Some(suppressed since the last one)` when a message may be logged.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(t) if now.duration_since(t) < WARN_EVERY => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
