@@ -52,7 +52,11 @@ pub async fn run(
     let engine = EngineHandle::new(
         Engine::new(
             cfg.node_name.clone(),
-            Thresholds::default(),
+            Thresholds {
+                max_offset: cfg.max_offset_threshold,
+                min_offset: cfg.min_offset_threshold,
+                holdover: cfg.holdover_timeout,
+            },
             metrics.ptp.clone(),
         ),
         dispatcher.clone() as Arc<dyn Sink>,

@@ -88,6 +88,24 @@ pub struct Args {
     #[arg(long, env = "PTP_PROFILES")]
     pub ptp_profiles: Option<PathBuf>,
 
+    /// Default upper offset threshold in ns (the anchor's
+    /// `maxOffsetThreshold`): LOCKED needs an offset strictly below it.
+    #[arg(
+        long,
+        env = "MAX_OFFSET_THRESHOLD",
+        default_value_t = 100,
+        allow_negative_numbers = true
+    )]
+    pub max_offset_threshold: i64,
+
+    /// Default lower offset threshold in ns (`minOffsetThreshold`).
+    #[arg(long, env = "MIN_OFFSET_THRESHOLD", default_value_t = -100, allow_negative_numbers = true)]
+    pub min_offset_threshold: i64,
+
+    /// Default holdover timeout in seconds (`holdOverTimeout`).
+    #[arg(long, env = "HOLDOVER_TIMEOUT", default_value_t = 5)]
+    pub holdover_timeout: u64,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
@@ -129,6 +147,10 @@ pub struct Config {
     pub socket_path: PathBuf,
     pub ptp_config_dir: PathBuf,
     pub ptp_profiles: PathBuf,
+    /// Default thresholds (max, min ns) and holdover timeout.
+    pub max_offset_threshold: i64,
+    pub min_offset_threshold: i64,
+    pub holdover_timeout: Duration,
     pub log_format: LogFormat,
     pub max_consecutive_failures: u32,
     pub queue_capacity: usize,
@@ -157,6 +179,8 @@ pub enum ConfigError {
     BadWatch(String),
     #[error("--ebpf-ring-bytes {0} must be a power of two and at least 4096")]
     BadRing(u32),
+    #[error("--min-offset-threshold must be below --max-offset-threshold")]
+    BadThresholds,
     #[error("--store-path {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
 }
@@ -186,6 +210,9 @@ impl Args {
                 .any(|w| w.len() > 15 || w.chars().any(|c| c.is_whitespace() || c.is_control()))
         {
             return Err(ConfigError::BadWatch(self.watch.join(",")));
+        }
+        if self.min_offset_threshold >= self.max_offset_threshold {
+            return Err(ConfigError::BadThresholds);
         }
         if self.ebpf_ring_bytes < 4096 || !self.ebpf_ring_bytes.is_power_of_two() {
             return Err(ConfigError::BadRing(self.ebpf_ring_bytes));
@@ -226,6 +253,9 @@ impl Args {
             socket_path: self.socket_path,
             ptp_config_dir: self.ptp_config_dir,
             ptp_profiles,
+            max_offset_threshold: self.max_offset_threshold,
+            min_offset_threshold: self.min_offset_threshold,
+            holdover_timeout: Duration::from_secs(self.holdover_timeout),
             log_format: self.log_format,
             max_consecutive_failures: self.max_consecutive_failures,
             queue_capacity: self.queue_capacity,

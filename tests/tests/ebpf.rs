@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use agent_common::{Decoded, Kind, decode};
 use agent_tests::ptp::{self, ChildGuard, NetnsPair};
-use agent_tests::{Agent, request, wait_for, workspace_bin};
+use agent_tests::{Agent, Consumer, notification_values, request, wait_for, workspace_bin};
 use cloud_event_agent::source::ebpf::{Options, Probes, loader};
 
 const T: Duration = Duration::from_secs(30);
@@ -172,12 +172,88 @@ fn a_process_renamed_ptp4l_printing_offsets_changes_nothing() {
     assert!(!a.log().contains("linuxptp process"), "{}", a.log());
 }
 
+const LOCK: &str = "/sync/ptp-status/lock-state";
+
+/// Agent in eBPF mode (thresholds of a few µs: both daemons share one
+/// clock), a consumer subscribed to lock-state, ptp4l master and slave in
+/// network namespaces writing their output to files only.
+struct Lab {
+    a: Agent,
+    c: Consumer,
+    master: ChildGuard,
+    slave: ChildGuard,
+    // Dropped last: the ptp4l processes die first.
+    _pair: NetnsPair,
+}
+
+fn lock_states(c: &Consumer) -> Vec<String> {
+    c.bodies("/e")
+        .iter()
+        .flat_map(notification_values)
+        .collect()
+}
+
+/// Starts everything and waits for LOCKED.
+fn locked_lab(tag: &str) -> Lab {
+    let a = ebpf_agent(&[
+        "--max-offset-threshold",
+        "5000",
+        "--min-offset-threshold",
+        "-5000",
+        "--holdover-timeout",
+        "3",
+    ]);
+    let c = Consumer::start();
+    let body = format!(
+        r#"{{"ResourceAddress":"{}","EndpointUri":"{}"}}"#,
+        a.address(LOCK),
+        c.endpoint("/e")
+    );
+    let r = request("POST", &a.api("/subscriptions"), Some(body.as_bytes())).unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    c.wait_bodies("/e", T, |b| !b.is_empty());
+    c.clear();
+    let pair = NetnsPair::new(&format!("{tag}{}", std::process::id() % 10_000));
+    let (mcfg, scfg) = ptp::write_configs(a.dir.path(), &pair);
+    let master = ptp::start_ptp4l(&pair.master_ns, &mcfg, &a.dir.path().join("m.log"));
+    let slave = ptp::start_ptp4l(&pair.slave_ns, &scfg, &a.dir.path().join("s.log"));
+    let lab = Lab {
+        a,
+        c,
+        master,
+        slave,
+        _pair: pair,
+    };
+    let ok = wait_for(Duration::from_secs(90), || {
+        lock_states(&lab.c)
+            .iter()
+            .any(|s| s == "LOCKED")
+            .then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "no LOCKED: {:?}\nagent log:\n{}\nslave log:\n{}",
+        lock_states(&lab.c),
+        lab.a.log(),
+        std::fs::read_to_string(lab.a.dir.path().join("s.log")).unwrap_or_default()
+    );
+    lab
+}
+
+/// The states received after the last LOCKED.
+fn after_locked(c: &Consumer) -> Vec<String> {
+    let s = lock_states(c);
+    let i = s.iter().rposition(|v| v == "LOCKED").map_or(0, |i| i + 1);
+    s[i..].to_vec()
+}
+
 #[test]
-fn real_ptp4l_in_netns_is_traced_without_socket_or_pipes() {
-    if !gate("real_ptp4l_in_netns_is_traced_without_socket_or_pipes") {
+fn real_ptp4l_slave_locked_then_killed_gives_freerun() {
+    if !gate("real_ptp4l_slave_locked_then_killed_gives_freerun") {
         return;
     }
-    let a = ebpf_agent(&[]);
+    let mut lab = locked_lab("ceak");
+    let a = &lab.a;
     let d: serde_json::Value =
         serde_json::from_slice(&request("GET", &a.api("/health/detail"), None).unwrap().body)
             .unwrap();
@@ -190,42 +266,63 @@ fn real_ptp4l_in_netns_is_traced_without_socket_or_pipes() {
             .any(|p| p["program"] == "tp_write" && p["attached"] == true),
         "{d}"
     );
-    let pair = NetnsPair::new(&format!("cea{}", std::process::id() % 10_000));
-    let (mcfg, scfg) = ptp::write_configs(a.dir.path(), &pair);
-    let mut master: ChildGuard =
-        ptp::start_ptp4l(&pair.master_ns, &mcfg, &a.dir.path().join("m.log"));
-    let mut slave = ptp::start_ptp4l(&pair.slave_ns, &scfg, &a.dir.path().join("s.log"));
-    // The slave's servo runs (it prints `master offset ... s2` and tries
-    // clock_adjtime, which the kernel refuses: no CAP_SYS_TIME).
-    let lines = wait_for(T, || {
-        let m = a.metrics();
-        let adj = "cloud_event_agent_clock_adjtime_total{clock=\"CLOCK_REALTIME\",process=\"ptp4l\",result=\"error\"}";
-        (sample(&m, "cloud_event_agent_ebpf_lines_total") >= 20.0 && sample(&m, adj) >= 1.0)
-            .then_some(m)
-    });
-    assert!(
-        lines.is_some(),
-        "metrics:\n{}\nlog:\n{}",
-        a.metrics(),
-        a.log()
-    );
-    let log = a.log();
-    assert!(
-        log.contains("linuxptp process started") && log.contains("ptp4l.1.config"),
-        "{log}"
-    );
-    slave.kill();
-    let exited = wait_for(T, || {
-        a.log().contains("linuxptp process exited").then_some(())
-    });
-    assert!(exited.is_some(), "{}", a.log());
-    master.kill();
+    // Nothing came through a socket or a pipe: the lines were read in the
+    // kernel, and ptp4l's refused clock_adjtime calls were seen too.
     let m = a.metrics();
+    assert!(
+        sample(&m, "cloud_event_agent_ebpf_lines_total") > 0.0,
+        "{m}"
+    );
+    let adj = "cloud_event_agent_clock_adjtime_total{clock=\"CLOCK_REALTIME\",process=\"ptp4l\",result=\"error\"}";
+    assert!(sample(&m, adj) > 0.0, "{m}");
+    assert!(a.log().contains("ptp4l.1.config"), "{}", a.log());
+    lab.c.clear();
+    lab.slave.kill();
+    let got = wait_for(T, || {
+        let s = lock_states(&lab.c);
+        s.iter().any(|v| v == "FREERUN").then_some(s)
+    });
+    let got = got.unwrap_or_else(|| panic!("no FREERUN after the slave died:\n{}", lab.a.log()));
+    // At once: no HOLDOVER in between.
+    assert_eq!(got.first().map(String::as_str), Some("FREERUN"), "{got:?}");
+    assert!(lab.a.log().contains("linuxptp process exited"));
     assert_eq!(
         sample(
-            &m,
+            &lab.a.metrics(),
             "cloud_event_agent_ebpf_dropped_total{reason=\"decode_error\"}"
         ),
         0.0
+    );
+}
+
+/// Needs the engine's port-state table (§3.6): the slave reports the lost
+/// master only as `port 1: SLAVE to LISTENING on
+/// ANNOUNCE_RECEIPT_TIMEOUT_EXPIRES` (it prints no offset line after that),
+/// and the engine on main ignores port lines so far. Run with `--ignored`
+/// once it handles them.
+#[test]
+#[ignore = "needs the engine's port-state handling (§3.6)"]
+fn real_ptp4l_master_killed_gives_holdover_then_freerun() {
+    if !gate("real_ptp4l_master_killed_gives_holdover_then_freerun") {
+        return;
+    }
+    let mut lab = locked_lab("ceah");
+    lab.master.kill();
+    let got = wait_for(T, || {
+        let s = after_locked(&lab.c);
+        s.iter().any(|v| v == "FREERUN").then_some(s)
+    });
+    let got = got.unwrap_or_else(|| {
+        panic!(
+            "no FREERUN after the master died: {:?}\n{}",
+            lock_states(&lab.c),
+            lab.a.log()
+        )
+    });
+    assert_eq!(
+        got,
+        ["HOLDOVER", "FREERUN"],
+        "all: {:?}",
+        lock_states(&lab.c)
     );
 }

@@ -288,8 +288,17 @@ impl Handler {
 }
 
 /// `PTP_PROCESS_STATUS:N` as the linuxptp-daemon writes it, with the
-/// process's origin: a dead ptp4l frees its clocks at once.
+/// process's origin: a dead ptp4l frees its clocks at once. A ptp4l that
+/// comes up also names its instance's interface (its first `-i` or config
+/// section), so values are addressed by interface as the anchor does.
 fn status_line(engine: &EngineHandle, info: &ProcInfo, up: bool) {
+    if up
+        && info.process() == "ptp4l"
+        && let Some(iface) = info.ifaces.first()
+    {
+        let instance = info.origin.config.as_deref().unwrap_or("ptp4l");
+        engine.with(|e, _| e.set_interface(instance, iface));
+    }
     let line = format!(
         "{}[{}]: PTP_PROCESS_STATUS:{}",
         info.process(),
@@ -323,4 +332,108 @@ fn unix_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use agent_common::{ClockAdjtime, Header, Kind, LOG_MAX, LogLine, ProcEvent};
+
+    use super::Handler;
+    use crate::engine::tests::Recorder;
+    use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
+    use crate::metrics::Metrics;
+
+    fn handler() -> (Handler, Arc<Metrics>, Arc<Recorder>) {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let rec = Arc::new(Recorder::default());
+        let engine = EngineHandle::new(
+            Engine::new("n1".into(), Thresholds::default(), metrics.ptp.clone()),
+            rec.clone() as Arc<dyn Sink>,
+        );
+        (Handler::new(engine, metrics.clone()), metrics, rec)
+    }
+
+    fn bytes<T: Copy>(v: &T) -> Vec<u8> {
+        // SAFETY: test helper over #[repr(C)] records without padding.
+        unsafe {
+            std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>())
+        }
+        .to_vec()
+    }
+
+    fn log(pid: u32, text: &[u8]) -> Vec<u8> {
+        let mut l = LogLine {
+            hdr: Header {
+                kind: Kind::LogLine as u32,
+                pid,
+                tid: pid,
+                len: u32::try_from(text.len()).unwrap(),
+                ktime_ns: 1,
+            },
+            fd: 1,
+            flags: 0,
+            total: text.len() as u64,
+            data: [0; LOG_MAX],
+        };
+        l.data[..text.len()].copy_from_slice(text);
+        bytes(&l)
+    }
+
+    fn dropped(m: &Metrics, reason: &str) -> u64 {
+        m.ebpf.dropped.with_label_values(&[reason]).get()
+    }
+
+    #[test]
+    fn bad_records_are_counted_never_a_panic() {
+        let (mut h, m, rec) = handler();
+        // Truncated anywhere, unknown kinds, a lying length.
+        let good = log(
+            std::process::id(),
+            b"ptp4l[1.0]: master offset 1 s2 freq 0 path delay 1\n",
+        );
+        for cut in [0, 3, 23, 30, 41, 60] {
+            h.record(&good[..cut]);
+        }
+        h.record(&[0xff; 64]);
+        let mut lying = good.clone();
+        lying[12..16].copy_from_slice(&9999u32.to_ne_bytes());
+        h.record(&lying);
+        assert_eq!(dropped(&m, "decode_error"), 8);
+        assert!(rec.take().is_empty());
+    }
+
+    #[test]
+    fn untrusted_and_vanished_writers_change_nothing() {
+        let (mut h, m, rec) = handler();
+        let line = b"ptp4l[1.0]: master offset 1 s2 freq 0 path delay 1\n";
+        // This test binary (not linuxptp), and a pid that does not exist.
+        h.record(&log(std::process::id(), line));
+        h.record(&log(u32::MAX - 1, line));
+        let adj = ClockAdjtime {
+            hdr: Header {
+                kind: Kind::ClockAdjtime as u32,
+                pid: std::process::id(),
+                ..Header::default()
+            },
+            modes: agent_common::ADJ_SETOFFSET,
+            ..ClockAdjtime::default()
+        };
+        h.record(&bytes(&adj));
+        assert_eq!(dropped(&m, "untrusted"), 3);
+        assert_eq!(m.ebpf.lines.get(), 0);
+        // The exit of a process never seen is nothing.
+        let exit = ProcEvent {
+            hdr: Header {
+                kind: Kind::Exit as u32,
+                pid: 4_000_000,
+                ..Header::default()
+            },
+            ..ProcEvent::default()
+        };
+        h.record(&bytes(&exit));
+        assert!(rec.take().is_empty());
+        assert_eq!(m.ebpf.records.with_label_values(&["log_line"]).get(), 2);
+    }
 }
