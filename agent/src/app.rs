@@ -122,6 +122,7 @@ fn start_source(
         let opts = ebpf::Options {
             watch: cfg.watch.clone(),
             ring_bytes: cfg.ebpf_ring_bytes,
+            trust_any: cfg.ebpf_trust_any,
         };
         match ebpf::Probes::load(&opts) {
             Ok(probes) => {
@@ -140,6 +141,11 @@ fn start_source(
                     .map(|p| p.program)
                     .collect();
                 info!(watch = ?cfg.watch, probes = ?attached, "source: eBPF");
+                if cfg.ebpf_trust_any {
+                    tracing::warn!(
+                        "--ebpf-trust-any: watched processes are trusted by name alone (benches and tests only)"
+                    );
+                }
                 st.active = "ebpf";
                 st.watch.clone_from(&cfg.watch);
                 st.ring_bytes = Some(cfg.ebpf_ring_bytes);

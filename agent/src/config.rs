@@ -75,6 +75,12 @@ pub struct Args {
     #[arg(long, env = "EBPF_RING_BYTES", default_value_t = 256 * 1024)]
     pub ebpf_ring_bytes: u32,
 
+    /// Trust every watched process by its name alone, skipping the check
+    /// that it is a linuxptp binary. For benches and tests only: with it, a
+    /// process that renames itself `ptp4l` feeds the engine.
+    #[arg(long, env = "EBPF_TRUST_ANY", hide = true)]
+    pub ebpf_trust_any: bool,
+
     /// Unix socket of the log-line protocol (linuxptp-daemon writes here).
     #[arg(long, env = "SOCKET_PATH", default_value = "/cloud-native/events.sock")]
     pub socket_path: PathBuf,
@@ -144,6 +150,7 @@ pub struct Config {
     pub source: SourceKind,
     pub watch: Vec<String>,
     pub ebpf_ring_bytes: u32,
+    pub ebpf_trust_any: bool,
     pub socket_path: PathBuf,
     pub ptp_config_dir: PathBuf,
     pub ptp_profiles: PathBuf,
@@ -250,6 +257,7 @@ impl Args {
             source: self.source,
             watch,
             ebpf_ring_bytes: self.ebpf_ring_bytes,
+            ebpf_trust_any: self.ebpf_trust_any,
             socket_path: self.socket_path,
             ptp_config_dir: self.ptp_config_dir,
             ptp_profiles,

@@ -80,6 +80,7 @@ fn clock_adjtime_of_a_process_named_phc2sys_is_a_record() {
     let mut probes = Probes::load(&Options {
         watch: vec!["phc2sys".into()],
         ring_bytes: 64 * 1024,
+        trust_any: false,
     })
     .unwrap();
     let child = fake("phc2sys", &["adjtime", "--count", "3"])
@@ -120,6 +121,7 @@ fn a_flood_that_fills_the_ring_is_counted_not_silent() {
     let mut probes = Probes::load(&Options {
         watch: vec!["cea-flood".into()],
         ring_bytes: 4096,
+        trust_any: false,
     })
     .unwrap();
     let st = fake("cea-flood", &["flood", "--count", &N.to_string()])

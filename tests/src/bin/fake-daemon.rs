@@ -25,7 +25,7 @@ enum Cmd {
         count: u32,
     },
     /// Writes `line` (plus a newline) `count` times, one write(2) each,
-    /// `interval_ms` apart.
+    /// `interval_ms` apart, then sleeps `hold_ms`.
     Print {
         #[arg(long)]
         line: String,
@@ -33,6 +33,19 @@ enum Cmd {
         count: u32,
         #[arg(long, default_value_t = 0)]
         interval_ms: u64,
+        #[arg(long, default_value_t = 0)]
+        hold_ms: u64,
+    },
+    /// Benches: `count` ptp4l offset lines alternating in range (5 ns) and
+    /// out of range (5000 ns), `gap_us` apart; the wall-clock time (ns)
+    /// taken just before each write(2) goes to `times`, one per line.
+    Flip {
+        #[arg(long)]
+        count: u32,
+        #[arg(long)]
+        gap_us: u64,
+        #[arg(long)]
+        times: std::path::PathBuf,
     },
     /// Writes `count` lines as fast as it can, one write(2) each.
     Flood {
@@ -77,10 +90,35 @@ fn main() -> anyhow::Result<()> {
                 println!("state={r} freq={}", tx.freq);
             }
         }
+        Cmd::Flip {
+            count,
+            gap_us,
+            times,
+        } => {
+            let mut stamps = String::new();
+            let t0 = std::time::Instant::now();
+            for k in 0..count {
+                let off = if k % 2 == 0 { 5 } else { 5000 };
+                let line =
+                    format!("ptp4l[{k}.000]: master offset {off} s2 freq -1 path delay 100\n");
+                // Paced on a schedule, so a slow write does not shift the rest.
+                let due = t0 + Duration::from_micros(gap_us * u64::from(k));
+                if let Some(d) = due.checked_duration_since(std::time::Instant::now()) {
+                    std::thread::sleep(d);
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_nanos();
+                write_once(line.as_bytes())?;
+                stamps.push_str(&format!("{now}\n"));
+            }
+            std::fs::write(times, stamps)?;
+        }
         Cmd::Print {
             line,
             count,
             interval_ms,
+            hold_ms,
         } => {
             let mut buf = line.into_bytes();
             buf.push(b'\n');
@@ -90,6 +128,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 write_once(&buf)?;
             }
+            std::thread::sleep(Duration::from_millis(hold_ms));
         }
         Cmd::Flood { count } => {
             for i in 0..count {

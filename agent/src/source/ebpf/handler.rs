@@ -63,6 +63,11 @@ impl Handler {
         }
     }
 
+    /// Trusts watched processes by name alone (benches and tests only).
+    pub fn trust_any(&mut self, yes: bool) {
+        self.procs.trust_any = yes;
+    }
+
     /// Learns processes that ran before the probes: their exit must be seen
     /// as the exit of a linuxptp daemon, and they are up.
     pub fn adopt_running(&mut self, pids: &[u32]) {

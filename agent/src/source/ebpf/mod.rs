@@ -53,6 +53,8 @@ pub struct Options {
     pub watch: Vec<String>,
     /// Ring buffer bytes: a power-of-two multiple of the page size.
     pub ring_bytes: u32,
+    /// Trust watched processes by name alone (benches and tests only).
+    pub trust_any: bool,
 }
 
 /// Loaded and attached probes; their ring buffer and loss counters.
@@ -190,6 +192,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
 ) -> Result<(), EbpfError> {
     let mut handler = Handler::new(engine, metrics.clone());
+    handler.trust_any(opts.trust_any);
     // Probes are attached: processes started from now on are seen by exec;
     // the ones already running are read from /proc.
     handler.adopt_running(&procs::scan(&opts.watch));

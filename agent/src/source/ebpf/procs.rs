@@ -170,6 +170,19 @@ pub fn inspect(pid: u32) -> ProcInfo {
     info
 }
 
+/// [`inspect`], or with `trust_any` a process trusted by its `comm` alone.
+fn inspect_with(pid: u32, trust_any: bool) -> ProcInfo {
+    let mut info = inspect(pid);
+    if trust_any
+        && info.trust == Err(Distrust::NotLinuxptp)
+        && let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+    {
+        info.origin.process = Some(comm.trim_end_matches('\n').into());
+        info.trust = Ok(());
+    }
+    info
+}
+
 fn has_markers(exe: &Path) -> bool {
     use std::io::Read;
     let Ok(f) = std::fs::File::open(exe) else {
@@ -241,6 +254,8 @@ fn config_sections(proc_dir: &Path, cfg: &str) -> Vec<String> {
 #[derive(Debug, Default)]
 pub struct ProcTable {
     procs: HashMap<u32, ProcInfo>,
+    /// Trust by name alone (`--ebpf-trust-any`, benches and tests only).
+    pub trust_any: bool,
 }
 
 /// Entries kept before exited processes are pruned.
@@ -253,12 +268,15 @@ impl ProcTable {
             self.procs
                 .retain(|p, _| Path::new(&format!("/proc/{p}")).exists());
         }
-        self.procs.entry(pid).or_insert_with(|| inspect(pid))
+        let any = self.trust_any;
+        self.procs
+            .entry(pid)
+            .or_insert_with(|| inspect_with(pid, any))
     }
 
     /// Reads `pid` again (after exec).
     pub fn refresh(&mut self, pid: u32) -> &mut ProcInfo {
-        self.procs.insert(pid, inspect(pid));
+        self.procs.insert(pid, inspect_with(pid, self.trust_any));
         self.get(pid)
     }
 
