@@ -2,7 +2,9 @@
 //! CAP_SYS_TIME: the real clock is never touched), the agent in eBPF mode
 //! (no socket, no log piping), and the example consumer printing what it
 //! receives. After `--seconds`/2 the master is killed, near the end the
-//! slave: LOCKED, then HOLDOVER/FREERUN, then FREERUN on the slave's exit.
+//! slave: LOCKED, then FREERUN at once on the slave's exit. The agent
+//! watches every ptp4l of the node: other ptp4l processes running here show
+//! up too.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -143,6 +145,13 @@ pub fn demo(seconds: u64) -> anyhow::Result<()> {
         Some(
             Command::new(debug.join("cloud-event-agent"))
                 .args(["--source", "ebpf", "--node-name", NODE])
+                // Both daemons share one clock: offsets of a few hundred ns.
+                .args([
+                    "--max-offset-threshold",
+                    "5000",
+                    "--min-offset-threshold",
+                    "-5000",
+                ])
                 .args([
                     "--api-addr",
                     "127.0.0.1",
