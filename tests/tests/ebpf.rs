@@ -111,6 +111,66 @@ fn clock_adjtime_of_a_process_named_phc2sys_is_a_record() {
 }
 
 #[test]
+fn writev_clock_settime_exec_and_exit_are_records() {
+    if !gate("writev_clock_settime_exec_and_exit_are_records") {
+        return;
+    }
+    // `fake-daemon` is exec'd under its own name: watch that too, for the
+    // exec record.
+    let mut probes = Probes::load(&Options {
+        watch: vec!["fake-daemon".into(), "cea-writev".into()],
+        ring_bytes: 64 * 1024,
+        trust_any: false,
+    })
+    .unwrap();
+    let w = fake(
+        "cea-writev",
+        &["writev", "--parts", "ptp4l[1.0]: ", "port 1: ", "a\n"],
+    )
+    .spawn()
+    .unwrap();
+    let wpid = w.id();
+    assert!(w.wait_with_output().unwrap().status.success());
+    let s = fake("cea-writev", &["settime-monotonic"]).spawn().unwrap();
+    let spid = s.id();
+    assert!(s.wait_with_output().unwrap().status.success());
+    let mut pieces = Vec::new();
+    let mut settime = None;
+    let (mut exec, mut exit) = (false, false);
+    let done = wait_for(T, || {
+        probes.drain(|rec| match decode(rec) {
+            Ok(Decoded::Log {
+                hdr, flags, data, ..
+            }) if hdr.pid == wpid => pieces.push((flags, data.to_vec())),
+            Ok(Decoded::ClockSettime(r)) if r.hdr.pid == spid => settime = Some(r),
+            Ok(Decoded::Exec(p)) if p.hdr.pid == wpid => exec = true,
+            Ok(Decoded::Exit(p)) if p.hdr.pid == wpid => exit = true,
+            _ => {}
+        });
+        (pieces.len() >= 3 && settime.is_some() && exec && exit).then_some(())
+    });
+    assert!(
+        done.is_some(),
+        "pieces {pieces:?} settime {settime:?} exec {exec} exit {exit}"
+    );
+    let text: Vec<u8> = pieces.iter().flat_map(|(_, d)| d.clone()).collect();
+    assert_eq!(text, b"ptp4l[1.0]: port 1: a\n");
+    let flags: Vec<u32> = pieces.iter().map(|(f, _)| *f).collect();
+    assert_eq!(
+        flags,
+        [
+            agent_common::LOG_WRITEV,
+            agent_common::LOG_WRITEV,
+            agent_common::LOG_WRITEV | agent_common::LOG_LAST
+        ]
+    );
+    let st = settime.unwrap();
+    assert_eq!(st.clock_id, libc::CLOCK_MONOTONIC);
+    assert_eq!((st.tv_sec, st.tv_nsec), (12345, 678));
+    assert_eq!(st.ret, -i64::from(libc::EINVAL));
+}
+
+#[test]
 fn a_flood_that_fills_the_ring_is_counted_not_silent() {
     if !gate("a_flood_that_fills_the_ring_is_counted_not_silent") {
         return;

@@ -52,6 +52,14 @@ enum Cmd {
         #[arg(long)]
         count: u32,
     },
+    /// One writev(2) of `parts` to stdout (one iovec each).
+    Writev {
+        #[arg(long, num_args = 1..)]
+        parts: Vec<String>,
+    },
+    /// `clock_settime(CLOCK_MONOTONIC, ...)`: always refused (EINVAL), so
+    /// it changes no clock, but the probe sees the call.
+    SettimeMonotonic,
     /// Sleeps, then exits (an exit record).
     Sleep {
         #[arg(long)]
@@ -134,6 +142,30 @@ fn main() -> anyhow::Result<()> {
             for i in 0..count {
                 write_once(format!("flood line {i}\n").as_bytes())?;
             }
+        }
+        Cmd::Writev { parts } => {
+            let iov: Vec<libc::iovec> = parts
+                .iter()
+                .map(|p| libc::iovec {
+                    iov_base: p.as_ptr() as *mut libc::c_void,
+                    iov_len: p.len(),
+                })
+                .collect();
+            let n = libc::c_int::try_from(iov.len())?;
+            // SAFETY: every iovec points into a String of `parts`, alive
+            // for the call; writev only reads them.
+            let r = unsafe { libc::writev(1, iov.as_ptr(), n) };
+            anyhow::ensure!(r >= 0, "writev: {}", std::io::Error::last_os_error());
+        }
+        Cmd::SettimeMonotonic => {
+            let ts = libc::timespec {
+                tv_sec: 12345,
+                tv_nsec: 678,
+            };
+            // SAFETY: `ts` is valid for the call. CLOCK_MONOTONIC cannot be
+            // set: the kernel answers EINVAL and changes nothing.
+            let r = unsafe { libc::clock_settime(libc::CLOCK_MONOTONIC, &raw const ts) };
+            anyhow::ensure!(r == -1, "clock_settime(CLOCK_MONOTONIC) succeeded?");
         }
         Cmd::Sleep { ms } => std::thread::sleep(Duration::from_millis(ms)),
     }
