@@ -8,8 +8,9 @@ use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
 use crate::config::{Config, SourceKind};
-use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
+use crate::engine::{Engine, EngineHandle, Sink, Thresholds, profiles};
 use crate::metrics::Metrics;
+use crate::source::pmc;
 use crate::source::socket::SocketSource;
 use crate::source::{SourceStatus, StatusHandle, ebpf};
 use crate::store::{Publishers, Store, Subscriptions};
@@ -49,16 +50,14 @@ pub async fn run(
         metrics.clone(),
         store.clone() as Arc<dyn Subscriptions>,
     );
+    // Defaults for instances without a profile (flags).
+    let thresholds = Thresholds {
+        max_offset: cfg.max_offset_threshold,
+        min_offset: cfg.min_offset_threshold,
+        holdover: cfg.holdover_timeout,
+    };
     let engine = EngineHandle::new(
-        Engine::new(
-            cfg.node_name.clone(),
-            Thresholds {
-                max_offset: cfg.max_offset_threshold,
-                min_offset: cfg.min_offset_threshold,
-                holdover: cfg.holdover_timeout,
-            },
-            metrics.ptp.clone(),
-        ),
+        Engine::new(cfg.node_name.clone(), thresholds, metrics.ptp.clone()),
         dispatcher.clone() as Arc<dyn Sink>,
     );
 
@@ -81,6 +80,17 @@ pub async fn run(
         source: StatusHandle::default(),
     };
     tokio::spawn(engine.clone().run_timers());
+    // Profiles before the first line, then re-read when they change.
+    let mut profiles = profiles::Reloader::new(
+        cfg.ptp_config_dir.clone(),
+        cfg.ptp_profiles.clone(),
+        thresholds,
+        engine.clone(),
+        metrics.ptp.clone(),
+    );
+    profiles.reload();
+    tokio::spawn(profiles::watch(profiles));
+    tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
     // Aborted at shutdown: dropping the socket source removes its file.
     let source = start_source(&cfg, engine, metrics.clone(), &state.source)?;
     tokio::spawn(serve_metrics(metrics_listener, metrics));

@@ -112,6 +112,11 @@ pub struct Args {
     #[arg(long, env = "HOLDOVER_TIMEOUT", default_value_t = 5)]
     pub holdover_timeout: u64,
 
+    /// ptp4l's management socket, for configs without `uds_address` (or
+    /// a plain ptp4l): port states and clock class come straight from it.
+    #[arg(long, env = "PTP4L_UDS", default_value = "/var/run/ptp4l")]
+    pub ptp4l_uds: PathBuf,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
@@ -158,6 +163,7 @@ pub struct Config {
     pub max_offset_threshold: i64,
     pub min_offset_threshold: i64,
     pub holdover_timeout: Duration,
+    pub ptp4l_uds: PathBuf,
     pub log_format: LogFormat,
     pub max_consecutive_failures: u32,
     pub queue_capacity: usize,
@@ -264,6 +270,7 @@ impl Args {
             max_offset_threshold: self.max_offset_threshold,
             min_offset_threshold: self.min_offset_threshold,
             holdover_timeout: Duration::from_secs(self.holdover_timeout),
+            ptp4l_uds: self.ptp4l_uds,
             log_format: self.log_format,
             max_consecutive_failures: self.max_consecutive_failures,
             queue_capacity: self.queue_capacity,

@@ -5,6 +5,7 @@
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http;
+pub mod netns;
 pub mod ptp;
 
 use std::io::{BufRead, BufReader, Write};
@@ -157,6 +158,9 @@ impl Agent {
             .arg(d)
             .arg("--ptp-profiles")
             .arg(d.join("ptp-profiles.json"))
+            // Hermetic: never the machine's own ptp4l.
+            .arg("--ptp4l-uds")
+            .arg(d.join("ptp4l"))
             .args(&self.extra)
             .env(
                 "LOG_LEVEL",

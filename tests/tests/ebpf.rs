@@ -372,13 +372,10 @@ fn real_ptp4l_slave_locked_then_killed_gives_freerun() {
     );
 }
 
-/// Needs the engine's port-state table (§3.6): the slave reports the lost
-/// master only as `port 1: SLAVE to LISTENING on
-/// ANNOUNCE_RECEIPT_TIMEOUT_EXPIRES` (it prints no offset line after that),
-/// and the engine on main ignores port lines so far. Run with `--ignored`
-/// once it handles them.
+/// The slave reports the lost master as `port 1: SLAVE to LISTENING on
+/// ANNOUNCE_RECEIPT_TIMEOUT_EXPIRES` (and prints no offset line after that):
+/// HOLDOVER, then FREERUN when the holdover timeout (3 s here) runs out.
 #[test]
-#[ignore = "needs the engine's port-state handling (§3.6)"]
 fn real_ptp4l_master_killed_gives_holdover_then_freerun() {
     if !gate("real_ptp4l_master_killed_gives_holdover_then_freerun") {
         return;

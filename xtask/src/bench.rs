@@ -25,6 +25,11 @@ pub fn bench() -> anyhow::Result<()> {
     )?;
     println!("## Delivery (real HTTP consumers in other processes)\n");
     run_bin("bench-delivery", &path)?;
+    status(
+        cargo()
+            .args(["bench", "-q", "-p", "agent", "--bench", "engine"])
+            .env("PATH", &path),
+    )?;
     println!("\n## Memory\n");
     run_bin("bench-rss", &path)?;
     if root {

@@ -38,9 +38,107 @@ fn tail(s: &[u8]) -> Option<usize> {
     }
 }
 
+/// Aliases of every known interface, with the collision fallback of §3.9:
+/// if the ports of one PHC get different aliases, or two PHCs the same
+/// alias, those ports keep their raw names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AliasMap(Vec<(String, String)>);
+
+impl AliasMap {
+    /// `ports`: (PHC identity, interface). Ports of one ptp4l config share
+    /// a PHC (ptp4l requires it), so the config name is a fine identity
+    /// where sysfs does not name the PHC (see [`phc_of`]).
+    #[must_use]
+    pub fn new(ports: &[(String, String)]) -> Self {
+        let mut phcs: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (phc, iface) in ports {
+            match phcs.iter_mut().find(|(p, _)| p == phc) {
+                Some((_, v)) if !v.contains(&iface.as_str()) => v.push(iface),
+                Some(_) => {}
+                None => phcs.push((phc, vec![iface])),
+            }
+        }
+        // One alias per PHC, or None when its ports disagree.
+        let per_phc: Vec<Option<String>> = phcs
+            .iter()
+            .map(|(_, ifs)| {
+                let a = alias(ifs[0]);
+                ifs.iter().all(|i| alias(i) == a).then_some(a)
+            })
+            .collect();
+        let mut map = Vec::new();
+        for (i, (_, ifs)) in phcs.iter().enumerate() {
+            let shared = per_phc[i].as_ref().filter(|a| {
+                per_phc
+                    .iter()
+                    .enumerate()
+                    .all(|(j, b)| j == i || b.as_ref() != Some(*a))
+            });
+            for iface in ifs {
+                let v = shared.cloned().unwrap_or_else(|| (*iface).to_owned());
+                if !map.iter().any(|(k, _): &(String, String)| k == iface) {
+                    map.push(((*iface).to_owned(), v));
+                }
+            }
+        }
+        Self(map)
+    }
+
+    /// The alias of `iface`: from the map, else the plain rule.
+    #[must_use]
+    pub fn get(&self, iface: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == iface)
+            .map_or_else(|| alias(iface), |(_, v)| v.clone())
+    }
+}
+
+/// The PHC of `iface` as sysfs names it (`ptp0`), if it does.
+#[must_use]
+pub fn phc_of(iface: &str) -> Option<String> {
+    let dir = std::path::Path::new("/sys/class/net")
+        .join(iface)
+        .join("device/ptp");
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|e| e.file_name().into_string().ok())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::alias;
+    use super::{AliasMap, alias};
+
+    fn ports(p: &[(&str, &str)]) -> AliasMap {
+        let v: Vec<(String, String)> = p
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
+        AliasMap::new(&v)
+    }
+
+    #[test]
+    fn collision_fallback() {
+        let m = ports(&[("c0", "ens1f0"), ("c0", "ens1f1"), ("c1", "ens2f0")]);
+        assert_eq!(m.get("ens1f1"), "ens1fx");
+        assert_eq!(m.get("ens2f0"), "ens2fx");
+        // Ports of one PHC with different aliases: raw names.
+        let m = ports(&[("c0", "ens1f0"), ("c0", "eth1")]);
+        assert_eq!(
+            (m.get("ens1f0"), m.get("eth1")),
+            ("ens1f0".into(), "eth1".into())
+        );
+        // Two PHCs with the same alias: raw names for both.
+        let m = ports(&[("c0", "eth0"), ("c1", "eth1"), ("c2", "ens5f0")]);
+        assert_eq!(
+            (m.get("eth0"), m.get("eth1")),
+            ("eth0".into(), "eth1".into())
+        );
+        assert_eq!(m.get("ens5f0"), "ens5fx");
+        // Unknown interfaces follow the rule.
+        assert_eq!(m.get("ens7f0"), "ens7fx");
+    }
 
     #[test]
     fn anchor_examples() {

@@ -118,6 +118,29 @@ impl Clock {
         next
     }
 
+    /// A state decided elsewhere (the daemon's GM/T-BC status, chronyd):
+    /// no thresholds; returns it when it changed.
+    pub fn force(&mut self, state: SyncState, offset: i64) -> Option<SyncState> {
+        self.offset = offset;
+        if self.state == Some(state) {
+            return None;
+        }
+        self.set(state);
+        Some(state)
+    }
+
+    /// Records a state without publishing (metrics-only clocks).
+    pub fn set_quietly(&mut self, state: SyncState, offset: i64) {
+        self.offset = offset;
+        self.set(state);
+    }
+
+    /// The `openshift_ptp_clock_state` handle of this clock.
+    #[must_use]
+    pub const fn gauge(&self) -> &IntGauge {
+        &self.state_gauge
+    }
+
     /// Takes over `old`'s state under this clock's address (the interface
     /// became known after the first lines).
     pub fn adopt(&mut self, old: &Self) {
@@ -217,6 +240,41 @@ mod tests {
                 "{incoming:?} after {last:?} at {offset}"
             );
             assert_eq!(c.offset(), offset);
+        }
+    }
+
+    /// `TestPTPEventManager_GenPTPEvent` uses max 500 / min 10: in range is
+    /// 10 < offset < 500, so a small or negative offset is out of range.
+    #[test]
+    fn gen_ptp_event_with_max_500_min_10() {
+        let th = Thresholds {
+            max_offset: 500,
+            min_offset: 10,
+            holdover: Duration::from_secs(5),
+        };
+        let now = Instant::now();
+        let cases = [
+            (None, Locked, 100, Some(Locked)),
+            (None, Locked, 5, Some(Freerun)),
+            (Some(Locked), Locked, 499, None),
+            (Some(Locked), Locked, 500, Some(Freerun)),
+            (Some(Locked), Locked, -5, Some(Freerun)),
+            (Some(Freerun), Locked, 11, Some(Locked)),
+            (Some(Freerun), Locked, 10, None),
+            (Some(Holdover), Locked, 200, Some(Locked)),
+            (Some(Holdover), Locked, 0, None),
+            (Some(Locked), Holdover, 200, Some(Holdover)),
+        ];
+        for (last, incoming, offset, want) in cases {
+            let mut c = clock();
+            if let Some(l) = last {
+                c.set_quietly(l, 0);
+            }
+            assert_eq!(
+                c.apply(incoming, offset, Cause::Derived, &th, now),
+                want,
+                "{incoming:?} after {last:?} at {offset}"
+            );
         }
     }
 

@@ -11,6 +11,7 @@ pub mod clock;
 mod handle;
 pub mod node;
 pub mod parse;
+pub mod profiles;
 mod state;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 pub use clock::Thresholds;
 pub use handle::EngineHandle;
-pub use state::{Engine, Ingest};
+pub use state::{DEAD_OFFSET, Engine, Ingest};
 
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 

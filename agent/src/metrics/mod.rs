@@ -6,11 +6,13 @@ mod api;
 mod delivery;
 mod ebpf;
 mod ptp;
+mod ptp_series;
 
 pub use api::ApiMetrics;
 pub use delivery::DeliveryMetrics;
 pub use ebpf::EbpfMetrics;
 pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
+pub use ptp_series::{Family, SeriesSet};
 
 use prometheus::{Encoder, Registry, TextEncoder};
 

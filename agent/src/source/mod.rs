@@ -3,6 +3,7 @@
 //! the engine through [`crate::engine::EngineHandle`].
 
 pub mod ebpf;
+pub mod pmc;
 pub mod socket;
 pub mod status;
 

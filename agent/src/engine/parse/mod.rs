@@ -2,12 +2,84 @@
 //! allocates or keeps state; a line that does not fit returns `None`.
 
 pub mod common;
+pub mod daemon;
 pub mod phc2sys;
+pub mod port;
 pub mod ptp4l;
+pub mod synce;
+pub mod ts2phc;
 
 pub use common::{Prefix, process_status};
 
 use crate::event::SyncState;
+
+/// A line of a known family whose fields do not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {family} line")]
+pub struct Malformed {
+    pub family: &'static str,
+}
+
+/// Every message form of §3.3, borrowed from the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Msg<'a> {
+    ProcessStatus(bool),
+    ClockClass(u8),
+    Ptp4l(ptp4l::Line),
+    Port(port::PortLine<'a>),
+    Phc2sys(phc2sys::Line),
+    HaProfile(&'a [u8], bool),
+    Ts2phc(ts2phc::Line<'a>),
+    Gm(daemon::Gm<'a>),
+    Tbc(daemon::Tbc<'a>),
+    Dpll(daemon::Dpll<'a>),
+    Gnss(daemon::Gnss<'a>),
+    Synce(synce::Synce<'a>),
+    Chronyd(bool),
+    /// Well formed, of no use to the engine.
+    Other,
+}
+
+/// The message of `process` (`ptp4l`, `GM`, ...; empty when unknown).
+///
+/// # Errors
+/// A known line family whose fields do not parse.
+pub fn message<'a>(process: &[u8], m: &'a [u8]) -> Result<Msg<'a>, Malformed> {
+    if let Some(up) = process_status(m) {
+        return Ok(Msg::ProcessStatus(up));
+    }
+    if let Some(c) = daemon::clock_class(m)? {
+        return Ok(Msg::ClockClass(c));
+    }
+    let msg = match process {
+        b"ptp4l" => ptp4l_msg(m)?,
+        b"phc2sys" => match daemon::ha_profile(m)? {
+            Some((p, up)) => Msg::HaProfile(p, up),
+            None => phc2sys::parse(m)?.map_or(Msg::Other, Msg::Phc2sys),
+        },
+        b"ts2phc" => ts2phc::parse(m)?.map_or(Msg::Other, Msg::Ts2phc),
+        b"GM" => daemon::gm(m)?.map_or(Msg::Other, Msg::Gm),
+        b"T-BC" => daemon::tbc(m)?.map_or(Msg::Other, Msg::Tbc),
+        b"dpll" => daemon::dpll(m)?.map_or(Msg::Other, Msg::Dpll),
+        b"gnss" => daemon::gnss(m)?.map_or(Msg::Other, Msg::Gnss),
+        b"synce4l" => synce::parse(m)?.map_or(Msg::Other, Msg::Synce),
+        b"chronyd" => daemon::chronyd(m).map_or(Msg::Other, Msg::Chronyd),
+        // Unknown writer: bare servo and port lines are still recognisable.
+        b"" => match ptp4l_msg(m)? {
+            Msg::Other => phc2sys::parse(m)?.map_or(Msg::Other, Msg::Phc2sys),
+            other => other,
+        },
+        _ => Msg::Other,
+    };
+    Ok(msg)
+}
+
+fn ptp4l_msg(m: &[u8]) -> Result<Msg<'_>, Malformed> {
+    if let Some(l) = ptp4l::parse(m)? {
+        return Ok(Msg::Ptp4l(l));
+    }
+    Ok(port::parse(m)?.map_or(Msg::Other, Msg::Port))
+}
 
 /// The servo state token of an offset line (§3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

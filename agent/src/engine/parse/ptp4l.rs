@@ -2,14 +2,8 @@
 //! <ns>` and the summary `rms <ns> max <ns> freq <ppb> +/- <n> [delay <ns>
 //! +/- <n>]` printed instead when `summary_interval` is above the sync rate.
 
+pub use super::Malformed;
 use super::{Servo, int, tokens};
-
-/// A line of the family whose numbers do not parse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("malformed {family} line")]
-pub struct Malformed {
-    pub family: &'static str,
-}
 
 /// One `offset` line (ptp4l `master offset`, phc2sys `phc offset`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,111 +1,10 @@
-//! The engine fed real lines in-process (anchor §3.3/§3.5 and the recorded
-//! ptp4l run), with a sink that records what it would publish.
+//! The first engine's behaviour, kept.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use parking_lot::Mutex;
-
-use super::{Engine, Ingest, Origin, Sink, Snapshot, Thresholds};
-use crate::event::{DataType, Event, EventKind, SyncState};
-use crate::metrics::PtpMetrics;
-
-/// Records every published event.
-#[derive(Default)]
-pub(crate) struct Recorder(pub Mutex<Vec<Event>>);
-
-impl Sink for Recorder {
-    fn publish(&self, event: Event) {
-        self.0.lock().push(event);
-    }
-}
-
-impl Recorder {
-    /// (kind, address, state, offset) of each event so far, then forgets them.
-    pub fn take(&self) -> Vec<(EventKind, String, String, Option<String>)> {
-        std::mem::take(&mut *self.0.lock())
-            .into_iter()
-            .map(|e| {
-                let n = e
-                    .values
-                    .iter()
-                    .find(|v| v.data_type == DataType::Notification)
-                    .unwrap();
-                let m = e.values.iter().find(|v| v.data_type == DataType::Metric);
-                assert!(m.is_none_or(|m| m.resource_address == n.resource_address));
-                (
-                    e.kind,
-                    n.resource_address.clone(),
-                    n.value.clone(),
-                    m.map(|m| m.value.clone()),
-                )
-            })
-            .collect()
-    }
-
-    /// Just the (kind, state) pairs.
-    pub fn states(&self) -> Vec<(EventKind, String)> {
-        self.take().into_iter().map(|(k, _, s, _)| (k, s)).collect()
-    }
-}
-
-const NODE: &str = "n1";
-const LOCK: EventKind = EventKind::LockState;
-const OS: EventKind = EventKind::OsClockSyncState;
-const SYNC: EventKind = EventKind::SyncState;
-
-struct T {
-    e: Engine,
-    r: Recorder,
-    now: Instant,
-    metrics: PtpMetrics,
-}
-
-impl T {
-    fn new() -> Self {
-        let metrics = PtpMetrics::unregistered().unwrap();
-        Self {
-            e: Engine::new(NODE.into(), Thresholds::default(), metrics.clone()),
-            r: Recorder::default(),
-            now: Instant::now(),
-            metrics,
-        }
-    }
-
-    fn feed(&mut self, line: &str) -> Ingest {
-        self.feed_as(&Origin::default(), line)
-    }
-
-    fn feed_as(&mut self, origin: &Origin, line: &str) -> Ingest {
-        self.e
-            .ingest_line(origin, line.as_bytes(), self.now, &self.r)
-    }
-
-    fn states(&self) -> Vec<(EventKind, String)> {
-        self.r.states()
-    }
-
-    fn gauge(&self, process: &str, iface: &str) -> i64 {
-        self.metrics
-            .clock_state
-            .with_label_values(&[process, NODE, iface])
-            .get()
-    }
-}
-
-fn st(kind: EventKind, s: &str) -> (EventKind, String) {
-    (kind, s.to_owned())
-}
-
-const P0: &str = "ptp4l[1.0]: [ptp4l.0.config] ";
-const C0: &str = "phc2sys[1.0]: [ptp4l.0.config] ";
-
-fn ptp(offset: i64, servo: &str) -> String {
-    format!("{P0}master offset {offset} {servo} freq -3972 path delay 89")
-}
-
-fn phc(offset: i64, servo: &str) -> String {
-    format!("{C0}CLOCK_REALTIME phc offset {offset} {servo} freq -20217 delay 536")
-}
+use super::*;
+use crate::engine::{Ingest, Origin, Snapshot};
+use crate::event::{EventKind, SyncState};
 
 #[test]
 fn first_line_publishes_with_values() {
@@ -458,7 +357,7 @@ fn snapshots_before_and_after_data_and_reset() {
 #[test]
 fn recorded_run_events() {
     let mut t = T::new();
-    let text = include_str!("../../../tests/data/ptp4l-slave-sw-ts.log");
+    let text = include_str!("../../../../tests/data/ptp4l-slave-sw-ts.log");
     for l in text.lines() {
         assert_ne!(t.feed(l), Ingest::Invalid, "{l}");
     }
@@ -533,15 +432,21 @@ fn ingest_results() {
     let mut t = T::new();
     assert_eq!(
         t.feed("ptp4l[4078.085]: port 1: UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED"),
+        Ingest::Used
+    );
+    assert_eq!(
+        t.feed("ptp4l[4075.708]: port 1: new foreign master 72aaf9.fffe.3c0974-1"),
         Ingest::Ignored
     );
     assert_eq!(
-        t.feed(
-            "ts2phc[82674.465]: [ts2phc.0.config] ens2f1 master offset          0 s2 freq      -0"
-        ),
+        t.feed("ts2phc[82674.465]: [ts2phc.0.config] nmea delay: 88403525 ns"),
         Ingest::Ignored
     );
     assert_eq!(t.feed("hello"), Ingest::Ignored);
+    assert_eq!(
+        t.feed("foo[1.0]: [foo.0.config] master offset 5 s2"),
+        Ingest::Ignored
+    );
     assert_eq!(
         t.feed("ptp4l[1.0]: master offset 5 s9 freq 1 path delay 2"),
         Ingest::Ignored

@@ -1,0 +1,122 @@
+//! One linuxptp config file (`/var/run/ptp4l.0.config`, §3.2): the
+//! daemon's `#profile: <name>` header, the interface sections (numbered as
+//! ptp4l numbers its ports) and the `uds_address` of `[global]`.
+
+use std::path::PathBuf;
+
+use super::ProfileError;
+
+/// Sections that are not interfaces.
+const NOT_PORTS: &[&str] = &["global", "nmea", "unicast_master_table"];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// The file name: `ptp4l.0.config`.
+    pub name: String,
+    pub profile: Option<String>,
+    /// Interface sections in file order: port N is `interfaces[N - 1]`.
+    pub interfaces: Vec<String>,
+    pub uds_address: Option<PathBuf>,
+}
+
+/// Whether `name` is a config the daemon writes:
+/// `(ptp4l|ts2phc|phc2sys|synce4l|chronyd).N.config`.
+#[must_use]
+pub fn is_config_name(name: &str) -> bool {
+    let Some(rest) = name.strip_suffix(".config") else {
+        return false;
+    };
+    let Some((proc_name, n)) = rest.rsplit_once('.') else {
+        return false;
+    };
+    matches!(
+        proc_name,
+        "ptp4l" | "ts2phc" | "phc2sys" | "synce4l" | "chronyd"
+    ) && n.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// Parses `text`, the content of the file `name`.
+///
+/// # Errors
+/// A section header that is not closed (with its line number).
+pub fn parse(name: &str, text: &str) -> Result<ConfigFile, ProfileError> {
+    let mut f = ConfigFile {
+        name: name.to_owned(),
+        ..ConfigFile::default()
+    };
+    let mut section = String::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(p) = line.strip_prefix("#profile:") {
+            f.profile = Some(p.trim().to_owned()).filter(|p| !p.is_empty());
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(s) = line.strip_prefix('[') {
+            let s = s.strip_suffix(']').ok_or_else(|| ProfileError::Syntax {
+                file: name.to_owned(),
+                line: n + 1,
+                reason: "unterminated section header".into(),
+            })?;
+            section = s.trim().to_owned();
+            // synce4l's `[<synce1>]` names a device, not a port.
+            if !NOT_PORTS.contains(&section.as_str())
+                && !section.starts_with('<')
+                && !section.is_empty()
+            {
+                f.interfaces.push(section.clone());
+            }
+            continue;
+        }
+        if section == "global" {
+            let mut kv = line.split_whitespace();
+            if kv.next() == Some("uds_address")
+                && let Some(v) = kv.next()
+            {
+                f.uds_address = Some(PathBuf::from(v));
+            }
+        }
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(is_config_name("ptp4l.0.config"));
+        assert!(is_config_name("ts2phc.12.config"));
+        assert!(is_config_name("chronyd.0.config"));
+        assert!(!is_config_name("ts2phc.0.cfg"));
+        assert!(!is_config_name("ptp4l.x.config"));
+        assert!(!is_config_name("foo.0.config"));
+    }
+
+    #[test]
+    fn daemon_style_file() {
+        let text = "#profile: test-slave\n[global]\nslaveOnly 1\nuds_address /tmp/x/ptp4l\n\
+                    [ens3f0]\nmasterOnly 0\n[ens3f1]\n[unicast_master_table]\ntable_id 1\n";
+        let f = parse("ptp4l.1.config", text).unwrap();
+        assert_eq!(f.profile.as_deref(), Some("test-slave"));
+        assert_eq!(f.interfaces, ["ens3f0", "ens3f1"]);
+        assert_eq!(f.uds_address, Some(PathBuf::from("/tmp/x/ptp4l")));
+    }
+
+    #[test]
+    fn recorded_slave_config() {
+        let text = include_str!("../../../../tests/data/ptp4l-slave-sw-ts.cfg");
+        let f = parse("ptp4l.0.config", text).unwrap();
+        assert_eq!(f.profile.as_deref(), Some("slave1"));
+        assert_eq!(f.interfaces, ["veth-s"]);
+    }
+
+    #[test]
+    fn bad_header() {
+        let e = parse("ptp4l.0.config", "[global]\n[ens1f0\n").unwrap_err();
+        assert!(e.to_string().contains("ptp4l.0.config:2"), "{e}");
+    }
+}
