@@ -80,6 +80,16 @@ impl Handler {
         }
     }
 
+    /// Finds linuxptp processes that died without an exit record (lost
+    /// when the ring was full) and gives the engine their exit. Called after
+    /// every loss and every few seconds.
+    pub fn reconcile(&mut self) {
+        for (pid, info) in self.procs.take_gone() {
+            info!(pid, process = info.process(), config = ?info.origin.config, "linuxptp process gone (its exit record was lost)");
+            status_line(&self.engine, &info, false);
+        }
+    }
+
     /// One ring-buffer record. Never panics: what cannot be used is counted.
     pub fn record(&mut self, buf: &[u8]) {
         let rec = match decode(buf) {
@@ -407,6 +417,25 @@ mod tests {
         h.record(&lying);
         assert_eq!(dropped(&m, "decode_error"), 8);
         assert!(rec.take().is_empty());
+    }
+
+    #[test]
+    fn a_process_gone_without_exit_record_is_reconciled() {
+        let (mut h, _m, _rec) = handler();
+        h.trust_any(true);
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        h.record(&log(pid, b"sleep[1.0]: a line\n"));
+        assert_eq!(h.known(), 1);
+        h.reconcile();
+        assert_eq!(h.known(), 1, "still running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        h.reconcile();
+        assert_eq!(h.known(), 0);
     }
 
     #[test]

@@ -143,6 +143,7 @@ impl Probes {
                 .map_err(|e| EbpfError::Io(std::io::Error::from(e)))?;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u32;
         loop {
             tokio::select! {
                 guard = fd.readable_mut() => {
@@ -152,7 +153,12 @@ impl Probes {
                 }
                 _ = tick.tick() => {
                     let lost = fd.get_mut().take_lost();
-                    report_lost(&lost, &metrics);
+                    ticks = ticks.wrapping_add(1);
+                    // A lost record may be an exit: look at /proc at once,
+                    // else every 5 s.
+                    if report_lost(&lost, &metrics) || ticks.is_multiple_of(10) {
+                        handler.reconcile();
+                    }
                 }
             }
         }
@@ -165,12 +171,13 @@ impl std::os::fd::AsRawFd for Probes {
     }
 }
 
-/// Losses go to the metric and, once per poll, to the log: the engine's
-/// state may be stale until the next line of the daemon that lost one.
-fn report_lost(lost: &[u64], metrics: &Metrics) {
+/// Losses go to the metric and, once per poll, to the log; returns whether
+/// there were any (the caller then reconciles processes with /proc, since
+/// an exit record may be among them).
+fn report_lost(lost: &[u64], metrics: &Metrics) -> bool {
     let total: u64 = lost.iter().sum();
     if total == 0 {
-        return;
+        return false;
     }
     for (k, &n) in lost.iter().enumerate() {
         if n > 0 {
@@ -182,6 +189,7 @@ fn report_lost(lost: &[u64], metrics: &Metrics) {
         }
     }
     warn!(lost = total, "ring buffer full: records lost in the kernel");
+    true
 }
 
 /// Runs the eBPF source on an already loaded set of probes.

@@ -284,6 +284,25 @@ impl ProcTable {
         self.procs.remove(&pid)
     }
 
+    /// Trusted processes that are gone although no exit record said so (it
+    /// was lost with a full ring): no `/proc/<pid>`, or another program
+    /// under that pid now. Removed from the table and returned.
+    pub fn take_gone(&mut self) -> Vec<(u32, ProcInfo)> {
+        let gone: Vec<u32> = self
+            .procs
+            .iter()
+            .filter(|(_, i)| i.trusted())
+            .filter(|(pid, i)| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map_or(true, |c| c.trim_end_matches('\n') != i.process())
+            })
+            .map(|(pid, _)| *pid)
+            .collect();
+        gone.into_iter()
+            .filter_map(|pid| self.procs.remove(&pid).map(|i| (pid, i)))
+            .collect()
+    }
+
     #[must_use]
     pub fn len(&self) -> usize {
         self.procs.len()
