@@ -419,6 +419,71 @@ mod tests {
         assert!(rec.take().is_empty());
     }
 
+    /// A process whose `comm` is `ptp4l` (exec'd through a symlink of that
+    /// name to `sleep`), trusted by name alone.
+    fn fake_ptp4l(dir: &std::path::Path) -> std::process::Child {
+        let link = dir.join("ptp4l");
+        std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
+        std::process::Command::new(&link).arg("30").spawn().unwrap()
+    }
+
+    fn lock_states(rec: &Recorder) -> Vec<String> {
+        rec.states()
+            .into_iter()
+            .filter(|(k, _)| *k == crate::event::EventKind::LockState)
+            .map(|(_, s)| s)
+            .collect()
+    }
+
+    #[test]
+    fn a_step_or_the_exit_of_a_locked_ptp4l_is_freerun() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut h, m, rec) = handler();
+        h.trust_any(true);
+        let mut child = fake_ptp4l(dir.path());
+        let pid = child.id();
+        let locked = b"ptp4l[1.0]: master offset 5 s2 freq -1 path delay 10\n";
+        h.record(&log(pid, locked));
+        assert_eq!(lock_states(&rec), ["LOCKED"]);
+        // A successful step (ADJ_SETOFFSET) of its clock.
+        let step = ClockAdjtime {
+            hdr: Header {
+                kind: Kind::ClockAdjtime as u32,
+                pid,
+                tid: pid,
+                ..Header::default()
+            },
+            modes: agent_common::ADJ_SETOFFSET | agent_common::ADJ_NANO,
+            time_usec: 500,
+            ..ClockAdjtime::default()
+        };
+        h.record(&bytes(&step));
+        assert_eq!(lock_states(&rec), ["FREERUN"]);
+        assert_eq!(
+            m.ebpf
+                .steps
+                .with_label_values(&["ptp4l", "CLOCK_REALTIME"])
+                .get(),
+            1
+        );
+        h.record(&log(pid, locked));
+        assert_eq!(lock_states(&rec), ["LOCKED"]);
+        // Its exit.
+        let exit = ProcEvent {
+            hdr: Header {
+                kind: Kind::Exit as u32,
+                pid,
+                tid: pid,
+                ..Header::default()
+            },
+            ..ProcEvent::default()
+        };
+        h.record(&bytes(&exit));
+        assert_eq!(lock_states(&rec), ["FREERUN"]);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     #[test]
     fn a_process_gone_without_exit_record_is_reconciled() {
         let (mut h, _m, _rec) = handler();
