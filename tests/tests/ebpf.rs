@@ -171,6 +171,58 @@ fn writev_clock_settime_exec_and_exit_are_records() {
 }
 
 #[test]
+fn the_loading_process_itself_is_ignored() {
+    if !gate("the_loading_process_itself_is_ignored") {
+        return;
+    }
+    let mut probes = Probes::load(&Options {
+        watch: vec!["cea-self".into()],
+        ring_bytes: 64 * 1024,
+        trust_any: false,
+    })
+    .unwrap();
+    // A thread of this process takes the watched name and writes to stderr.
+    std::thread::spawn(|| {
+        let name = std::ffi::CString::new("cea-self").unwrap();
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string; `name` lives
+        // through the call.
+        assert_eq!(
+            unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) },
+            0
+        );
+        // write(2) itself: the test harness captures eprintln!.
+        let msg = b"written by the process that loaded the probes\n";
+        // SAFETY: writes `msg.len()` bytes from a live buffer to fd 2.
+        let n = unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+        assert!(n > 0);
+    })
+    .join()
+    .unwrap();
+    // A child of the same name is seen (so the probe is live).
+    let child = fake("cea-self", &["print", "--line", "from the child"])
+        .spawn()
+        .unwrap();
+    let cpid = child.id();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let me = std::process::id();
+    let (mut mine, mut childs) = (0, 0);
+    let seen = wait_for(T, || {
+        probes.drain(|rec| {
+            if let Ok(Decoded::Log { hdr, .. }) = decode(rec) {
+                if hdr.pid == me {
+                    mine += 1;
+                } else if hdr.pid == cpid {
+                    childs += 1;
+                }
+            }
+        });
+        (childs > 0).then_some(())
+    });
+    assert!(seen.is_some(), "the child's line was not seen");
+    assert_eq!(mine, 0, "the loading process's own write was recorded");
+}
+
+#[test]
 fn a_flood_that_fills_the_ring_is_counted_not_silent() {
     if !gate("a_flood_that_fills_the_ring_is_counted_not_silent") {
         return;
