@@ -171,6 +171,42 @@ fn writev_clock_settime_exec_and_exit_are_records() {
 }
 
 #[test]
+fn a_syslog_datagram_is_a_record() {
+    if !gate("a_syslog_datagram_is_a_record") {
+        return;
+    }
+    let mut probes = Probes::load(&Options {
+        watch: vec!["cea-syslog".into()],
+        ring_bytes: 64 * 1024,
+        trust_any: false,
+    })
+    .unwrap();
+    let msg = "<30>Nov 30 06:40:00 ptp4l: [3663.671] port 1: LISTENING to UNCALIBRATED on RS_SLAVE";
+    let c = fake("cea-syslog", &["syslog", "--msg", msg])
+        .spawn()
+        .unwrap();
+    let pid = c.id();
+    assert!(c.wait_with_output().unwrap().status.success());
+    let mut got = None;
+    let ok = wait_for(T, || {
+        probes.drain(|rec| {
+            if let Ok(Decoded::Log {
+                hdr, flags, data, ..
+            }) = decode(rec)
+                && hdr.pid == pid
+            {
+                got = Some((flags, data.to_vec()));
+            }
+        });
+        got.is_some().then_some(())
+    });
+    assert!(ok.is_some(), "no syslog record");
+    let (flags, data) = got.unwrap();
+    assert_eq!(flags, agent_common::LOG_SYSLOG);
+    assert_eq!(data, msg.as_bytes());
+}
+
+#[test]
 fn the_loading_process_itself_is_ignored() {
     if !gate("the_loading_process_itself_is_ignored") {
         return;

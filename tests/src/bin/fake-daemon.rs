@@ -60,6 +60,12 @@ enum Cmd {
     /// `clock_settime(CLOCK_MONOTONIC, ...)`: always refused (EINVAL), so
     /// it changes no clock, but the probe sees the call.
     SettimeMonotonic,
+    /// Sends `msg` as a datagram on a socketpair with send(2) (sendto in
+    /// the kernel), as glibc's syslog(3) sends to /dev/log.
+    Syslog {
+        #[arg(long)]
+        msg: String,
+    },
     /// Sleeps, then exits (an exit record).
     Sleep {
         #[arg(long)]
@@ -166,6 +172,17 @@ fn main() -> anyhow::Result<()> {
             // set: the kernel answers EINVAL and changes nothing.
             let r = unsafe { libc::clock_settime(libc::CLOCK_MONOTONIC, &raw const ts) };
             anyhow::ensure!(r == -1, "clock_settime(CLOCK_MONOTONIC) succeeded?");
+        }
+        Cmd::Syslog { msg } => {
+            use std::os::fd::AsRawFd;
+            let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
+            // libc's send(3), as syslog(3) calls it (std's send is a write).
+            // SAFETY: sends `msg.len()` bytes of a live buffer on an open socket.
+            let r = unsafe { libc::send(a.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+            anyhow::ensure!(r >= 0, "send: {}", std::io::Error::last_os_error());
+            let mut buf = vec![0u8; msg.len() + 1];
+            let n = b.recv(&mut buf)?;
+            anyhow::ensure!(n == msg.len(), "short datagram");
         }
         Cmd::Sleep { ms } => std::thread::sleep(Duration::from_millis(ms)),
     }
