@@ -324,6 +324,86 @@ fn a_process_renamed_ptp4l_printing_offsets_changes_nothing() {
     assert!(!r.text().contains(cfg), "{}", r.text());
 }
 
+/// The agent as an unprivileged user (`setpriv` to nobody): the probes
+/// cannot load there.
+fn unprivileged_agent(dir: &std::path::Path, api: u16, source: &str) -> Command {
+    // A copy nobody can run wherever the checkout lives (/root is 0700).
+    let bin = dir.join("cloud-event-agent");
+    if !bin.exists() {
+        std::fs::copy(workspace_bin("cloud-event-agent"), &bin).unwrap();
+    }
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args([
+            "--source",
+            source,
+            "--node-name",
+            "n1",
+            "--api-addr",
+            "127.0.0.1",
+        ])
+        .args(["--api-port", &api.to_string()])
+        .args([
+            "--metrics-addr",
+            &format!("127.0.0.1:{}", agent_tests::free_port()),
+        ])
+        .arg("--store-path")
+        .arg(dir.join("store"))
+        .arg("--socket-path")
+        .arg(dir.join("events.sock"))
+        .arg("--ptp4l-uds")
+        .arg(dir.join("ptp4l"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    c
+}
+
+#[test]
+fn without_privileges_auto_falls_back_to_the_socket_and_ebpf_fails() {
+    if !gate("without_privileges_auto_falls_back_to_the_socket_and_ebpf_fails") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("store")).unwrap();
+    for p in [dir.path().to_path_buf(), dir.path().join("store")] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let api = agent_tests::free_port();
+    let mut auto = ChildGuard(Some(
+        unprivileged_agent(dir.path(), api, "auto")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let url = format!("http://127.0.0.1:{api}/api/ocloudNotifications/v2/health/detail");
+    let d = wait_for(T, || {
+        let r = request("GET", &url, None).ok()?;
+        serde_json::from_slice::<serde_json::Value>(&r.body).ok()
+    })
+    .expect("the unprivileged agent answers");
+    assert_eq!(d["requested"], "auto", "{d}");
+    assert_eq!(d["active"], "socket", "{d}");
+    assert!(
+        d["ebpf_unavailable"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{d}"
+    );
+    // The log socket is there instead.
+    let sock = dir.path().join("events.sock");
+    assert!(wait_for(T, || sock.exists().then_some(())).is_some());
+    auto.kill();
+    // `--source ebpf` does not fall back: it exits with the reason.
+    let out = unprivileged_agent(dir.path(), agent_tests::free_port(), "ebpf")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--source ebpf"), "{err}");
+}
+
 const LOCK: &str = "/sync/ptp-status/lock-state";
 
 /// Agent in eBPF mode (thresholds of a few µs: both daemons share one
