@@ -130,7 +130,7 @@ impl Probes {
     }
 
     /// Reads records until the task is dropped: each wake-up drains the ring
-    /// into `handler`; losses are polled every `loss_every`.
+    /// into `handler`; losses are polled every 500 ms.
     ///
     /// # Errors
     /// The ring buffer's fd cannot be polled.
@@ -150,9 +150,15 @@ impl Probes {
                     let mut guard = guard?;
                     guard.get_inner_mut().drain(|rec| handler.record(rec));
                     guard.clear_ready();
+                    // A record committed between the drain and clear_ready
+                    // woke us before the readiness was cleared: read it now,
+                    // or it would wait for the next record.
+                    guard.get_inner_mut().drain(|rec| handler.record(rec));
                 }
                 _ = tick.tick() => {
-                    let lost = fd.get_mut().take_lost();
+                    let probes = fd.get_mut();
+                    probes.drain(|rec| handler.record(rec));
+                    let lost = probes.take_lost();
                     ticks = ticks.wrapping_add(1);
                     // A lost record may be an exit: look at /proc at once,
                     // else every 5 s.
