@@ -7,12 +7,13 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::api::{self, API_V2, AppState};
-use crate::config::{Config, Role};
+use crate::config::{Config, Role, SourceKind};
 use crate::engine::{Engine, EngineHandle, Sink, Thresholds, profiles};
 use crate::metrics::Metrics;
 use crate::relay::{self, Relay};
 use crate::source::pmc;
 use crate::source::socket::SocketSource;
+use crate::source::{SourceStatus, StatusHandle, ebpf};
 use crate::store::{Publishers, Store, Subscriptions};
 use crate::transport::amqp::{AmqpConfig, AmqpPublisher, CurrentFn};
 use crate::transport::{DeliveryConfig, Dispatcher, Tap};
@@ -51,12 +52,14 @@ pub async fn run(
         metrics.clone(),
         store.clone() as Arc<dyn Subscriptions>,
     );
+    // Defaults for instances without a profile (flags).
+    let thresholds = Thresholds {
+        max_offset: cfg.max_offset_threshold,
+        min_offset: cfg.min_offset_threshold,
+        holdover: cfg.holdover_timeout,
+    };
     let engine = EngineHandle::new(
-        Engine::new(
-            cfg.node_name.clone(),
-            Thresholds::default(),
-            metrics.ptp.clone(),
-        ),
+        Engine::new(cfg.node_name.clone(), thresholds, metrics.ptp.clone()),
         dispatcher.clone() as Arc<dyn Sink>,
     );
 
@@ -76,6 +79,7 @@ pub async fn run(
         engine: engine.clone(),
         metrics: metrics.clone(),
         max_body_bytes: cfg.max_body_bytes,
+        source: StatusHandle::default(),
     };
     tokio::spawn(engine.clone().run_timers());
     let mut router = api::router(state.clone());
@@ -86,24 +90,15 @@ pub async fn run(
             let mut profiles = profiles::Reloader::new(
                 cfg.ptp_config_dir.clone(),
                 cfg.ptp_profiles.clone(),
-                Thresholds::default(),
+                thresholds,
                 engine.clone(),
                 metrics.ptp.clone(),
             );
             profiles.reload();
             tokio::spawn(profiles::watch(profiles));
             tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
-            let socket = SocketSource {
-                path: cfg.socket_path.clone(),
-                engine,
-                lines: metrics.ptp.socket_lines(),
-            };
-            // Aborted at shutdown: dropping it removes the socket file.
-            source = Some(tokio::spawn(async move {
-                if let Err(e) = socket.run().await {
-                    tracing::error!(error = %e, "log socket source stopped");
-                }
-            }));
+            // Aborted at shutdown: dropping the socket source removes its file.
+            source = Some(start_source(&cfg, engine, metrics.clone(), &state.source)?);
             if let Some(addr) = &cfg.amqp {
                 let st = state.clone();
                 let current: CurrentFn =
@@ -186,6 +181,89 @@ fn amqp_config(cfg: &Config, addr: &str) -> AmqpConfig {
         container: format!("cloud-event-agent-{}", uuid::Uuid::new_v4().simple()),
         credentials: cfg.amqp_credentials.clone(),
     }
+}
+
+/// Starts the eBPF source when asked for and it loads here, else the log
+/// socket; says which in the log and in `/health/detail`.
+///
+/// # Errors
+/// `--source ebpf` and the probes do not load.
+fn start_source(
+    cfg: &Config,
+    engine: EngineHandle,
+    metrics: Arc<Metrics>,
+    status: &StatusHandle,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let requested = match cfg.source {
+        SourceKind::Auto => "auto",
+        SourceKind::Ebpf => "ebpf",
+        SourceKind::Socket => "socket",
+    };
+    let mut st = SourceStatus {
+        requested,
+        active: "socket",
+        ..SourceStatus::default()
+    };
+    if cfg.source != SourceKind::Socket {
+        let opts = ebpf::Options {
+            watch: cfg.watch.clone(),
+            ring_bytes: cfg.ebpf_ring_bytes,
+            trust_any: cfg.ebpf_trust_any,
+        };
+        match ebpf::Probes::load(&opts) {
+            Ok(probes) => {
+                for p in probes.report.iter().filter(|p| !p.attached) {
+                    info!(
+                        program = p.program,
+                        target = p.target,
+                        reason = p.error.as_deref().unwrap_or(""),
+                        "optional probe not attached"
+                    );
+                }
+                let attached: Vec<&str> = probes
+                    .report
+                    .iter()
+                    .filter(|p| p.attached)
+                    .map(|p| p.program)
+                    .collect();
+                info!(watch = ?cfg.watch, probes = ?attached, "source: eBPF");
+                if cfg.ebpf_trust_any {
+                    tracing::warn!(
+                        "--ebpf-trust-any: watched processes are trusted by name alone (benches and tests only)"
+                    );
+                }
+                st.active = "ebpf";
+                st.watch.clone_from(&cfg.watch);
+                st.ring_bytes = Some(cfg.ebpf_ring_bytes);
+                st.probes.clone_from(&probes.report);
+                status.set(st);
+                return Ok(tokio::spawn(async move {
+                    if let Err(e) = ebpf::run(probes, &opts, engine, metrics).await {
+                        tracing::error!(error = %e, "eBPF source stopped");
+                    }
+                }));
+            }
+            Err(e) if cfg.source == SourceKind::Ebpf => {
+                return Err(anyhow::Error::new(e).context("--source ebpf"));
+            }
+            Err(e) => {
+                tracing::warn!(reason = %e, "eBPF source unavailable, falling back to the log socket");
+                st.ebpf_unavailable = Some(e.to_string());
+            }
+        }
+    }
+    info!(path = %cfg.socket_path.display(), "source: log socket");
+    status.set(st);
+    let source = SocketSource {
+        path: cfg.socket_path.clone(),
+        engine,
+        lines: metrics.ptp.socket_lines(),
+    };
+    Ok(tokio::spawn(async move {
+        if let Err(e) = source.run().await {
+            tracing::error!(error = %e, "log socket source stopped");
+        }
+    }))
 }
 
 async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>) {

@@ -102,6 +102,26 @@ pub struct Args {
     #[arg(long, env = "SOURCE", value_enum, default_value_t = SourceKind::Auto)]
     pub source: SourceKind,
 
+    /// Process names the eBPF probes watch, comma separated (as the kernel's
+    /// `comm`: 1 to 15 bytes each).
+    #[arg(
+        long,
+        env = "WATCH",
+        value_delimiter = ',',
+        default_value = "ptp4l,phc2sys,ts2phc"
+    )]
+    pub watch: Vec<String>,
+
+    /// Bytes of the eBPF ring buffer: a power of two, at least 4096.
+    #[arg(long, env = "EBPF_RING_BYTES", default_value_t = 256 * 1024)]
+    pub ebpf_ring_bytes: u32,
+
+    /// Trust every watched process by its name alone, skipping the check
+    /// that it is a linuxptp binary. For benches and tests only: with it, a
+    /// process that renames itself `ptp4l` feeds the engine.
+    #[arg(long, env = "EBPF_TRUST_ANY", hide = true)]
+    pub ebpf_trust_any: bool,
+
     /// Unix socket of the log-line protocol (linuxptp-daemon writes here).
     #[arg(long, env = "SOCKET_PATH", default_value = "/cloud-native/events.sock")]
     pub socket_path: PathBuf,
@@ -114,6 +134,24 @@ pub struct Args {
     /// Default: `/etc/linuxptp/<node-name>`.
     #[arg(long, env = "PTP_PROFILES")]
     pub ptp_profiles: Option<PathBuf>,
+
+    /// Default upper offset threshold in ns (the anchor's
+    /// `maxOffsetThreshold`): LOCKED needs an offset strictly below it.
+    #[arg(
+        long,
+        env = "MAX_OFFSET_THRESHOLD",
+        default_value_t = 100,
+        allow_negative_numbers = true
+    )]
+    pub max_offset_threshold: i64,
+
+    /// Default lower offset threshold in ns (`minOffsetThreshold`).
+    #[arg(long, env = "MIN_OFFSET_THRESHOLD", default_value_t = -100, allow_negative_numbers = true)]
+    pub min_offset_threshold: i64,
+
+    /// Default holdover timeout in seconds (`holdOverTimeout`).
+    #[arg(long, env = "HOLDOVER_TIMEOUT", default_value_t = 5)]
+    pub holdover_timeout: u64,
 
     /// ptp4l's management socket, for configs without `uds_address` (or
     /// a plain ptp4l): port states and clock class come straight from it.
@@ -183,9 +221,16 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     pub node_name: String,
     pub source: SourceKind,
+    pub watch: Vec<String>,
+    pub ebpf_ring_bytes: u32,
+    pub ebpf_trust_any: bool,
     pub socket_path: PathBuf,
     pub ptp_config_dir: PathBuf,
     pub ptp_profiles: PathBuf,
+    /// Default thresholds (max, min ns) and holdover timeout.
+    pub max_offset_threshold: i64,
+    pub min_offset_threshold: i64,
+    pub holdover_timeout: Duration,
     pub ptp4l_uds: PathBuf,
     pub log_format: LogFormat,
     pub max_consecutive_failures: u32,
@@ -213,6 +258,14 @@ pub enum ConfigError {
     BadPublisher(String),
     #[error("--role consumer needs --http-event-publishers or an amqp:// --transport-host")]
     ConsumerWithoutPublishers,
+    #[error(
+        "--watch {0:?}: each name must have 1 to 15 bytes, without whitespace, at most 64 names"
+    )]
+    BadWatch(String),
+    #[error("--ebpf-ring-bytes {0} must be a power of two and at least 4096")]
+    BadRing(u32),
+    #[error("--min-offset-threshold must be below --max-offset-threshold")]
+    BadThresholds,
     #[error("--store-path {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
 }
@@ -228,6 +281,26 @@ impl Args {
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::SmallBody);
+        }
+        let watch: Vec<String> = self
+            .watch
+            .iter()
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if watch.is_empty()
+            || watch.len() > 64
+            || watch
+                .iter()
+                .any(|w| w.len() > 15 || w.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(ConfigError::BadWatch(self.watch.join(",")));
+        }
+        if self.min_offset_threshold >= self.max_offset_threshold {
+            return Err(ConfigError::BadThresholds);
+        }
+        if self.ebpf_ring_bytes < 4096 || !self.ebpf_ring_bytes.is_power_of_two() {
+            return Err(ConfigError::BadRing(self.ebpf_ring_bytes));
         }
         let node_name = match self.node_name.filter(|n| !n.is_empty()) {
             Some(n) => n,
@@ -288,9 +361,15 @@ impl Args {
             metrics_addr: self.metrics_addr,
             node_name,
             source: self.source,
+            watch,
+            ebpf_ring_bytes: self.ebpf_ring_bytes,
+            ebpf_trust_any: self.ebpf_trust_any,
             socket_path: self.socket_path,
             ptp_config_dir: self.ptp_config_dir,
             ptp_profiles,
+            max_offset_threshold: self.max_offset_threshold,
+            min_offset_threshold: self.min_offset_threshold,
+            holdover_timeout: Duration::from_secs(self.holdover_timeout),
             ptp4l_uds: self.ptp4l_uds,
             log_format: self.log_format,
             max_consecutive_failures: self.max_consecutive_failures,
@@ -397,6 +476,26 @@ mod tests {
             PathBuf::from("/etc/linuxptp/n1.example.com")
         );
         assert_eq!(c.source, SourceKind::Auto);
+        assert_eq!(c.watch, ["ptp4l", "phc2sys", "ts2phc"]);
+        assert_eq!(c.ebpf_ring_bytes, 256 * 1024);
+    }
+
+    #[test]
+    fn watch_and_ring() {
+        let c = parse(&["--watch", "ptp4l, ts2phc"]).unwrap();
+        assert_eq!(c.watch, ["ptp4l", "ts2phc"]);
+        assert!(matches!(
+            parse(&["--watch", "a-name-longer-than-15"]),
+            Err(ConfigError::BadWatch(_))
+        ));
+        assert!(matches!(
+            parse(&["--watch", ","]),
+            Err(ConfigError::BadWatch(_))
+        ));
+        assert!(matches!(
+            parse(&["--ebpf-ring-bytes", "5000"]),
+            Err(ConfigError::BadRing(5000))
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod broker;
 pub mod http;
 pub mod netns;
+pub mod ptp;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -132,7 +133,14 @@ impl Agent {
             cmd.stderr(f).env("NO_COLOR", "1");
         }
         let child = cmd
-            .args(["--node-name", &self.node, "--source", "socket"])
+            .args(["--node-name", &self.node])
+            // The socket source unless the test picks one (`--source ebpf`).
+            .args(
+                (!self.extra.iter().any(|a| a == "--source"))
+                    .then_some(["--source", "socket"])
+                    .into_iter()
+                    .flatten(),
+            )
             .args([
                 "--api-addr",
                 "127.0.0.1",

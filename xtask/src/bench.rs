@@ -1,24 +1,53 @@
 //! `cargo xtask bench`: every benchmark, each printing its own Markdown
 //! table. Release builds; figures go into the README.
 
-use crate::{cargo, status};
+use std::ffi::OsString;
+
+use crate::{cargo, setup, status, toolchain};
 
 pub fn bench() -> anyhow::Result<()> {
+    // The probes need the BPF toolchain; without it (not root) the agent
+    // builds without them and the eBPF bench is left out.
+    let root = setup::is_root();
+    let path = match toolchain::ensure() {
+        Ok(bin) => toolchain::path_with(&bin),
+        Err(e) if !root => {
+            eprintln!("xtask: no BPF toolchain ({e:#}): eBPF bench left out");
+            std::env::var_os("PATH").unwrap_or_default()
+        }
+        Err(e) => return Err(e),
+    };
     // The bench binaries start the release agent and consumers next to them.
-    status(cargo().args(["build", "--release", "-q", "--workspace", "--bins"]))?;
+    status(
+        cargo()
+            .args(["build", "--release", "-q", "--workspace", "--bins"])
+            .env("PATH", &path),
+    )?;
     println!("## Delivery (real HTTP consumers in other processes)\n");
-    run_bin("bench-delivery")?;
-    status(cargo().args(["bench", "-q", "-p", "agent", "--bench", "engine"]))?;
+    run_bin("bench-delivery", &path)?;
+    status(
+        cargo()
+            .args(["bench", "-q", "-p", "agent", "--bench", "engine"])
+            .env("PATH", &path),
+    )?;
     println!("\n## Consumer sidecar chain (HTTP and AMQP)\n");
-    run_bin("bench-chain")?;
+    run_bin("bench-chain", &path)?;
     println!("\n## Memory\n");
-    run_bin("bench-rss")
+    run_bin("bench-rss", &path)?;
+    if root {
+        println!("\n## eBPF source (real probes, this machine's kernel)\n");
+        run_bin("bench-ebpf", &path)?;
+    } else {
+        eprintln!("xtask: not root: eBPF bench left out");
+    }
+    Ok(())
 }
 
-fn run_bin(name: &str) -> anyhow::Result<()> {
+fn run_bin(name: &str, path: &OsString) -> anyhow::Result<()> {
     status(
         cargo()
             .args(["run", "--release", "-q", "-p", "agent-tests", "--bin", name])
+            .env("PATH", path)
             // The agents the benches start: only what went wrong.
             .env("AGENT_LOG", "warn"),
     )

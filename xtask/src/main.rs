@@ -1,7 +1,11 @@
 //! `cargo xtask <command>`: build, run, test, bench.
 
 mod bench;
+mod cpio;
+mod demo;
 mod setup;
+mod toolchain;
+mod vm;
 
 use std::process::Command;
 
@@ -22,8 +26,23 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run the whole test suite.
+    /// Build the probes and the agent (installs the BPF toolchain if missing).
+    Build {
+        #[arg(long)]
+        release: bool,
+    },
+    /// Run the whole test suite: unit and black-box tests, then (as root)
+    /// the eBPF tests on this kernel, one thread, and the VM test.
     Test,
+    /// The agent under a Debian kernel in qemu: kprobe/fentry probes and a
+    /// real PHC adjusted by phc2sys.
+    VmTest,
+    /// ptp4l master and slave in network namespaces, the agent in eBPF mode
+    /// and a consumer printing what it receives (root).
+    Demo {
+        #[arg(long, default_value_t = 40)]
+        seconds: u64,
+    },
     /// Run every benchmark and print the tables.
     Bench,
 }
@@ -31,13 +50,21 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Run { args } => run(&args),
+        Cmd::Build { release } => build(release),
         Cmd::Test => test(),
+        Cmd::VmTest => vm::vm_test(),
+        Cmd::Demo { seconds } => demo::demo(seconds),
         Cmd::Bench => bench::bench(),
     }
 }
 
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR` or `./target`).
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| "target".into(), Into::into)
 }
 
 fn status(cmd: &mut Command) -> anyhow::Result<()> {
@@ -68,10 +95,62 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
     )
 }
 
+fn build(release: bool) -> anyhow::Result<()> {
+    let bin = toolchain::ensure()?;
+    let mut c = cargo();
+    c.args(["build", "--workspace", "--bins"]);
+    if release {
+        c.arg("--release");
+    }
+    status(c.env("PATH", toolchain::path_with(&bin)))
+}
+
 fn test() -> anyhow::Result<()> {
+    let root = setup::is_root();
     setup::ensure_packages(setup::TEST_PACKAGES)?;
+    // The probes need nightly + bpf-linker; without them (not root, say)
+    // the agent builds without probes and the eBPF tests skip.
+    let path = match toolchain::ensure() {
+        Ok(bin) => toolchain::path_with(&bin),
+        Err(e) if !root => {
+            eprintln!("xtask: no BPF toolchain ({e:#}): eBPF tests will be skipped");
+            std::env::var_os("PATH").unwrap_or_default()
+        }
+        Err(e) => return Err(e),
+    };
     // The black-box tests run the built binaries: build them first, since
     // `cargo test` only builds the binaries of packages with integration tests.
-    status(cargo().args(["build", "--workspace", "--bins"]))?;
-    status(cargo().args(["test", "--workspace", "--all-targets"]))
+    status(
+        cargo()
+            .args(["build", "--workspace", "--bins"])
+            .env("PATH", &path),
+    )?;
+    // Everything but the eBPF tests, which run next on one thread.
+    status(
+        cargo()
+            .args(["test", "--workspace", "--all-targets"])
+            .env("PATH", &path)
+            .env("CEA_EBPF_DEFER", "1"),
+    )?;
+    let mut ebpf = cargo();
+    ebpf.args([
+        "test",
+        "-p",
+        "agent-tests",
+        "--test",
+        "ebpf",
+        "--",
+        "--test-threads=1",
+    ])
+    .env("PATH", &path);
+    if root {
+        ebpf.env("CEA_REQUIRE_EBPF", "1");
+    }
+    status(&mut ebpf)?;
+    if root {
+        vm::vm_test()?;
+    } else {
+        eprintln!("xtask: not root: vm-test skipped");
+    }
+    Ok(())
 }

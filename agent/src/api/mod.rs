@@ -43,6 +43,8 @@ pub struct AppState {
     pub engine: EngineHandle,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
+    /// Which source runs and which probes attached (`/health/detail`).
+    pub source: crate::source::StatusHandle,
 }
 
 /// Metric handles of the error paths, resolved once (§5.2 labels).

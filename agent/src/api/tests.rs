@@ -40,6 +40,7 @@ fn state() -> AppState {
     AppState {
         node: NODE.into(),
         public_base: "http://localhost:9043".into(),
+        source: crate::source::StatusHandle::default(),
         store,
         publishers,
         dispatcher,
@@ -117,6 +118,10 @@ async fn health_openapi_and_empty_list() {
     let st = state();
     let r = call(&st, "GET", "/health", "").await;
     assert_eq!((r.status, r.body.as_slice()), (StatusCode::OK, &b"OK"[..]));
+    let r = call(&st, "GET", "/health/detail", "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["active"], "none");
     let r = call(&st, "GET", "/openapi.json", "").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, OPENAPI.as_bytes());
@@ -140,6 +145,7 @@ fn openapi_documents_every_route() {
         "/subscriptions/{subscriptionId}",
         "/{ResourceAddress}/CurrentState",
         "/health",
+        "/health/detail",
         "/publishers",
         "/publishers/{publisherId}",
         "/openapi.json",

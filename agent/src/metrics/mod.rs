@@ -4,12 +4,14 @@
 
 mod api;
 mod delivery;
+mod ebpf;
 mod ptp;
 mod ptp_series;
 mod transport;
 
 pub use api::ApiMetrics;
 pub use delivery::DeliveryMetrics;
+pub use ebpf::EbpfMetrics;
 pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
 pub use ptp_series::{Family, SeriesSet};
 pub use transport::TransportMetrics;
@@ -21,6 +23,7 @@ pub struct Metrics {
     pub registry: Registry,
     pub api: ApiMetrics,
     pub delivery: DeliveryMetrics,
+    pub ebpf: EbpfMetrics,
     pub ptp: PtpMetrics,
     pub transport: TransportMetrics,
 }
@@ -35,6 +38,7 @@ impl Metrics {
         Ok(Self {
             api: ApiMetrics::register(&registry)?,
             delivery: DeliveryMetrics::register(&registry)?,
+            ebpf: EbpfMetrics::register(&registry)?,
             ptp: PtpMetrics::register(&registry)?,
             transport: TransportMetrics::register(&registry)?,
             registry,

@@ -8,8 +8,8 @@ mod subscriptions;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -22,6 +22,7 @@ use crate::store::to_go_indent;
 pub(super) fn router() -> Router<Arc<Ctx>> {
     Router::new()
         .route("/health", get(health))
+        .route("/health/detail", get(health_detail))
         .route("/openapi.json", get(openapi))
         .route("/dummy", post(dummy))
         .route("/create/event", post(super::v1::create_event))
@@ -53,6 +54,13 @@ pub(super) fn router() -> Router<Arc<Ctx>> {
 /// 200, plain `OK` (the operator's readiness probe greps for it).
 async fn health() -> &'static str {
     "OK"
+}
+
+/// Our extension: which source runs (`ebpf` or `socket`), why eBPF does
+/// not when it does not, and which probes attached. `GET /health` stays the
+/// plain `OK` the anchor's clients expect.
+async fn health_detail(State(ctx): State<Arc<Ctx>>) -> Response {
+    axum::Json(&*ctx.app.source.get()).into_response()
 }
 
 async fn openapi() -> Response {

@@ -1,0 +1,89 @@
+use prometheus::{GaugeVec, IntCounter, IntCounterVec, Opts, Registry};
+
+/// The eBPF source (ours).
+pub struct EbpfMetrics {
+    /// Records read from the ring buffer, by kind.
+    pub records: IntCounterVec,
+    /// Records the probes could not write because the ring buffer was full
+    /// (counted per CPU in the kernel, summed here), by kind.
+    pub lost: IntCounterVec,
+    /// Records or lines dropped in userspace, by reason: `decode_error`,
+    /// `untrusted`, `truncated`, `syslog_duplicate`.
+    pub dropped: IntCounterVec,
+    /// Log lines handed to the engine.
+    pub lines: IntCounter,
+    /// Frequency of a clock as last set by a linuxptp process
+    /// (`clock_adjtime` with `ADJ_FREQUENCY`), in ppb.
+    pub frequency_ppb: GaugeVec,
+    /// Clock steps (`ADJ_SETOFFSET`, `clock_settime`) by linuxptp processes.
+    pub steps: IntCounterVec,
+    /// `clock_adjtime` calls by linuxptp processes, by result (`ok`, `error`).
+    pub adjtime: IntCounterVec,
+}
+
+impl EbpfMetrics {
+    pub(super) fn register(r: &Registry) -> Result<Self, prometheus::Error> {
+        let records = IntCounterVec::new(
+            Opts::new(
+                "cloud_event_agent_ebpf_records_total",
+                "Records read from the eBPF ring buffer, by kind",
+            ),
+            &["kind"],
+        )?;
+        let lost = IntCounterVec::new(
+            Opts::new(
+                "cloud_event_agent_ebpf_lost_records_total",
+                "Records lost in the kernel because the ring buffer was full, by kind",
+            ),
+            &["kind"],
+        )?;
+        let dropped = IntCounterVec::new(
+            Opts::new(
+                "cloud_event_agent_ebpf_dropped_total",
+                "Records or lines dropped by the eBPF source, by reason",
+            ),
+            &["reason"],
+        )?;
+        let lines = IntCounter::new(
+            "cloud_event_agent_ebpf_lines_total",
+            "Log lines of linuxptp processes handed to the engine",
+        )?;
+        let frequency_ppb = GaugeVec::new(
+            Opts::new(
+                "cloud_event_agent_clock_frequency_ppb",
+                "Clock frequency adjustment last set by a linuxptp process, in ppb",
+            ),
+            &["process", "clock"],
+        )?;
+        let steps = IntCounterVec::new(
+            Opts::new(
+                "cloud_event_agent_clock_steps_total",
+                "Clock steps (ADJ_SETOFFSET, clock_settime) by linuxptp processes",
+            ),
+            &["process", "clock"],
+        )?;
+        let adjtime = IntCounterVec::new(
+            Opts::new(
+                "cloud_event_agent_clock_adjtime_total",
+                "clock_adjtime calls by linuxptp processes, by result",
+            ),
+            &["process", "clock", "result"],
+        )?;
+        r.register(Box::new(records.clone()))?;
+        r.register(Box::new(lost.clone()))?;
+        r.register(Box::new(dropped.clone()))?;
+        r.register(Box::new(lines.clone()))?;
+        r.register(Box::new(frequency_ppb.clone()))?;
+        r.register(Box::new(steps.clone()))?;
+        r.register(Box::new(adjtime.clone()))?;
+        Ok(Self {
+            records,
+            lost,
+            dropped,
+            lines,
+            frequency_ppb,
+            steps,
+            adjtime,
+        })
+    }
+}

@@ -1,0 +1,243 @@
+//! Loads the probe object and attaches its programs: the tracepoints are
+//! required, the kprobe and fentry on `ptp_clock_adjtime` are attached when
+//! the kernel allows them (not on every kernel: no kprobes, or fentry EPERM).
+
+use agent_common::{COMM_LEN, SELF_MAP, WATCH_MAP};
+use aya::programs::{FEntry, KProbe, TracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
+
+use super::EbpfError;
+use crate::source::ProbeStatus;
+
+/// The probe object built by `agent/build.rs` (empty when the build skipped it).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agent-ebpf"));
+
+/// Whether this build carries the probes.
+#[must_use]
+pub fn built() -> bool {
+    !OBJECT.is_empty()
+}
+
+enum Attach {
+    Tracepoint(&'static str, &'static str),
+    Kprobe(&'static str),
+    Fentry(&'static str),
+}
+
+struct Spec {
+    program: &'static str,
+    attach: Attach,
+    required: bool,
+    target: &'static str,
+}
+
+const fn tp(
+    program: &'static str,
+    cat: &'static str,
+    name: &'static str,
+    target: &'static str,
+) -> Spec {
+    Spec {
+        program,
+        attach: Attach::Tracepoint(cat, name),
+        required: true,
+        target,
+    }
+}
+
+/// Every program of the object, in attach order.
+const SPECS: &[Spec] = &[
+    tp(
+        "tp_exec",
+        "sched",
+        "sched_process_exec",
+        "sched/sched_process_exec",
+    ),
+    tp(
+        "tp_exit",
+        "sched",
+        "sched_process_exit",
+        "sched/sched_process_exit",
+    ),
+    tp(
+        "tp_write",
+        "syscalls",
+        "sys_enter_write",
+        "syscalls/sys_enter_write",
+    ),
+    tp(
+        "tp_writev",
+        "syscalls",
+        "sys_enter_writev",
+        "syscalls/sys_enter_writev",
+    ),
+    tp(
+        "tp_sendto",
+        "syscalls",
+        "sys_enter_sendto",
+        "syscalls/sys_enter_sendto",
+    ),
+    tp(
+        "tp_adj_enter",
+        "syscalls",
+        "sys_enter_clock_adjtime",
+        "syscalls/sys_enter_clock_adjtime",
+    ),
+    tp(
+        "tp_adj_exit",
+        "syscalls",
+        "sys_exit_clock_adjtime",
+        "syscalls/sys_exit_clock_adjtime",
+    ),
+    tp(
+        "tp_set_enter",
+        "syscalls",
+        "sys_enter_clock_settime",
+        "syscalls/sys_enter_clock_settime",
+    ),
+    tp(
+        "tp_set_exit",
+        "syscalls",
+        "sys_exit_clock_settime",
+        "syscalls/sys_exit_clock_settime",
+    ),
+    Spec {
+        program: "kp_ptp_adjtime",
+        attach: Attach::Kprobe("ptp_clock_adjtime"),
+        required: false,
+        target: "ptp_clock_adjtime",
+    },
+    Spec {
+        program: "fe_ptp_adjtime",
+        attach: Attach::Fentry("ptp_clock_adjtime"),
+        required: false,
+        target: "ptp_clock_adjtime",
+    },
+];
+
+/// Loads the object with a ring of `ring_bytes`, fills the watch list and
+/// attaches every program. Fails when a required program does not attach.
+///
+/// # Errors
+/// No probes in this build, the object does not load, a map is missing, or
+/// a required program fails to load or attach.
+pub fn load(watch: &[String], ring_bytes: u32) -> Result<(Ebpf, Vec<ProbeStatus>), EbpfError> {
+    if !built() {
+        return Err(EbpfError::NotBuilt);
+    }
+    raise_memlock();
+    let mut ebpf = EbpfLoader::new()
+        .map_max_entries(agent_common::RING_MAP, ring_bytes)
+        .load(OBJECT)
+        .map_err(|e| EbpfError::Load(e.to_string()))?;
+    fill_maps(&mut ebpf, watch)?;
+    let btf = Btf::from_sys_fs().ok();
+    let mut report = Vec::with_capacity(SPECS.len());
+    for s in SPECS {
+        let r = attach(&mut ebpf, s, btf.as_ref());
+        if let Err(e) = &r
+            && s.required
+        {
+            return Err(EbpfError::Attach {
+                program: s.program,
+                reason: e.clone(),
+            });
+        }
+        report.push(ProbeStatus {
+            program: s.program,
+            kind: match s.attach {
+                Attach::Tracepoint(..) => "tracepoint",
+                Attach::Kprobe(_) => "kprobe",
+                Attach::Fentry(_) => "fentry",
+            },
+            target: s.target,
+            required: s.required,
+            attached: r.is_ok(),
+            error: r.err(),
+        });
+    }
+    Ok((ebpf, report))
+}
+
+fn attach(ebpf: &mut Ebpf, s: &Spec, btf: Option<&Btf>) -> Result<(), String> {
+    let prog = ebpf
+        .program_mut(s.program)
+        .ok_or_else(|| format!("program {} not in the object", s.program))?;
+    match s.attach {
+        Attach::Tracepoint(cat, name) => {
+            let p: &mut TracePoint = prog.try_into().map_err(|e| format!("{e}"))?;
+            p.load().map_err(|e| format!("load: {e}"))?;
+            p.attach(cat, name).map_err(|e| format!("attach: {e}"))?;
+        }
+        Attach::Kprobe(func) => {
+            let p: &mut KProbe = prog.try_into().map_err(|e| format!("{e}"))?;
+            p.load().map_err(|e| format!("load: {e}"))?;
+            p.attach(func, 0).map_err(|e| format!("attach: {e}"))?;
+        }
+        Attach::Fentry(func) => {
+            let btf = btf.ok_or("no kernel BTF (/sys/kernel/btf/vmlinux)")?;
+            let p: &mut FEntry = prog.try_into().map_err(|e| format!("{e}"))?;
+            p.load(func, btf).map_err(|e| format!("load: {e}"))?;
+            p.attach().map_err(|e| format!("attach: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn fill_maps(ebpf: &mut Ebpf, watch: &[String]) -> Result<(), EbpfError> {
+    let map = |name: &'static str| EbpfError::Map {
+        map: name,
+        reason: "missing".into(),
+    };
+    let err = |name: &'static str| {
+        move |e: aya::maps::MapError| EbpfError::Map {
+            map: name,
+            reason: e.to_string(),
+        }
+    };
+    {
+        let m = ebpf.map_mut(WATCH_MAP).ok_or_else(|| map(WATCH_MAP))?;
+        let mut h: aya::maps::HashMap<_, [u8; COMM_LEN], u32> =
+            aya::maps::HashMap::try_from(m).map_err(err(WATCH_MAP))?;
+        for name in watch {
+            h.insert(comm_key(name), 1, 0).map_err(err(WATCH_MAP))?;
+        }
+    }
+    let m = ebpf.map_mut(SELF_MAP).ok_or_else(|| map(SELF_MAP))?;
+    let mut a: aya::maps::Array<_, u32> = aya::maps::Array::try_from(m).map_err(err(SELF_MAP))?;
+    a.set(0, std::process::id(), 0).map_err(err(SELF_MAP))?;
+    Ok(())
+}
+
+/// A process name as the kernel's `comm`: at most 15 bytes, NUL padded.
+#[must_use]
+pub fn comm_key(name: &str) -> [u8; COMM_LEN] {
+    let mut k = [0u8; COMM_LEN];
+    let b = name.as_bytes();
+    let n = b.len().min(COMM_LEN - 1);
+    k[..n].copy_from_slice(&b[..n]);
+    k
+}
+
+/// Older kernels charge BPF maps to RLIMIT_MEMLOCK; newer ones use memcg.
+/// Failing here is harmless on the latter (and common without
+/// CAP_SYS_RESOURCE), so it is logged at debug level only.
+fn raise_memlock() {
+    let r = nix::sys::resource::setrlimit(
+        nix::sys::resource::Resource::RLIMIT_MEMLOCK,
+        nix::sys::resource::RLIM_INFINITY,
+        nix::sys::resource::RLIM_INFINITY,
+    );
+    if let Err(e) = r {
+        tracing::debug!(error = %e, "setrlimit(RLIMIT_MEMLOCK) failed; the kernel may account BPF memory through memcg");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn comm_keys() {
+        assert_eq!(&super::comm_key("ptp4l")[..6], b"ptp4l\0");
+        assert_eq!(super::comm_key("a-very-long-process-name")[15], 0);
+    }
+}

@@ -1,0 +1,214 @@
+//! The eBPF source: kernel probes on unmodified ptp4l, phc2sys and ts2phc.
+//!
+//! `loader` loads and attaches the probes, the ring buffer is read here
+//! through tokio's `AsyncFd` (drained fully before `clear_ready`, records
+//! decoded in place), `handler` turns records into engine input, `procs`
+//! maps pids to instances and decides which processes are trusted.
+
+mod handler;
+mod lines;
+pub mod loader;
+pub mod procs;
+pub mod tracefs;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_common::{KIND_SLOTS, Kind, LOST_MAP, RING_MAP};
+use aya::Ebpf;
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use tokio::io::unix::AsyncFd;
+use tracing::{info, warn};
+
+pub use handler::Handler;
+
+use crate::engine::EngineHandle;
+use crate::metrics::Metrics;
+use crate::source::ProbeStatus;
+
+/// Why the eBPF source cannot run here.
+#[derive(Debug, thiserror::Error)]
+pub enum EbpfError {
+    #[error("this build carries no probes (built with AYA_BUILD_SKIP or without bpf-linker)")]
+    NotBuilt,
+    #[error("tracefs is not mounted and mounting it failed: {0}")]
+    Tracefs(nix::Error),
+    #[error("loading the probes failed: {0}")]
+    Load(String),
+    #[error("map {map}: {reason}")]
+    Map { map: &'static str, reason: String },
+    #[error("required probe {program} did not attach: {reason}")]
+    Attach {
+        program: &'static str,
+        reason: String,
+    },
+    #[error("reading the ring buffer: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the probes are told.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Process names to watch (at most 15 bytes each, as `comm`).
+    pub watch: Vec<String>,
+    /// Ring buffer bytes: a power-of-two multiple of the page size.
+    pub ring_bytes: u32,
+    /// Trust watched processes by name alone (benches and tests only).
+    pub trust_any: bool,
+}
+
+/// Loaded and attached probes; their ring buffer and loss counters.
+pub struct Probes {
+    /// Keeps the programs attached (they detach on drop).
+    _ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    lost: PerCpuArray<MapData, u64>,
+    /// Per-kind losses already reported.
+    lost_seen: [u64; KIND_SLOTS as usize],
+    pub report: Vec<ProbeStatus>,
+}
+
+impl Probes {
+    /// Mounts tracefs when missing, loads the probes and attaches them.
+    ///
+    /// # Errors
+    /// See [`EbpfError`]: the caller falls back to the socket source.
+    pub fn load(opts: &Options) -> Result<Self, EbpfError> {
+        if !loader::built() {
+            return Err(EbpfError::NotBuilt);
+        }
+        if tracefs::ensure_mounted().map_err(EbpfError::Tracefs)? {
+            info!("mounted tracefs on /sys/kernel/tracing");
+        }
+        let (mut ebpf, report) = loader::load(&opts.watch, opts.ring_bytes)?;
+        let missing = |map: &'static str| EbpfError::Map {
+            map,
+            reason: "missing".into(),
+        };
+        let ring = ebpf.take_map(RING_MAP).ok_or_else(|| missing(RING_MAP))?;
+        let ring = RingBuf::try_from(ring).map_err(|e| EbpfError::Map {
+            map: RING_MAP,
+            reason: e.to_string(),
+        })?;
+        let lost = ebpf.take_map(LOST_MAP).ok_or_else(|| missing(LOST_MAP))?;
+        let lost = PerCpuArray::try_from(lost).map_err(|e| EbpfError::Map {
+            map: LOST_MAP,
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            _ebpf: ebpf,
+            ring,
+            lost,
+            lost_seen: [0; KIND_SLOTS as usize],
+            report,
+        })
+    }
+
+    /// Records lost in the kernel since the last call, by kind id.
+    pub fn take_lost(&mut self) -> [u64; KIND_SLOTS as usize] {
+        let mut out = [0; KIND_SLOTS as usize];
+        for k in 0..KIND_SLOTS {
+            let Ok(v) = self.lost.get(&k, 0) else {
+                continue;
+            };
+            let total: u64 = v.iter().sum();
+            let i = k as usize;
+            out[i] = total.saturating_sub(self.lost_seen[i]);
+            self.lost_seen[i] = total;
+        }
+        out
+    }
+
+    /// Calls `f` with every record now in the ring (no waiting).
+    pub fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+        let mut n = 0;
+        while let Some(item) = self.ring.next() {
+            f(&item);
+            n += 1;
+        }
+        n
+    }
+
+    /// Reads records until the task is dropped: each wake-up drains the ring
+    /// into `handler`; losses are polled every 500 ms.
+    ///
+    /// # Errors
+    /// The ring buffer's fd cannot be polled.
+    pub async fn run(self, mut handler: Handler, metrics: Arc<Metrics>) -> Result<(), EbpfError> {
+        // SAFETY: the fd is the ring buffer map's, owned by `self.ring`,
+        // which lives inside the AsyncFd and is never replaced: it stays open
+        // and `as_raw_fd` returns the same fd until the AsyncFd is dropped.
+        let mut fd =
+            unsafe { AsyncFd::register_with_interest(self, tokio::io::Interest::READABLE) }
+                .map_err(|e| EbpfError::Io(std::io::Error::from(e)))?;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u32;
+        loop {
+            tokio::select! {
+                guard = fd.readable_mut() => {
+                    let mut guard = guard?;
+                    guard.get_inner_mut().drain(|rec| handler.record(rec));
+                    guard.clear_ready();
+                    // A record committed between the drain and clear_ready
+                    // woke us before the readiness was cleared: read it now,
+                    // or it would wait for the next record.
+                    guard.get_inner_mut().drain(|rec| handler.record(rec));
+                }
+                _ = tick.tick() => {
+                    let probes = fd.get_mut();
+                    probes.drain(|rec| handler.record(rec));
+                    let lost = probes.take_lost();
+                    ticks = ticks.wrapping_add(1);
+                    // A lost record may be an exit: look at /proc at once,
+                    // else every 5 s.
+                    if report_lost(&lost, &metrics) || ticks.is_multiple_of(10) {
+                        handler.reconcile();
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl std::os::fd::AsRawFd for Probes {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.ring.as_raw_fd()
+    }
+}
+
+/// Losses go to the metric and, once per poll, to the log; returns whether
+/// there were any (the caller then reconciles processes with /proc, since
+/// an exit record may be among them).
+fn report_lost(lost: &[u64], metrics: &Metrics) -> bool {
+    let total: u64 = lost.iter().sum();
+    if total == 0 {
+        return false;
+    }
+    for (k, &n) in lost.iter().enumerate() {
+        if n > 0 {
+            let name = u32::try_from(k)
+                .ok()
+                .and_then(Kind::from_u32)
+                .map_or("unknown", Kind::name);
+            metrics.ebpf.lost.with_label_values(&[name]).inc_by(n);
+        }
+    }
+    warn!(lost = total, "ring buffer full: records lost in the kernel");
+    true
+}
+
+/// Runs the eBPF source on an already loaded set of probes.
+pub async fn run(
+    probes: Probes,
+    opts: &Options,
+    engine: EngineHandle,
+    metrics: Arc<Metrics>,
+) -> Result<(), EbpfError> {
+    let mut handler = Handler::new(engine, metrics.clone());
+    handler.trust_any(opts.trust_any);
+    // Probes are attached: processes started from now on are seen by exec;
+    // the ones already running are read from /proc.
+    handler.adopt_running(&procs::scan(&opts.watch));
+    probes.run(handler, metrics).await
+}

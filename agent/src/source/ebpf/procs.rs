@@ -1,0 +1,359 @@
+//! Pid -> instance: who wrote a record, read once per process from /proc.
+//!
+//! A record is trusted only when its process really is a linuxptp daemon:
+//! 1. `/proc/<pid>/exe` names a binary called `ptp4l`, `phc2sys` or `ts2phc`
+//!    (after ` (deleted)` is stripped), and that name is the process's
+//!    `comm` (so `prctl(PR_SET_NAME, "ptp4l")` in another program fails);
+//! 2. the binary behind `/proc/<pid>/exe` contains linuxptp's own strings
+//!    (its config parser's `is a malformed value for option` and `/dev/ptp`),
+//!    so a copy of `/bin/sh` named `ptp4l` fails too.
+//!
+//! The instance comes from the command line: `-f <config>` gives the config
+//! name (its file name, e.g. `ptp4l.0.config`), `-i <iface>` the interfaces;
+//! without `-i`, the config file's `[section]` names are the interfaces.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::engine::Origin;
+
+/// linuxptp daemons this source understands.
+pub const LINUXPTP: &[&str] = &["ptp4l", "phc2sys", "ts2phc"];
+
+/// Strings every linuxptp daemon binary carries (config parser, PHC path).
+const MARKERS: &[&[u8]] = &[b"is a malformed value for option", b"/dev/ptp"];
+
+/// Largest binary scanned for the markers.
+const MAX_EXE: u64 = 64 << 20;
+
+/// Why a process is not trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Distrust {
+    /// `/proc/<pid>` was gone before it could be read.
+    Vanished,
+    /// The executable's name is not a linuxptp daemon's, or differs from `comm`.
+    NotLinuxptp,
+    /// The executable lacks linuxptp's strings.
+    NoMarkers,
+}
+
+impl Distrust {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Vanished => "vanished",
+            Self::NotLinuxptp => "not_linuxptp",
+            Self::NoMarkers => "no_markers",
+        }
+    }
+}
+
+/// What is known about one process.
+#[derive(Debug)]
+pub struct ProcInfo {
+    /// `Ok(())` when trusted.
+    pub trust: Result<(), Distrust>,
+    pub origin: Origin,
+    /// Interfaces from `-i`, else the config's sections.
+    pub ifaces: Vec<String>,
+    /// The process wrote log lines to stdout/stderr: its syslog copies are
+    /// duplicates.
+    pub saw_stdio: bool,
+    /// Pieces of a `writev` in progress.
+    pub pending: Vec<u8>,
+    /// Clock ids this process used, with their names (`CLOCK_REALTIME`, `ptp0`).
+    pub clocks: Vec<(i32, Arc<str>)>,
+}
+
+impl ProcInfo {
+    #[must_use]
+    pub fn trusted(&self) -> bool {
+        self.trust.is_ok()
+    }
+
+    /// The process name (`ptp4l`, ...) when trusted.
+    #[must_use]
+    pub fn process(&self) -> &str {
+        self.origin.process.as_deref().unwrap_or("")
+    }
+
+    /// The name of `clock_id` as this process sees it: `CLOCK_REALTIME`, or
+    /// for a dynamic PHC clock (`(~fd << 3) | 3`) the device behind the fd.
+    pub fn clock_name(&mut self, pid: u32, clock_id: i32) -> Arc<str> {
+        if let Some((_, n)) = self.clocks.iter().find(|(c, _)| *c == clock_id) {
+            return n.clone();
+        }
+        let name: Arc<str> = clock_name(pid, clock_id).into();
+        if self.clocks.len() < 16 {
+            self.clocks.push((clock_id, name.clone()));
+        }
+        name
+    }
+}
+
+fn clock_name(pid: u32, clock_id: i32) -> String {
+    match clock_id {
+        0 => return "CLOCK_REALTIME".into(),
+        1 => return "CLOCK_MONOTONIC".into(),
+        11 => return "CLOCK_TAI".into(),
+        _ => {}
+    }
+    if clock_id < 0 && clock_id & 7 == 3 {
+        let fd = !(clock_id >> 3);
+        if let Ok(t) = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")) {
+            return t.file_name().map_or_else(
+                || t.display().to_string(),
+                |f| f.to_string_lossy().into_owned(),
+            );
+        }
+        return format!("fd{fd}");
+    }
+    format!("clock{clock_id}")
+}
+
+/// Reads `/proc/<pid>` once and decides whether to trust it.
+#[must_use]
+pub fn inspect(pid: u32) -> ProcInfo {
+    let base = PathBuf::from(format!("/proc/{pid}"));
+    let mut info = ProcInfo {
+        trust: Err(Distrust::Vanished),
+        origin: Origin {
+            pid: Some(pid),
+            ..Origin::default()
+        },
+        ifaces: Vec::new(),
+        saw_stdio: false,
+        pending: Vec::new(),
+        clocks: Vec::new(),
+    };
+    let (Ok(comm), Ok(exe), Ok(cmdline)) = (
+        std::fs::read_to_string(base.join("comm")),
+        std::fs::read_link(base.join("exe")),
+        std::fs::read(base.join("cmdline")),
+    ) else {
+        return info;
+    };
+    let comm = comm.trim_end_matches('\n');
+    let exe_s = exe.to_string_lossy();
+    let exe_name = exe_s
+        .trim_end_matches(" (deleted)")
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let Some(&name) = LINUXPTP.iter().find(|n| **n == exe_name) else {
+        info.trust = Err(Distrust::NotLinuxptp);
+        return info;
+    };
+    if comm != name {
+        info.trust = Err(Distrust::NotLinuxptp);
+        return info;
+    }
+    info.trust = if has_markers(&base.join("exe")) {
+        Ok(())
+    } else {
+        Err(Distrust::NoMarkers)
+    };
+    info.origin.process = Some(name.into());
+    let args = parse_cmdline(&cmdline);
+    if let Some(cfg) = &args.config {
+        info.origin.config = Path::new(cfg)
+            .file_name()
+            .map(|f| f.to_string_lossy().into());
+    }
+    info.ifaces = args.ifaces;
+    if info.ifaces.is_empty()
+        && let Some(cfg) = &args.config
+    {
+        info.ifaces = config_sections(&base, cfg);
+    }
+    info
+}
+
+/// [`inspect`], or with `trust_any` a process trusted by its `comm` alone.
+fn inspect_with(pid: u32, trust_any: bool) -> ProcInfo {
+    let mut info = inspect(pid);
+    if trust_any
+        && info.trust == Err(Distrust::NotLinuxptp)
+        && let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+    {
+        info.origin.process = Some(comm.trim_end_matches('\n').into());
+        info.trust = Ok(());
+    }
+    info
+}
+
+fn has_markers(exe: &Path) -> bool {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(exe) else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    if f.take(MAX_EXE).read_to_end(&mut buf).is_err() {
+        return false;
+    }
+    MARKERS
+        .iter()
+        .all(|m| memchr::memmem::find(&buf, m).is_some())
+}
+
+/// `-f` and `-i` of a linuxptp command line (NUL separated).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    pub config: Option<String>,
+    pub ifaces: Vec<String>,
+}
+
+#[must_use]
+pub fn parse_cmdline(raw: &[u8]) -> Args {
+    let mut out = Args::default();
+    let mut it = raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .skip(1);
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.as_bytes() {
+            [b'-', f @ (b'f' | b'i'), rest @ ..] => (
+                *f,
+                (!rest.is_empty()).then(|| String::from_utf8_lossy(rest).into_owned()),
+            ),
+            _ => continue,
+        };
+        let Some(v) = inline.or_else(|| it.next()) else {
+            break;
+        };
+        if flag == b'f' {
+            out.config = Some(v);
+        } else {
+            out.ifaces.push(v);
+        }
+    }
+    out
+}
+
+/// `[section]` names of a ptp4l config other than `[global]` and the
+/// unicast/clock tables, read through the process's root and cwd.
+fn config_sections(proc_dir: &Path, cfg: &str) -> Vec<String> {
+    let path = if cfg.starts_with('/') {
+        proc_dir.join("root").join(cfg.trim_start_matches('/'))
+    } else {
+        proc_dir.join("cwd").join(cfg)
+    };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']').map(str::trim))
+        .filter(|s| !s.is_empty() && *s != "global" && !s.starts_with("unicast_master_table"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The table of processes seen, bounded.
+#[derive(Debug, Default)]
+pub struct ProcTable {
+    procs: HashMap<u32, ProcInfo>,
+    /// Trust by name alone (`--ebpf-trust-any`, benches and tests only).
+    pub trust_any: bool,
+}
+
+/// Entries kept before exited processes are pruned.
+const MAX_PROCS: usize = 4096;
+
+impl ProcTable {
+    /// The info of `pid`, read from /proc the first time.
+    pub fn get(&mut self, pid: u32) -> &mut ProcInfo {
+        if self.procs.len() >= MAX_PROCS && !self.procs.contains_key(&pid) {
+            self.procs
+                .retain(|p, _| Path::new(&format!("/proc/{p}")).exists());
+        }
+        let any = self.trust_any;
+        self.procs
+            .entry(pid)
+            .or_insert_with(|| inspect_with(pid, any))
+    }
+
+    /// Reads `pid` again (after exec).
+    pub fn refresh(&mut self, pid: u32) -> &mut ProcInfo {
+        self.procs.insert(pid, inspect_with(pid, self.trust_any));
+        self.get(pid)
+    }
+
+    pub fn remove(&mut self, pid: u32) -> Option<ProcInfo> {
+        self.procs.remove(&pid)
+    }
+
+    /// Trusted processes that are gone although no exit record said so (it
+    /// was lost with a full ring): no `/proc/<pid>`, or another program
+    /// under that pid now. Removed from the table and returned.
+    pub fn take_gone(&mut self) -> Vec<(u32, ProcInfo)> {
+        let gone: Vec<u32> = self
+            .procs
+            .iter()
+            .filter(|(_, i)| i.trusted())
+            .filter(|(pid, i)| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map_or(true, |c| c.trim_end_matches('\n') != i.process())
+            })
+            .map(|(pid, _)| *pid)
+            .collect();
+        gone.into_iter()
+            .filter_map(|pid| self.procs.remove(&pid).map(|i| (pid, i)))
+            .collect()
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+}
+
+/// Pids of running processes whose `comm` is in `watch`.
+#[must_use]
+pub fn scan(watch: &[String]) -> Vec<u32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| watch.iter().any(|w| w == c.trim_end_matches('\n')))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines() {
+        let a = parse_cmdline(b"ptp4l\0-f\0/var/run/ptp4l.0.config\0-i\0ens1f0\0-iens2f0\0-m\0");
+        assert_eq!(a.config.as_deref(), Some("/var/run/ptp4l.0.config"));
+        assert_eq!(a.ifaces, ["ens1f0", "ens2f0"]);
+        assert_eq!(parse_cmdline(b"ptp4l\0-f"), Args::default());
+        assert_eq!(parse_cmdline(b""), Args::default());
+        assert_eq!(parse_cmdline(b"phc2sys\0-a\0-r\0").config, None);
+    }
+
+    #[test]
+    fn this_test_binary_is_not_linuxptp() {
+        let info = inspect(std::process::id());
+        assert_eq!(info.trust, Err(Distrust::NotLinuxptp));
+        assert_eq!(inspect(u32::MAX).trust, Err(Distrust::Vanished));
+    }
+
+    #[test]
+    fn clock_names() {
+        assert_eq!(clock_name(1, 0), "CLOCK_REALTIME");
+        // fd 999 is not open here.
+        assert_eq!(clock_name(std::process::id(), (!999 << 3) | 3), "fd999");
+    }
+}
