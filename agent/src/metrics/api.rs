@@ -1,4 +1,4 @@
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGaugeVec, Registry};
 
 /// The anchor's framework metrics (§5.2), names and labels unchanged.
 pub struct ApiMetrics {
@@ -20,16 +20,10 @@ pub struct ApiMetrics {
 
 impl ApiMetrics {
     pub(super) fn register(r: &Registry) -> Result<Self, prometheus::Error> {
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
-            r.register(Box::new(g.clone()))?;
-            Ok::<_, prometheus::Error>(g)
-        };
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-            r.register(Box::new(c.clone()))?;
-            Ok::<_, prometheus::Error>(c)
-        };
+        let gauge =
+            |name: &str, help: &str, labels: &[&str]| super::gauge_vec(r, name, help, labels);
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| super::counter_vec(r, name, help, labels);
         Ok(Self {
             subscriptions: gauge(
                 "cne_api_subscriptions",

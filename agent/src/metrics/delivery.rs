@@ -18,45 +18,57 @@ pub struct DeliveryMetrics {
 
 impl DeliveryMetrics {
     pub(super) fn register(r: &Registry) -> Result<Self, prometheus::Error> {
-        let latency = Histogram::with_opts(
-            HistogramOpts::new(
-                "cloud_event_agent_delivery_latency_seconds",
-                "Time from event creation to the consumer's answer",
-            )
-            .buckets(vec![
-                0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-                0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
+        let latency = super::registered(
+            r,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "cloud_event_agent_delivery_latency_seconds",
+                    "Time from event creation to the consumer's answer",
+                )
+                .buckets(vec![
+                    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+                    0.1, 0.25, 0.5, 1.0, 2.5,
+                ]),
+            )?,
         )?;
-        let queue_depth = IntGauge::new(
-            "cloud_event_agent_delivery_queue_depth",
-            "Undelivered events over all subscriber queues",
+        let queue_depth = super::registered(
+            r,
+            IntGauge::new(
+                "cloud_event_agent_delivery_queue_depth",
+                "Undelivered events over all subscriber queues",
+            )?,
         )?;
-        let coalesced = IntCounter::new(
-            "cloud_event_agent_deliveries_coalesced_total",
-            "Undelivered state replaced by newer state for the same resource",
+        let coalesced = super::registered(
+            r,
+            IntCounter::new(
+                "cloud_event_agent_deliveries_coalesced_total",
+                "Undelivered state replaced by newer state for the same resource",
+            )?,
         )?;
-        let deliveries = IntCounterVec::new(
-            Opts::new(
-                "cloud_event_agent_deliveries_total",
-                "Deliveries to subscribers by outcome",
-            ),
-            &["outcome"],
+        let deliveries = super::registered(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "cloud_event_agent_deliveries_total",
+                    "Deliveries to subscribers by outcome",
+                ),
+                &["outcome"],
+            )?,
         )?;
-        let retries = IntCounter::new(
-            "cloud_event_agent_delivery_retries_total",
-            "Delivery attempts repeated after a failure",
+        let retries = super::registered(
+            r,
+            IntCounter::new(
+                "cloud_event_agent_delivery_retries_total",
+                "Delivery attempts repeated after a failure",
+            )?,
         )?;
-        let consumers_removed = IntCounter::new(
-            "cloud_event_agent_consumers_removed_total",
-            "Consumers removed after too many consecutive network failures",
+        let consumers_removed = super::registered(
+            r,
+            IntCounter::new(
+                "cloud_event_agent_consumers_removed_total",
+                "Consumers removed after too many consecutive network failures",
+            )?,
         )?;
-        r.register(Box::new(latency.clone()))?;
-        r.register(Box::new(queue_depth.clone()))?;
-        r.register(Box::new(coalesced.clone()))?;
-        r.register(Box::new(deliveries.clone()))?;
-        r.register(Box::new(retries.clone()))?;
-        r.register(Box::new(consumers_removed.clone()))?;
         Ok(Self {
             latency,
             queue_depth,

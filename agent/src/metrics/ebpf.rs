@@ -23,59 +23,73 @@ pub struct EbpfMetrics {
 
 impl EbpfMetrics {
     pub(super) fn register(r: &Registry) -> Result<Self, prometheus::Error> {
-        let records = IntCounterVec::new(
-            Opts::new(
-                "cloud_event_agent_ebpf_records_total",
-                "Records read from the eBPF ring buffer, by kind",
-            ),
-            &["kind"],
+        let records = super::registered(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "cloud_event_agent_ebpf_records_total",
+                    "Records read from the eBPF ring buffer, by kind",
+                ),
+                &["kind"],
+            )?,
         )?;
-        let lost = IntCounterVec::new(
-            Opts::new(
-                "cloud_event_agent_ebpf_lost_records_total",
-                "Records lost in the kernel because the ring buffer was full, by kind",
-            ),
-            &["kind"],
+        let lost = super::registered(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "cloud_event_agent_ebpf_lost_records_total",
+                    "Records lost in the kernel because the ring buffer was full, by kind",
+                ),
+                &["kind"],
+            )?,
         )?;
-        let dropped = IntCounterVec::new(
-            Opts::new(
-                "cloud_event_agent_ebpf_dropped_total",
-                "Records or lines dropped by the eBPF source, by reason",
-            ),
-            &["reason"],
+        let dropped = super::registered(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "cloud_event_agent_ebpf_dropped_total",
+                    "Records or lines dropped by the eBPF source, by reason",
+                ),
+                &["reason"],
+            )?,
         )?;
-        let lines = IntCounter::new(
-            "cloud_event_agent_ebpf_lines_total",
-            "Log lines of linuxptp processes handed to the engine",
+        let lines = super::registered(
+            r,
+            IntCounter::new(
+                "cloud_event_agent_ebpf_lines_total",
+                "Log lines of linuxptp processes handed to the engine",
+            )?,
         )?;
-        let frequency_ppb = GaugeVec::new(
-            Opts::new(
-                "cloud_event_agent_clock_frequency_ppb",
-                "Clock frequency adjustment last set by a linuxptp process, in ppb",
-            ),
-            &["process", "clock"],
+        let frequency_ppb = super::registered(
+            r,
+            GaugeVec::new(
+                Opts::new(
+                    "cloud_event_agent_clock_frequency_ppb",
+                    "Clock frequency adjustment last set by a linuxptp process, in ppb",
+                ),
+                &["process", "clock"],
+            )?,
         )?;
-        let steps = IntCounterVec::new(
-            Opts::new(
-                "cloud_event_agent_clock_steps_total",
-                "Clock steps (ADJ_SETOFFSET, clock_settime) by linuxptp processes",
-            ),
-            &["process", "clock"],
+        let steps = super::registered(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "cloud_event_agent_clock_steps_total",
+                    "Clock steps (ADJ_SETOFFSET, clock_settime) by linuxptp processes",
+                ),
+                &["process", "clock"],
+            )?,
         )?;
-        let adjtime = IntCounterVec::new(
-            Opts::new(
-                "cloud_event_agent_clock_adjtime_total",
-                "clock_adjtime calls by linuxptp processes, by result",
-            ),
-            &["process", "clock", "result"],
+        let adjtime = super::registered(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "cloud_event_agent_clock_adjtime_total",
+                    "clock_adjtime calls by linuxptp processes, by result",
+                ),
+                &["process", "clock", "result"],
+            )?,
         )?;
-        r.register(Box::new(records.clone()))?;
-        r.register(Box::new(lost.clone()))?;
-        r.register(Box::new(dropped.clone()))?;
-        r.register(Box::new(lines.clone()))?;
-        r.register(Box::new(frequency_ppb.clone()))?;
-        r.register(Box::new(steps.clone()))?;
-        r.register(Box::new(adjtime.clone()))?;
         Ok(Self {
             records,
             lost,

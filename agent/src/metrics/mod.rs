@@ -16,7 +16,8 @@ pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
 pub use ptp_series::{Family, SeriesSet};
 pub use transport::TransportMetrics;
 
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::core::Collector;
+use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// All metric families, registered in one registry.
 pub struct Metrics {
@@ -53,4 +54,33 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
     }
+}
+
+/// Registers `m` and returns it (a handle on the registered family).
+pub(crate) fn registered<M: Collector + Clone + 'static>(
+    r: &Registry,
+    m: M,
+) -> Result<M, prometheus::Error> {
+    r.register(Box::new(m.clone()))?;
+    Ok(m)
+}
+
+/// A registered integer gauge family.
+pub(crate) fn gauge_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntGaugeVec, prometheus::Error> {
+    registered(r, IntGaugeVec::new(Opts::new(name, help), labels)?)
+}
+
+/// A registered integer counter family.
+pub(crate) fn counter_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    registered(r, IntCounterVec::new(Opts::new(name, help), labels)?)
 }

@@ -1,4 +1,4 @@
-use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
 
 /// The anchor's PTP metrics (§5.1), names and labels unchanged, plus the
 /// log socket's line counter (ours). Cheap to clone (the vectors are shared).
@@ -95,16 +95,10 @@ const SYNCE: &[&str] = &[
 
 impl PtpMetrics {
     pub(super) fn register(r: &Registry) -> Result<Self, prometheus::Error> {
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
-            r.register(Box::new(g.clone()))?;
-            Ok::<_, prometheus::Error>(g)
-        };
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-            r.register(Box::new(c.clone()))?;
-            Ok::<_, prometheus::Error>(c)
-        };
+        let gauge =
+            |name: &str, help: &str, labels: &[&str]| super::gauge_vec(r, name, help, labels);
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| super::counter_vec(r, name, help, labels);
         Ok(Self {
             offset: gauge(
                 "openshift_ptp_offset_ns",

@@ -1,4 +1,4 @@
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Registry};
 
 /// The AMQP transport and the consumer sidecar's relay (ours).
 pub struct TransportMetrics {
@@ -22,26 +22,29 @@ pub struct TransportMetrics {
 
 impl TransportMetrics {
     pub(super) fn register(r: &Registry) -> Result<Self, prometheus::Error> {
-        let vec = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-            r.register(Box::new(c.clone()))?;
-            Ok::<_, prometheus::Error>(c)
-        };
-        let amqp_reconnects = IntCounter::new(
-            "cloud_event_agent_amqp_reconnects_total",
-            "Connections to the AMQP broker opened after the first one",
+        let vec =
+            |name: &str, help: &str, labels: &[&str]| super::counter_vec(r, name, help, labels);
+        let amqp_reconnects = super::registered(
+            r,
+            IntCounter::new(
+                "cloud_event_agent_amqp_reconnects_total",
+                "Connections to the AMQP broker opened after the first one",
+            )?,
         )?;
-        r.register(Box::new(amqp_reconnects.clone()))?;
-        let amqp_connected = IntGauge::new(
-            "cloud_event_agent_amqp_connected",
-            "1 while connected to the AMQP broker",
+        let amqp_connected = super::registered(
+            r,
+            IntGauge::new(
+                "cloud_event_agent_amqp_connected",
+                "1 while connected to the AMQP broker",
+            )?,
         )?;
-        r.register(Box::new(amqp_connected.clone()))?;
-        let amqp_coalesced = IntCounter::new(
-            "cloud_event_agent_amqp_coalesced_total",
-            "Unsent AMQP state replaced by newer state for the same resource",
+        let amqp_coalesced = super::registered(
+            r,
+            IntCounter::new(
+                "cloud_event_agent_amqp_coalesced_total",
+                "Unsent AMQP state replaced by newer state for the same resource",
+            )?,
         )?;
-        r.register(Box::new(amqp_coalesced.clone()))?;
         Ok(Self {
             amqp_messages: vec(
                 "cloud_event_agent_amqp_messages_total",

@@ -1,0 +1,136 @@
+//! The publisher role: profiles, the ptp4l management socket, the source
+//! (eBPF or the log socket) and, when asked for, the AMQP transport.
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use super::{amqp_config, spawn_on_own_thread};
+use crate::api::{self, AppState};
+use crate::config::{Config, SourceKind};
+use crate::engine::{EngineHandle, Thresholds, profiles};
+use crate::metrics::Metrics;
+use crate::source::socket::SocketSource;
+use crate::source::{SourceStatus, StatusHandle, ebpf, pmc};
+use crate::transport::Tap;
+use crate::transport::amqp::{AmqpPublisher, CurrentFn};
+
+/// Starts what feeds the engine; returns the source task.
+///
+/// # Errors
+/// `--source ebpf` and the probes do not load, or the AMQP thread cannot
+/// start.
+pub fn start(
+    cfg: &Config,
+    state: &AppState,
+    thresholds: Thresholds,
+) -> anyhow::Result<JoinHandle<()>> {
+    let engine = &state.engine;
+    let metrics = &state.metrics;
+    // Profiles before the first line, then re-read when they change.
+    let mut profiles = profiles::Reloader::new(
+        cfg.ptp_config_dir.clone(),
+        cfg.ptp_profiles.clone(),
+        thresholds,
+        engine.clone(),
+        metrics.ptp.clone(),
+    );
+    profiles.reload();
+    tokio::spawn(profiles::watch(profiles));
+    tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
+    let source = start_source(cfg, engine.clone(), metrics.clone(), &state.source)?;
+    if let Some(addr) = &cfg.amqp {
+        let st = state.clone();
+        let current: CurrentFn =
+            Arc::new(move |kind| api::notify::current_or_placeholder(&st, kind));
+        let amqp = AmqpPublisher::new(amqp_config(cfg, addr), current, metrics.clone());
+        state.dispatcher.add_tap(amqp.clone() as Arc<dyn Tap>);
+        spawn_on_own_thread("amqp-publisher", amqp.run())?;
+        info!(broker = %addr, "AMQP transport on");
+    }
+    Ok(source)
+}
+
+/// Starts the eBPF source when asked for and it loads here, else the log
+/// socket; says which in the log and in `/health/detail`.
+///
+/// # Errors
+/// `--source ebpf` and the probes do not load.
+fn start_source(
+    cfg: &Config,
+    engine: EngineHandle,
+    metrics: Arc<Metrics>,
+    status: &StatusHandle,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let requested = match cfg.source {
+        SourceKind::Auto => "auto",
+        SourceKind::Ebpf => "ebpf",
+        SourceKind::Socket => "socket",
+    };
+    let mut st = SourceStatus {
+        requested,
+        active: "socket",
+        ..SourceStatus::default()
+    };
+    if cfg.source != SourceKind::Socket {
+        let opts = ebpf::Options {
+            watch: cfg.watch.clone(),
+            ring_bytes: cfg.ebpf_ring_bytes,
+            trust_any: cfg.ebpf_trust_any,
+        };
+        match ebpf::Probes::load(&opts) {
+            Ok(probes) => {
+                for p in probes.report.iter().filter(|p| !p.attached) {
+                    info!(
+                        program = p.program,
+                        target = p.target,
+                        reason = p.error.as_deref().unwrap_or(""),
+                        "optional probe not attached"
+                    );
+                }
+                let attached: Vec<&str> = probes
+                    .report
+                    .iter()
+                    .filter(|p| p.attached)
+                    .map(|p| p.program)
+                    .collect();
+                info!(watch = ?cfg.watch, probes = ?attached, "source: eBPF");
+                if cfg.ebpf_trust_any {
+                    tracing::warn!(
+                        "--ebpf-trust-any: watched processes are trusted by name alone (benches and tests only)"
+                    );
+                }
+                st.active = "ebpf";
+                st.watch.clone_from(&cfg.watch);
+                st.ring_bytes = Some(cfg.ebpf_ring_bytes);
+                st.probes.clone_from(&probes.report);
+                status.set(st);
+                return Ok(tokio::spawn(async move {
+                    if let Err(e) = ebpf::run(probes, &opts, engine, metrics).await {
+                        tracing::error!(error = %e, "eBPF source stopped");
+                    }
+                }));
+            }
+            Err(e) if cfg.source == SourceKind::Ebpf => {
+                return Err(anyhow::Error::new(e).context("--source ebpf"));
+            }
+            Err(e) => {
+                tracing::warn!(reason = %e, "eBPF source unavailable, falling back to the log socket");
+                st.ebpf_unavailable = Some(e.to_string());
+            }
+        }
+    }
+    info!(path = %cfg.socket_path.display(), "source: log socket");
+    status.set(st);
+    let source = SocketSource {
+        path: cfg.socket_path.clone(),
+        engine,
+        lines: metrics.ptp.socket_lines(),
+    };
+    Ok(tokio::spawn(async move {
+        if let Err(e) = source.run().await {
+            tracing::error!(error = %e, "log socket source stopped");
+        }
+    }))
+}
