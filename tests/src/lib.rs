@@ -7,7 +7,6 @@
 pub mod broker;
 pub mod chain;
 pub mod http;
-pub mod netns;
 pub mod ptp;
 
 use std::io::{BufRead, BufReader, Write};
