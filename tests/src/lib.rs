@@ -8,6 +8,7 @@ pub mod broker;
 pub mod chain;
 pub mod http;
 pub mod ptp;
+pub mod receipts;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
