@@ -206,7 +206,7 @@ fn rabbitmq_refusing_oran_addresses_is_a_logged_error_not_a_crash() {
     let b = Broker::start(Kind::Rabbit);
     // O-RAN addresses (with `/`) on RabbitMQ: every attach is refused.
     let p = Agent::start_logged(&["--transport-host", &b.url()]);
-    locked_reaches_a_local_subscriber(&p);
+    let _cnf = locked_reaches_a_local_subscriber(&p);
     let log = agent_tests::wait_for(T, || {
         let l = p.log();
         l.contains("refused a link").then_some(l)
@@ -235,13 +235,15 @@ fn log_socket_lines_reach_the_cnf_through_the_broker() {
 fn publisher_without_broker_keeps_serving_http() {
     let port = agent_tests::free_port();
     let p = Agent::start(&["--transport-host", &format!("amqp://127.0.0.1:{port}")]);
-    locked_reaches_a_local_subscriber(&p);
+    let _cnf = locked_reaches_a_local_subscriber(&p);
 }
 
-/// A subscriber of `p` itself (no sidecar) gets the LOCKED event `p` makes.
-fn locked_reaches_a_local_subscriber(p: &Agent) {
+/// A subscriber of `p` itself (no sidecar) gets the LOCKED event `p` makes;
+/// returns that subscriber (the CNF), to keep it running.
+fn locked_reaches_a_local_subscriber(p: &Agent) -> Consumer {
     let cnf = Consumer::start();
     p.subscribe(LOCK, &cnf.endpoint("/e"));
     p.create_event(LOCK, "LOCKED");
     cnf.wait_bodies("/e", T, |b| has_value(b, "LOCKED"));
+    cnf
 }
