@@ -5,9 +5,10 @@
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod broker;
+pub mod chain;
 pub mod http;
-pub mod netns;
 pub mod ptp;
+pub mod receipts;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -209,6 +210,28 @@ impl Agent {
             .to_owned()
     }
 
+    /// Subscribes `endpoint` to `<node><suffix>` through v2
+    /// (`ResourceAddress`, `EndpointUri`); asserts 201 and returns the
+    /// subscription.
+    pub fn subscribe(&self, suffix: &str, endpoint: &str) -> serde_json::Value {
+        let body =
+            serde_json::json!({"ResourceAddress": self.address(suffix), "EndpointUri": endpoint});
+        created(&self.api("/subscriptions"), &body)
+    }
+
+    /// Like [`Agent::subscribe`], through v1 (`resource`, `endpointUri`).
+    pub fn subscribe_v1(&self, suffix: &str, endpoint: &str) -> serde_json::Value {
+        let body = serde_json::json!({"resource": self.address(suffix), "endpointUri": endpoint});
+        created(&self.api_v1("/subscriptions"), &body)
+    }
+
+    /// `GET` v2 `CurrentState` of `<node><suffix>`.
+    #[must_use]
+    pub fn current_state(&self, suffix: &str) -> Response {
+        let url = self.api(&format!("{}/CurrentState", self.address(suffix)));
+        http::request("GET", &url, None).unwrap()
+    }
+
     /// Publishes a lock-state (or other `suffix`) event with `value` through
     /// v1 `create/event`; asserts 202.
     pub fn create_event(&self, suffix: &str, value: &str) {
@@ -283,6 +306,13 @@ impl Agent {
             .expect("log socket accepts");
         LogWriter(s)
     }
+}
+
+/// POSTs `body` to `url`; asserts 201 and returns the JSON answer.
+fn created(url: &str, body: &serde_json::Value) -> serde_json::Value {
+    let r = http::request("POST", url, Some(body.to_string().as_bytes())).unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
 }
 
 impl Drop for Agent {

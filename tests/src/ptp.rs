@@ -1,8 +1,12 @@
-//! Real ptp4l in network namespaces (LAB.md §3), cleaned up on drop.
+//! Root-only helpers for tests with real linuxptp (LAB.md §3): network
+//! namespaces joined by a veth pair, and ptp4l processes, all cleaned up on
+//! drop.
 //!
-//! Two namespaces joined by a veth pair; every ptp4l runs under
+//! Every ptp4l runs under
 //! `setpriv --bounding-set=-sys_time --inh-caps=-sys_time`, so the kernel
 //! refuses each clock change it tries: the real clock is never touched.
+//! Interface names are unique per test: an eBPF agent sees every ptp4l of
+//! the node, and tells them apart by interface.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -36,6 +40,7 @@ pub fn can_run_ptp4l() -> Result<(), String> {
     Ok(())
 }
 
+/// Runs `ip args`, quietly; whether it succeeded.
 fn ip(args: &[&str]) -> bool {
     Command::new("ip")
         .args(args)
@@ -43,6 +48,11 @@ fn ip(args: &[&str]) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Runs `ip args`; panics if it fails.
+fn ip_ok(args: &[&str]) {
+    assert!(ip(args), "ip {args:?} failed");
 }
 
 /// Two namespaces `<tag>m` and `<tag>s` with a veth pair `<tag>vm` /
@@ -65,9 +75,9 @@ impl NetnsPair {
             slave_if: format!("{tag}vs"),
         };
         p.cleanup();
-        assert!(ip(&["netns", "add", &p.master_ns]), "ip netns add");
-        assert!(ip(&["netns", "add", &p.slave_ns]), "ip netns add");
-        assert!(ip(&[
+        ip_ok(&["netns", "add", &p.master_ns]);
+        ip_ok(&["netns", "add", &p.slave_ns]);
+        ip_ok(&[
             "link",
             "add",
             &p.master_if,
@@ -75,13 +85,13 @@ impl NetnsPair {
             "veth",
             "peer",
             "name",
-            &p.slave_if
-        ]));
-        assert!(ip(&["link", "set", &p.master_if, "netns", &p.master_ns]));
-        assert!(ip(&["link", "set", &p.slave_if, "netns", &p.slave_ns]));
+            &p.slave_if,
+        ]);
+        ip_ok(&["link", "set", &p.master_if, "netns", &p.master_ns]);
+        ip_ok(&["link", "set", &p.slave_if, "netns", &p.slave_ns]);
         for (ns, ifc) in [(&p.master_ns, &p.master_if), (&p.slave_ns, &p.slave_if)] {
-            assert!(ip(&["-n", ns, "link", "set", "lo", "up"]));
-            assert!(ip(&["-n", ns, "link", "set", ifc, "up"]));
+            ip_ok(&["-n", ns, "link", "set", "lo", "up"]);
+            ip_ok(&["-n", ns, "link", "set", ifc, "up"]);
         }
         p
     }
@@ -108,6 +118,14 @@ impl ChildGuard {
         self.0.as_ref().map_or(0, Child::id)
     }
 
+    /// The child's piped stdout (once).
+    pub fn take_stdout(&mut self) -> std::process::ChildStdout {
+        self.0
+            .as_mut()
+            .and_then(|c| c.stdout.take())
+            .expect("a running child with piped stdout")
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut c) = self.0.take() {
             let _ = c.kill();
@@ -122,7 +140,9 @@ impl Drop for ChildGuard {
     }
 }
 
-const TIMING: &str = "time_stamping software\nnetwork_transport L2\ndelay_mechanism E2E\n\
+/// The `[global]` timing settings every config here shares: software
+/// timestamps, L2, E2E, fast sync.
+pub const TIMING: &str = "time_stamping software\nnetwork_transport L2\ndelay_mechanism E2E\n\
 domainNumber 0\nlogAnnounceInterval 0\nlogSyncInterval -3\nlogMinDelayReqInterval -3\n\
 summary_interval -3\n";
 
@@ -158,6 +178,17 @@ pub fn write_configs(dir: &Path, pair: &NetnsPair) -> (std::path::PathBuf, std::
 pub fn start_ptp4l(ns: &str, cfg: &Path, log: &Path) -> ChildGuard {
     let out = std::fs::File::create(log).expect("ptp4l log");
     let err = out.try_clone().expect("ptp4l log");
+    spawn_ptp4l(ns, cfg, out.into(), err.into())
+}
+
+/// Like [`start_ptp4l`], with stdout piped (read it through
+/// [`ChildGuard::take_stdout`]) and stderr dropped.
+#[must_use]
+pub fn start_ptp4l_piped(ns: &str, cfg: &Path) -> ChildGuard {
+    spawn_ptp4l(ns, cfg, Stdio::piped(), Stdio::null())
+}
+
+fn spawn_ptp4l(ns: &str, cfg: &Path, stdout: Stdio, stderr: Stdio) -> ChildGuard {
     let child = Command::new("ip")
         .args(["netns", "exec", ns])
         .args(NOCAP)
@@ -166,8 +197,8 @@ pub fn start_ptp4l(ns: &str, cfg: &Path, log: &Path) -> ChildGuard {
         .arg(cfg)
         .arg("-m")
         .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .expect("spawn ptp4l");
     ChildGuard(Some(child))

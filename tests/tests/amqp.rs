@@ -12,26 +12,15 @@
 use std::time::Duration;
 
 use agent_tests::broker::{Broker, Kind};
+use agent_tests::chain::{LOCK, amqp_pair, has_value, subscribe_v2_and_v1, with_value};
 use agent_tests::{Agent, Consumer, request};
 use fe2o3_amqp::connection::ConnectionHandle;
 use fe2o3_amqp::sasl_profile::SaslProfile;
 use fe2o3_amqp::types::messaging::{ApplicationProperties, Body, Message, Properties};
 use fe2o3_amqp::types::primitives::{SimpleValue, Value};
 use fe2o3_amqp::{Connection, Receiver, Sender, Session};
-use serde_json::json;
 
-const LOCK: &str = "/sync/ptp-status/lock-state";
 const T: Duration = Duration::from_secs(20);
-
-fn has_value(bodies: &[serde_json::Value], want: &str) -> bool {
-    bodies.iter().any(|b| {
-        b["data"]["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|v| v["data_type"] == "notification" && v["value"] == want)
-    })
-}
 
 fn map(kind: Kind, path: &str) -> String {
     match kind {
@@ -43,22 +32,6 @@ fn map(kind: Kind, path: &str) -> String {
     }
 }
 
-/// A publisher and a consumer sidecar on `b`; on RabbitMQ the sidecar logs
-/// in with SASL PLAIN (`amqp://guest:guest@...`), the publisher anonymously.
-fn start_pair(b: &Broker) -> (Agent, Agent) {
-    let flags = b.agent_flags();
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let p = Agent::start(&flags);
-    let mut cflags = b.agent_flags();
-    if b.kind == Kind::Rabbit {
-        cflags[1] = format!("amqp://guest:guest@127.0.0.1:{}", b.port);
-    }
-    let mut cf = vec!["--role", "consumer"];
-    cf.extend(cflags.iter().map(String::as_str));
-    let c = Agent::start(&cf);
-    (p, c)
-}
-
 async fn connect(url: &str, id: &str) -> ConnectionHandle<()> {
     Connection::builder()
         .container_id(id)
@@ -68,15 +41,20 @@ async fn connect(url: &str, id: &str) -> ConnectionHandle<()> {
         .unwrap()
 }
 
-/// A raw AMQP client: sends a status request, waits for the reply.
-fn status_request(b: &Broker, resource: &str) -> Message<Body<Value>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// Runs `f` to completion on a new current-thread runtime.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+        .block_on(f)
+}
+
+/// A raw AMQP client: sends a status request, waits for the reply.
+fn status_request(b: &Broker, resource: &str) -> Message<Body<Value>> {
     let kind = b.kind;
     let url = b.url();
-    rt.block_on(async move {
+    block_on(async move {
         let mut conn = connect(&url, "test-client").await;
         let mut session = Session::begin(&mut conn).await.unwrap();
         let reply = map(kind, &format!("{resource}/zzzzz"));
@@ -107,13 +85,9 @@ fn status_request(b: &Broker, resource: &str) -> Message<Body<Value>> {
 
 /// Sends something that is not a CloudEvent to `address`.
 fn send_garbage(b: &Broker, address: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let url = b.url();
     let address = address.to_owned();
-    rt.block_on(async move {
+    block_on(async move {
         let mut conn = connect(&url, "test-garbage").await;
         let mut session = Session::begin(&mut conn).await.unwrap();
         let mut s = Sender::attach(&mut session, "test-garbage", address)
@@ -142,25 +116,9 @@ fn send_garbage(b: &Broker, address: &str) {
 
 fn chain(kind: Kind) {
     let mut b = Broker::start(kind);
-    let (mut p, c) = start_pair(&b);
+    let (mut p, c) = amqp_pair(&b, true);
     let cnf = Consumer::start();
-    let body = json!({"ResourceAddress": c.address(LOCK), "EndpointUri": cnf.endpoint("/v2")});
-    let r = request(
-        "POST",
-        &c.api("/subscriptions"),
-        Some(body.to_string().as_bytes()),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    let body = json!({"resource": c.address(LOCK), "endpointUri": cnf.endpoint("/v1")});
-    let r = request(
-        "POST",
-        &c.api_v1("/subscriptions"),
-        Some(body.to_string().as_bytes()),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    let v1_id = r.json()["id"].as_str().unwrap().to_owned();
+    let v1_id = subscribe_v2_and_v1(&c, &cnf);
     // The sidecar asked for the current state when it attached (a reply
     // comes back; the publisher has no data yet: the placeholder).
     cnf.wait_bodies("/v2", T, |b| has_value(b, "FREERUN"));
@@ -248,17 +206,7 @@ fn rabbitmq_refusing_oran_addresses_is_a_logged_error_not_a_crash() {
     let b = Broker::start(Kind::Rabbit);
     // O-RAN addresses (with `/`) on RabbitMQ: every attach is refused.
     let p = Agent::start_logged(&["--transport-host", &b.url()]);
-    let cnf = Consumer::start();
-    let body = json!({"ResourceAddress": p.address(LOCK), "EndpointUri": cnf.endpoint("/e")});
-    let r = request(
-        "POST",
-        &p.api("/subscriptions"),
-        Some(body.to_string().as_bytes()),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201);
-    p.create_event(LOCK, "LOCKED");
-    cnf.wait_bodies("/e", T, |b| has_value(b, "LOCKED"));
+    let _cnf = locked_reaches_a_local_subscriber(&p);
     let log = agent_tests::wait_for(T, || {
         let l = p.log();
         l.contains("refused a link").then_some(l)
@@ -271,31 +219,15 @@ fn rabbitmq_refusing_oran_addresses_is_a_logged_error_not_a_crash() {
 #[test]
 fn log_socket_lines_reach_the_cnf_through_the_broker() {
     let b = Broker::start(Kind::Proton);
-    let (p, c) = start_pair(&b);
+    let (p, c) = amqp_pair(&b, true);
     let cnf = Consumer::start();
-    let body = json!({"ResourceAddress": c.address(LOCK), "EndpointUri": cnf.endpoint("/e")});
-    let r = request(
-        "POST",
-        &c.api("/subscriptions"),
-        Some(body.to_string().as_bytes()),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
+    c.subscribe(LOCK, &cnf.endpoint("/e"));
     let mut w = p.connect_socket();
     w.line("ptp4l[1.000]: [ptp4l.0.config] master offset 5 s2 freq -1 path delay 100");
     let got = cnf.wait_bodies("/e", T, |b| has_value(b, "LOCKED"));
-    let ev = got
-        .iter()
-        .find(|b| has_value(&[(*b).clone()], "LOCKED"))
-        .unwrap();
-    assert_eq!(ev["source"], LOCK);
+    assert_eq!(with_value(&got, "LOCKED")["source"], LOCK);
     // The sidecar serves what it relayed as CurrentState.
-    let r = request(
-        "GET",
-        &c.api(&format!("{}/CurrentState", c.address(LOCK))),
-        None,
-    )
-    .unwrap();
+    let r = c.current_state(LOCK);
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -303,15 +235,15 @@ fn log_socket_lines_reach_the_cnf_through_the_broker() {
 fn publisher_without_broker_keeps_serving_http() {
     let port = agent_tests::free_port();
     let p = Agent::start(&["--transport-host", &format!("amqp://127.0.0.1:{port}")]);
+    let _cnf = locked_reaches_a_local_subscriber(&p);
+}
+
+/// A subscriber of `p` itself (no sidecar) gets the LOCKED event `p` makes;
+/// returns that subscriber (the CNF), to keep it running.
+fn locked_reaches_a_local_subscriber(p: &Agent) -> Consumer {
     let cnf = Consumer::start();
-    let body = json!({"ResourceAddress": p.address(LOCK), "EndpointUri": cnf.endpoint("/e")});
-    let r = request(
-        "POST",
-        &p.api("/subscriptions"),
-        Some(body.to_string().as_bytes()),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201);
+    p.subscribe(LOCK, &cnf.endpoint("/e"));
     p.create_event(LOCK, "LOCKED");
     cnf.wait_bodies("/e", T, |b| has_value(b, "LOCKED"));
+    cnf
 }

@@ -14,16 +14,6 @@ use serde_json::Value;
 
 const T: Duration = Duration::from_secs(20);
 
-fn subscribe(a: &Agent, suffix: &str, endpoint: &str) -> Value {
-    let body = format!(
-        r#"{{"ResourceAddress":"{}","EndpointUri":"{endpoint}"}}"#,
-        a.address(suffix)
-    );
-    let r = request("POST", &a.api("/subscriptions"), Some(body.as_bytes())).unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    serde_json::from_slice(&r.body).unwrap()
-}
-
 fn of_type<'a>(bodies: &'a [Value], ty: &str) -> Vec<&'a Value> {
     bodies.iter().filter(|b| b["type"] == ty).collect()
 }
@@ -48,7 +38,7 @@ fn phc2sys(w: &mut LogWriter, offset: i64) {
 fn socket_lines_reach_a_consumer_as_cloudevents() {
     let a = Agent::start(&[]);
     let c = Consumer::start();
-    subscribe(&a, "/sync", &c.endpoint("/all"));
+    a.subscribe("/sync", &c.endpoint("/all"));
     // The initial notification: one placeholder per kind under /sync.
     c.wait_bodies("/all", T, |b| b.len() == 7);
     c.clear();
@@ -117,15 +107,7 @@ fn socket_lines_reach_a_consumer_as_cloudevents() {
     );
 
     // Each event's id is unique, and CurrentState agrees with the last push.
-    let r = request(
-        "GET",
-        &a.api(&format!(
-            "{}/CurrentState",
-            a.address("/sync/ptp-status/lock-state")
-        )),
-        None,
-    )
-    .unwrap();
+    let r = a.current_state("/sync/ptp-status/lock-state");
     assert_eq!(r.status, 200, "{}", r.text());
     let cs: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(notification_values(&cs), ["FREERUN"]);
@@ -149,8 +131,8 @@ fn a_hung_consumer_does_not_delay_the_others() {
     // Answers the initial notification, then never again.
     let hung = Consumer::with_args(&["--hang-after", "1"]);
     let ok = Consumer::start();
-    subscribe(&a, "/sync/ptp-status/lock-state", &hung.endpoint("/e"));
-    subscribe(&a, "/sync/ptp-status/lock-state", &ok.endpoint("/e"));
+    a.subscribe("/sync/ptp-status/lock-state", &hung.endpoint("/e"));
+    a.subscribe("/sync/ptp-status/lock-state", &ok.endpoint("/e"));
     ok.wait_bodies("/e", T, |b| b.len() == 1);
     let mut w = a.connect_socket();
     for k in 0..10 {
@@ -177,8 +159,8 @@ fn a_dead_consumer_is_removed_and_the_rest_go_on() {
     ]);
     let mut dead = Consumer::start();
     let ok = Consumer::start();
-    subscribe(&a, "/sync/ptp-status/lock-state", &dead.endpoint("/e"));
-    let keep = subscribe(&a, "/sync/ptp-status/lock-state", &ok.endpoint("/e"));
+    a.subscribe("/sync/ptp-status/lock-state", &dead.endpoint("/e"));
+    let keep = a.subscribe("/sync/ptp-status/lock-state", &ok.endpoint("/e"));
     dead.kill();
     let mut w = a.connect_socket();
     let mut k = 0;

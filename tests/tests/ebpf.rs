@@ -66,6 +66,17 @@ fn sample(scrape: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The probes loaded by this process, watching the processes named
+/// `watch`, with a ring of `ring_bytes`.
+fn load_probes(watch: &[&str], ring_bytes: u32) -> Probes {
+    Probes::load(&Options {
+        watch: watch.iter().map(|w| (*w).to_owned()).collect(),
+        ring_bytes,
+        trust_any: false,
+    })
+    .unwrap()
+}
+
 fn ebpf_agent(extra: &[&str]) -> Agent {
     let mut args = vec!["--source", "ebpf"];
     args.extend_from_slice(extra);
@@ -77,12 +88,7 @@ fn clock_adjtime_of_a_process_named_phc2sys_is_a_record() {
     if !gate("clock_adjtime_of_a_process_named_phc2sys_is_a_record") {
         return;
     }
-    let mut probes = Probes::load(&Options {
-        watch: vec!["phc2sys".into()],
-        ring_bytes: 64 * 1024,
-        trust_any: false,
-    })
-    .unwrap();
+    let mut probes = load_probes(&["phc2sys"], 64 * 1024);
     let child = fake("phc2sys", &["adjtime", "--count", "3"])
         .spawn()
         .unwrap();
@@ -117,12 +123,7 @@ fn writev_clock_settime_exec_and_exit_are_records() {
     }
     // `fake-daemon` is exec'd under its own name: watch that too, for the
     // exec record.
-    let mut probes = Probes::load(&Options {
-        watch: vec!["fake-daemon".into(), "cea-writev".into()],
-        ring_bytes: 64 * 1024,
-        trust_any: false,
-    })
-    .unwrap();
+    let mut probes = load_probes(&["fake-daemon", "cea-writev"], 64 * 1024);
     let w = fake(
         "cea-writev",
         &["writev", "--parts", "ptp4l[1.0]: ", "port 1: ", "a\n"],
@@ -175,12 +176,7 @@ fn a_syslog_datagram_is_a_record() {
     if !gate("a_syslog_datagram_is_a_record") {
         return;
     }
-    let mut probes = Probes::load(&Options {
-        watch: vec!["cea-syslog".into()],
-        ring_bytes: 64 * 1024,
-        trust_any: false,
-    })
-    .unwrap();
+    let mut probes = load_probes(&["cea-syslog"], 64 * 1024);
     let msg = "<30>Nov 30 06:40:00 ptp4l: [3663.671] port 1: LISTENING to UNCALIBRATED on RS_SLAVE";
     let c = fake("cea-syslog", &["syslog", "--msg", msg])
         .spawn()
@@ -211,12 +207,7 @@ fn the_loading_process_itself_is_ignored() {
     if !gate("the_loading_process_itself_is_ignored") {
         return;
     }
-    let mut probes = Probes::load(&Options {
-        watch: vec!["cea-self".into()],
-        ring_bytes: 64 * 1024,
-        trust_any: false,
-    })
-    .unwrap();
+    let mut probes = load_probes(&["cea-self"], 64 * 1024);
     // A thread of this process takes the watched name and writes to stderr.
     std::thread::spawn(|| {
         let name = std::ffi::CString::new("cea-self").unwrap();
@@ -266,12 +257,7 @@ fn a_flood_that_fills_the_ring_is_counted_not_silent() {
     const N: u64 = 20_000;
     // The smallest ring (4 KiB: seven log records) and nobody reading
     // while the flood runs.
-    let mut probes = Probes::load(&Options {
-        watch: vec!["cea-flood".into()],
-        ring_bytes: 4096,
-        trust_any: false,
-    })
-    .unwrap();
+    let mut probes = load_probes(&["cea-flood"], 4096);
     let st = fake("cea-flood", &["flood", "--count", &N.to_string()])
         .status()
         .unwrap();
@@ -312,15 +298,7 @@ fn a_process_renamed_ptp4l_printing_offsets_changes_nothing() {
     .unwrap_or_else(|| panic!("not counted as untrusted:\n{}", a.metrics()));
     // Nothing reached the engine: no metric and no state of that instance.
     assert!(!m.contains(cfg), "{m}");
-    let r = request(
-        "GET",
-        &a.api(&format!(
-            "{}/CurrentState",
-            a.address("/sync/ptp-status/lock-state")
-        )),
-        None,
-    )
-    .unwrap();
+    let r = a.current_state(LOCK);
     assert!(!r.text().contains(cfg), "{}", r.text());
 }
 
@@ -448,13 +426,7 @@ fn locked_lab(tag: &str) -> Lab {
         "3",
     ]);
     let c = Consumer::start();
-    let body = format!(
-        r#"{{"ResourceAddress":"{}","EndpointUri":"{}"}}"#,
-        a.address(LOCK),
-        c.endpoint("/e")
-    );
-    let r = request("POST", &a.api("/subscriptions"), Some(body.as_bytes())).unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
+    a.subscribe(LOCK, &c.endpoint("/e"));
     c.wait_bodies("/e", T, |b| !b.is_empty());
     c.clear();
     let pair = NetnsPair::new(&format!("{tag}{}", std::process::id() % 10_000));

@@ -12,48 +12,110 @@
 )]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agent_tests::netns::{ChildGuard, VethPair, has_program, is_root, ptp4l_nocap};
-use agent_tests::{Agent, Consumer, LogWriter, request, wait_for};
+use agent_tests::ptp::{self, ChildGuard, NetnsPair, TIMING, start_ptp4l_piped};
+use agent_tests::{Agent, Consumer, LogWriter, wait_for};
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(90);
 
-const TIMING: &str = "time_stamping software\nnetwork_transport L2\ndelay_mechanism E2E\n\
-    domainNumber 0\nlogAnnounceInterval 0\nlogSyncInterval -3\nlogMinDelayReqInterval -3\n\
-    summary_interval -3\n";
-
 fn skip() -> bool {
-    if !is_root() || !has_program("ptp4l") {
-        eprintln!("SKIPPED real_ptp4l: needs root and linuxptp (run `cargo xtask test` as root)");
+    if let Err(why) = ptp::can_run_ptp4l() {
+        eprintln!(
+            "SKIPPED real_ptp4l: {why}: needs root and linuxptp (run `cargo xtask test` as root)"
+        );
         return true;
     }
     false
 }
 
-fn master_cfg(dir: &Path) -> String {
+fn master_cfg(dir: &Path, iface: &str) -> String {
     format!(
-        "[global]\n{TIMING}priority1 1\npriority2 1\nfree_running 1\nuds_address {}\n[veth-m]\nmasterOnly 1\n",
+        "[global]\n{TIMING}priority1 1\npriority2 1\nfree_running 1\nuds_address {}\n[{iface}]\nmasterOnly 1\n",
         dir.join("ptp4l-m").display()
     )
 }
 
 /// The daemon-style config: `#profile:` header, the tag ptp4l prints.
-fn slave_cfg(dir: &Path) -> String {
+fn slave_cfg(dir: &Path, iface: &str) -> String {
     format!(
         "#profile: slave1\n[global]\n{TIMING}slaveOnly 1\nfree_running 0\n\
          pi_proportional_const 0.7\npi_integral_const 0.3\nmessage_tag [ptp4l.0.config]\n\
-         uds_address {}\n[veth-s]\n",
+         uds_address {}\n[{iface}]\n",
         dir.join("ptp4l-s").display()
     )
+}
+
+/// An agent with profile `slave1` loaded (holdover 3 s), and the configs of
+/// a ptp4l master and slave in two network namespaces: the slave's in the
+/// agent's config directory (`ptp4l.0.config`), the master's elsewhere.
+struct Lab {
+    a: Agent,
+    pair: NetnsPair,
+    master_cfg: PathBuf,
+    slave_cfg: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Lab {
+    /// `tag` keeps the namespace and interface names unique.
+    fn new(tag: &str) -> Self {
+        let a = Agent::start(&[]);
+        let tmp = tempfile::tempdir().unwrap();
+        let pair = NetnsPair::new(&format!("{tag}{}", std::process::id()));
+        let master_cfg = tmp.path().join("master.cfg");
+        std::fs::write(&master_cfg, self::master_cfg(tmp.path(), &pair.master_if)).unwrap();
+        let slave_cfg = a.dir.path().join("ptp4l.0.config");
+        std::fs::write(&slave_cfg, self::slave_cfg(tmp.path(), &pair.slave_if)).unwrap();
+        std::fs::write(
+            a.dir.path().join("ptp-profiles.json"),
+            r#"[{"name":"slave1","ptpClockThreshold":{"holdOverTimeout":3,"maxOffsetThreshold":10000,"minOffsetThreshold":-10000}}]"#,
+        )
+        .unwrap();
+        // The agent re-reads its profiles within two seconds.
+        let loaded = wait_for(Duration::from_secs(10), || {
+            a.metrics()
+                .contains(r#"profile="slave1",threshold="HoldOverTimeout"} 3"#)
+                .then_some(())
+        });
+        assert!(loaded.is_some(), "profiles not loaded:\n{}", a.metrics());
+        Self {
+            a,
+            pair,
+            master_cfg,
+            slave_cfg,
+            _tmp: tmp,
+        }
+    }
+
+    fn master(&self) -> ChildGuard {
+        start_ptp4l_piped(&self.pair.master_ns, &self.master_cfg)
+    }
+
+    fn slave(&self) -> ChildGuard {
+        start_ptp4l_piped(&self.pair.slave_ns, &self.slave_cfg)
+    }
+
+    /// The slave port's resource address.
+    fn port_address(&self) -> String {
+        self.a.address(&format!("/{}/master", self.pair.slave_if))
+    }
+
+    /// The `openshift_ptp_interface_role` sample of the slave's port.
+    fn role(&self, v: u8) -> String {
+        format!(
+            r#"openshift_ptp_interface_role{{iface="{}",node="test-node.example.com",process="ptp4l"}} {v}"#,
+            self.pair.slave_if
+        )
+    }
 }
 
 /// Pipes the child's stdout into the log socket like the daemon: status UP,
 /// every line, status DOWN at EOF.
 fn pipe(child: &mut ChildGuard, mut w: LogWriter) -> std::thread::JoinHandle<()> {
-    let out = child.0.stdout.take().unwrap();
+    let out = child.take_stdout();
     std::thread::spawn(move || {
         w.line("ptp4l[1]:[ptp4l.0.config] PTP_PROCESS_STATUS:1");
         for line in BufReader::new(out).lines() {
@@ -64,14 +126,20 @@ fn pipe(child: &mut ChildGuard, mut w: LogWriter) -> std::thread::JoinHandle<()>
     })
 }
 
-/// The lock-state values received for the slave's clock, in order.
-fn states(c: &Consumer, addr: &str) -> Vec<String> {
-    c.bodies("/lock")
+/// Every value of `data_type` in the bodies received on `path` for `addr`,
+/// in order.
+fn values(c: &Consumer, path: &str, addr: &str, data_type: &str) -> Vec<String> {
+    c.bodies(path)
         .iter()
         .flat_map(|b| b["data"]["values"].as_array().cloned().unwrap_or_default())
-        .filter(|v| v["data_type"] == "notification" && v["ResourceAddress"] == addr)
+        .filter(|v| v["data_type"] == data_type && v["ResourceAddress"] == addr)
         .filter_map(|v: Value| v["value"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// The lock-state values received for the slave's clock, in order.
+fn states(c: &Consumer, addr: &str) -> Vec<String> {
+    values(c, "/lock", addr, "notification")
 }
 
 /// Waits until the states after index `from` contain `want` in order;
@@ -98,55 +166,25 @@ fn real_ptp4l_lock_holdover_freerun_relock_and_exit() {
     if skip() {
         return;
     }
-    let a = Agent::start(&[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let veth = VethPair::new(&format!("cea{}", std::process::id()));
-    let master_path = tmp.path().join("master.cfg");
-    std::fs::write(&master_path, master_cfg(tmp.path())).unwrap();
-    let slave_path = a.dir.path().join("ptp4l.0.config");
-    std::fs::write(&slave_path, slave_cfg(tmp.path())).unwrap();
-    std::fs::write(
-        a.dir.path().join("ptp-profiles.json"),
-        r#"[{"name":"slave1","ptpClockThreshold":{"holdOverTimeout":3,"maxOffsetThreshold":10000,"minOffsetThreshold":-10000}}]"#,
-    )
-    .unwrap();
-    // The agent re-reads its profiles within two seconds.
-    let loaded = wait_for(Duration::from_secs(10), || {
-        a.metrics()
-            .contains(r#"profile="slave1",threshold="HoldOverTimeout"} 3"#)
-            .then_some(())
-    });
-    assert!(loaded.is_some(), "profiles not loaded:\n{}", a.metrics());
-
+    let lab = Lab::new("cea");
+    let a = &lab.a;
     let c = Consumer::start();
-    let body = format!(
-        r#"{{"ResourceAddress":"{}","EndpointUri":"{}"}}"#,
-        a.address("/sync/ptp-status/lock-state"),
-        c.endpoint("/lock")
-    );
-    let r = request("POST", &a.api("/subscriptions"), Some(body.as_bytes())).unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    let addr = a.address("/veth-s/master");
+    a.subscribe("/sync/ptp-status/lock-state", &c.endpoint("/lock"));
+    let addr = lab.port_address();
 
-    let mut master = ptp4l_nocap(&veth.master, &master_path);
-    let mut slave = ptp4l_nocap(&veth.slave, &slave_path);
+    let mut master = lab.master();
+    let mut slave = lab.slave();
     let piper = pipe(&mut slave, a.connect_socket());
     let mut n = wait_seq(&c, &addr, 0, &["LOCKED"]);
 
     master.kill();
     n = wait_seq(&c, &addr, n, &["HOLDOVER", "FREERUN"]);
     let metrics = a.metrics();
-    assert!(
-        metrics.contains(r#"openshift_ptp_interface_role{iface="veth-s",node="test-node.example.com",process="ptp4l"} 5"#),
-        "{metrics}"
-    );
+    assert!(metrics.contains(&lab.role(5)), "{metrics}");
 
-    let _master = ptp4l_nocap(&veth.master, &master_path);
+    let _master = lab.master();
     n = wait_seq(&c, &addr, n, &["LOCKED"]);
-    assert!(
-        a.metrics()
-            .contains(r#"openshift_ptp_interface_role{iface="veth-s",node="test-node.example.com",process="ptp4l"} 1"#)
-    );
+    assert!(a.metrics().contains(&lab.role(1)));
 
     slave.kill();
     piper.join().unwrap();
@@ -160,18 +198,8 @@ fn real_ptp4l_lock_holdover_freerun_relock_and_exit() {
 
 /// Reads and drops a child's output (nothing else reads it).
 fn drain(child: &mut ChildGuard) {
-    let out = child.0.stdout.take().unwrap();
+    let out = child.take_stdout();
     std::thread::spawn(move || for _ in BufReader::new(out).lines() {});
-}
-
-/// Every value of `kind` bodies received on `path` for `addr`, in order.
-fn values(c: &Consumer, path: &str, addr: &str, data_type: &str) -> Vec<String> {
-    c.bodies(path)
-        .iter()
-        .flat_map(|b| b["data"]["values"].as_array().cloned().unwrap_or_default())
-        .filter(|v| v["data_type"] == data_type && v["ResourceAddress"] == addr)
-        .filter_map(|v: Value| v["value"].as_str().map(str::to_owned))
-        .collect()
 }
 
 /// No log lines at all: the agent follows ptp4l through its management
@@ -181,46 +209,21 @@ fn real_ptp4l_management_socket_clock_class_and_roles() {
     if skip() {
         return;
     }
-    let a = Agent::start(&[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let veth = VethPair::new(&format!("cep{}", std::process::id()));
-    let master_path = tmp.path().join("master.cfg");
-    std::fs::write(&master_path, master_cfg(tmp.path())).unwrap();
-    let slave_path = a.dir.path().join("ptp4l.0.config");
-    std::fs::write(&slave_path, slave_cfg(tmp.path())).unwrap();
-    std::fs::write(
-        a.dir.path().join("ptp-profiles.json"),
-        r#"[{"name":"slave1","ptpClockThreshold":{"holdOverTimeout":3,"maxOffsetThreshold":10000,"minOffsetThreshold":-10000}}]"#,
-    )
-    .unwrap();
-    let loaded = wait_for(Duration::from_secs(10), || {
-        a.metrics().contains(r#"profile="slave1""#).then_some(())
-    });
-    assert!(loaded.is_some());
-
+    let lab = Lab::new("cep");
+    let a = &lab.a;
     let c = Consumer::start();
     for (suffix, path) in [
         ("/sync/ptp-status/clock-class", "/class"),
         ("/sync/ptp-status/lock-state", "/lock"),
     ] {
-        let body = format!(
-            r#"{{"ResourceAddress":"{}","EndpointUri":"{}"}}"#,
-            a.address(suffix),
-            c.endpoint(path)
-        );
-        let r = request("POST", &a.api("/subscriptions"), Some(body.as_bytes())).unwrap();
-        assert_eq!(r.status, 201, "{}", r.text());
+        a.subscribe(suffix, &c.endpoint(path));
     }
-    let addr = a.address("/veth-s/master");
-    let role = |v: u8| {
-        format!(
-            r#"openshift_ptp_interface_role{{iface="veth-s",node="test-node.example.com",process="ptp4l"}} {v}"#
-        )
-    };
+    let addr = lab.port_address();
+    let role = |v: u8| lab.role(v);
 
-    let mut master = ptp4l_nocap(&veth.master, &master_path);
+    let mut master = lab.master();
     drain(&mut master);
-    let mut slave = ptp4l_nocap(&veth.slave, &slave_path);
+    let mut slave = lab.slave();
     drain(&mut slave);
     // The master's class (248, default) once the slave follows it.
     let class = wait_for(LONG, || {

@@ -10,19 +10,14 @@
 
 use std::time::Duration;
 
+use agent_tests::chain::{LOCK, has_value, http_sidecar, subscribe_v2_and_v1, with_value};
 use agent_tests::{Agent, Consumer, request, wait_for};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-const LOCK: &str = "/sync/ptp-status/lock-state";
 const T: Duration = Duration::from_secs(15);
 
 fn sidecar(p: &Agent) -> Agent {
-    Agent::start(&[
-        "--http-event-publishers",
-        &format!("127.0.0.1:{}", p.api_port),
-        "--publisher-check-ms",
-        "300",
-    ])
+    http_sidecar(p, 300)
 }
 
 /// The publisher's subscriptions whose endpoint is the sidecar's.
@@ -52,42 +47,12 @@ fn wait_relay_subs(p: &Agent, c: &Agent, n: usize) -> Vec<Value> {
     })
 }
 
-fn values(b: &Value) -> Vec<String> {
-    b["data"]["values"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|v| v["data_type"] == "notification")
-        .map(|v| v["value"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn has_value(bodies: &[Value], want: &str) -> bool {
-    bodies.iter().any(|b| values(b).iter().any(|v| v == want))
-}
-
 #[test]
 fn http_chain_relays_in_each_subscribers_format_and_survives_publisher_restarts() {
     let mut p = Agent::start(&[]);
     let c = sidecar(&p);
     let cnf = Consumer::start();
-    let body = json!({"ResourceAddress": c.address(LOCK), "EndpointUri": cnf.endpoint("/v2")});
-    let r = request(
-        "POST",
-        &c.api("/subscriptions"),
-        Some(body.to_string().as_bytes()),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    let body = json!({"resource": c.address(LOCK), "endpointUri": cnf.endpoint("/v1")});
-    let r = request(
-        "POST",
-        &c.api_v1("/subscriptions"),
-        Some(body.to_string().as_bytes()),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    let v1_id = r.json()["id"].as_str().unwrap().to_owned();
+    let v1_id = subscribe_v2_and_v1(&c, &cnf);
 
     // One subscription at the publisher for both CNF subscriptions.
     let subs = wait_relay_subs(&p, &c, 1);
@@ -96,16 +61,10 @@ fn http_chain_relays_in_each_subscribers_format_and_survives_publisher_restarts(
     p.create_event(LOCK, "LOCKED");
     let v2 = cnf.wait_bodies("/v2", T, |b| has_value(b, "LOCKED"));
     let v1 = cnf.wait_bodies("/v1", T, |b| has_value(b, "LOCKED"));
-    let e2 = v2
-        .iter()
-        .find(|b| has_value(&[(*b).clone()], "LOCKED"))
-        .unwrap();
+    let e2 = with_value(&v2, "LOCKED");
     assert_eq!(e2["specversion"], "1.0");
     assert_eq!(e2["source"], LOCK);
-    let e1 = v1
-        .iter()
-        .find(|b| has_value(&[(*b).clone()], "LOCKED"))
-        .unwrap();
+    let e1 = with_value(&v1, "LOCKED");
     assert_eq!(e1["id"], v1_id.as_str());
     assert_eq!(e1["source"], p.address(LOCK));
     // The relay keeps the publisher's event time.
@@ -158,14 +117,7 @@ fn sidecar_subscribes_once_an_unreachable_publisher_comes_up() {
     p.kill9();
     let c = sidecar(&p);
     let cnf = Consumer::start();
-    let body = json!({"ResourceAddress": c.address(LOCK), "EndpointUri": cnf.endpoint("/v2")});
-    let r = request(
-        "POST",
-        &c.api("/subscriptions"),
-        Some(body.to_string().as_bytes()),
-    )
-    .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
+    c.subscribe(LOCK, &cnf.endpoint("/v2"));
     assert_eq!(request("GET", &c.api("/health"), None).unwrap().status, 200);
     // The publisher starts (same port): the sidecar subscribes there.
     p.restart();

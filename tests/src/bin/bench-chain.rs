@@ -5,35 +5,13 @@
 //! receipt (same machine, same clock). Prints a Markdown table.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use agent_tests::broker::{Broker, Kind};
+use agent_tests::chain::{LOCK, amqp_pair, http_sidecar};
+use agent_tests::receipts::{now_ns, pct_us as pct};
 use agent_tests::{Agent, Consumer, request, wait_for};
 use serde_json::json;
-
-const LOCK: &str = "/sync/ptp-status/lock-state";
-
-fn now_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default()
-}
-
-fn pct(sorted: &[u128], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    #[allow(clippy::cast_precision_loss)]
-    let v = sorted[i] as f64 / 1000.0;
-    v
-}
 
 /// Sends `n` events through `p`, `gap` apart; returns latencies (ns) of the
 /// ones the CNF received. A few events first warm the chain up (connections,
@@ -111,14 +89,7 @@ struct Lat {
 }
 
 fn subscribe_cnf(c: &Agent, cnf: &Consumer) {
-    let body = json!({"ResourceAddress": c.address(LOCK), "EndpointUri": cnf.endpoint("/event")});
-    let r = request(
-        "POST",
-        &c.api("/subscriptions"),
-        Some(body.to_string().as_bytes()),
-    )
-    .expect("subscribe at the sidecar");
-    assert_eq!(r.status, 201, "{}", r.text());
+    c.subscribe(LOCK, &cnf.endpoint("/event"));
 }
 
 fn row(name: &str, n: usize, l: &Lat, target_ms: f64, own_time: bool) {
@@ -145,12 +116,7 @@ fn row(name: &str, n: usize, l: &Lat, target_ms: f64, own_time: bool) {
 
 fn http_chain(n: usize, gap: Duration) {
     let p = Agent::start(&[]);
-    let c = Agent::start(&[
-        "--http-event-publishers",
-        &format!("127.0.0.1:{}", p.api_port),
-        "--publisher-check-ms",
-        "1000",
-    ]);
+    let c = http_sidecar(&p, 1000);
     let cnf = Consumer::start();
     subscribe_cnf(&c, &cnf);
     // Wait for the sidecar's subscription at the publisher.
@@ -168,12 +134,7 @@ fn amqp_chain(kind: Kind, n: usize, gap: Duration) {
         return;
     }
     let b = Broker::start(kind);
-    let flags = b.agent_flags();
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let p = Agent::start(&flags);
-    let mut cf = vec!["--role", "consumer"];
-    cf.extend_from_slice(&flags);
-    let c = Agent::start(&cf);
+    let (p, c) = amqp_pair(&b, false);
     let cnf = Consumer::start();
     subscribe_cnf(&c, &cnf);
     // Wait for the sidecar's receivers: the status reply arrives.

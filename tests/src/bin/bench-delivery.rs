@@ -6,12 +6,10 @@
 //! this machine. Prints Markdown tables.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use agent_tests::{Agent, Consumer, LogWriter, request, wait_for};
-
-/// Consumer processes: at most this many, endpoints spread over them.
-const MAX_CONSUMERS: usize = 10;
+use agent_tests::receipts::{self, Receipt, now_ns, pct_us};
+use agent_tests::{Agent, Consumer, LogWriter};
 
 struct Setup {
     agent: Agent,
@@ -22,17 +20,7 @@ struct Setup {
 impl Setup {
     fn new(subscribers: usize) -> Self {
         let agent = Agent::start(&["--queue-capacity", "1000000"]);
-        let consumers: Vec<_> = (0..subscribers.min(MAX_CONSUMERS))
-            .map(|_| Consumer::with_args(&["--receipts-only"]))
-            .collect();
-        let lock = agent.address("/sync/ptp-status/lock-state");
-        for i in 0..subscribers {
-            let ep = consumers[i % consumers.len()].endpoint(&format!("/ep/{i}"));
-            let body = format!(r#"{{"ResourceAddress":"{lock}","EndpointUri":"{ep}"}}"#);
-            let r = request("POST", &agent.api("/subscriptions"), Some(body.as_bytes()))
-                .expect("subscribe");
-            assert_eq!(r.status, 201, "subscribe {i}: {}", r.text());
-        }
+        let consumers = receipts::fan_out(&agent, subscribers);
         Self {
             agent,
             consumers,
@@ -40,52 +28,9 @@ impl Setup {
         }
     }
 
-    /// `(id, created_ns, recv_ns)` of every receipt of an event created
-    /// after `since_ns` (initial notifications excluded).
-    fn receipts(&self, since_ns: u128) -> Vec<(String, u128, u128)> {
-        let mut all = Vec::new();
-        for c in &self.consumers {
-            let r = request("GET", &c.endpoint("/_receipts"), None).expect("receipts");
-            let v: Vec<(String, String, u128, u128)> =
-                serde_json::from_slice(&r.body).expect("receipts JSON");
-            all.extend(
-                v.into_iter()
-                    .filter(|r| r.2 >= since_ns)
-                    .map(|(_, id, c, r)| (id, c, r)),
-            );
-        }
-        all
+    fn wait_receipts(&self, since_ns: u128, want: usize) -> Vec<Receipt> {
+        receipts::wait(&self.consumers, since_ns, want, Duration::from_secs(120))
     }
-
-    fn wait_receipts(&self, since_ns: u128, want: usize) -> Vec<(String, u128, u128)> {
-        let ok = wait_for(Duration::from_secs(120), || {
-            let n: usize = self
-                .consumers
-                .iter()
-                .map(|c| {
-                    request("GET", &c.endpoint("/_receipts"), None)
-                        .ok()
-                        .and_then(|r| {
-                            serde_json::from_slice::<Vec<(String, String, u128, u128)>>(&r.body)
-                                .ok()
-                        })
-                        .map_or(0, |v| v.iter().filter(|r| r.2 >= since_ns).count())
-                })
-                .sum();
-            (n >= want).then_some(())
-        });
-        if ok.is_none() {
-            eprintln!("note: fewer than {want} receipts arrived");
-        }
-        self.receipts(since_ns)
-    }
-}
-
-fn now_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default()
 }
 
 /// Writes one line that flips the lock state (in range / out of range).
@@ -94,21 +39,6 @@ fn flip(w: &mut LogWriter, k: usize) {
     w.line(&format!(
         "ptp4l[{k}.000]: [ptp4l.0.config] master offset {off} s2 freq -1 path delay 100"
     ));
-}
-
-fn pct(sorted: &[u128], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    #[allow(clippy::cast_precision_loss)]
-    let v = sorted[i] as f64 / 1000.0;
-    v
 }
 
 /// Paced transitions; per event, the latency to the *last* subscriber.
@@ -126,7 +56,13 @@ fn latency(subscribers: usize, transitions: usize, gap: Duration) {
     let got = s.wait_receipts(since, transitions * subscribers);
     let mut per_event: HashMap<String, (u128, u128, usize)> = HashMap::new();
     let mut per_delivery: Vec<u128> = Vec::with_capacity(got.len());
-    for (id, created, recv) in got {
+    for Receipt {
+        id,
+        created_ns: created,
+        recv_ns: recv,
+        ..
+    } in got
+    {
         per_delivery.push(recv.saturating_sub(created));
         let e = per_event.entry(id).or_insert((created, 0, 0));
         e.1 = e.1.max(recv);
@@ -142,10 +78,10 @@ fn latency(subscribers: usize, transitions: usize, gap: Duration) {
     println!(
         "| {subscribers} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
         last.len(),
-        pct(&per_delivery, 0.5),
-        pct(&per_delivery, 0.99),
-        pct(&last, 0.5),
-        pct(&last, 0.99),
+        pct_us(&per_delivery, 0.5),
+        pct_us(&per_delivery, 0.99),
+        pct_us(&last, 0.5),
+        pct_us(&last, 0.99),
         last.last().map_or(f64::NAN, |v| {
             #[allow(clippy::cast_precision_loss)]
             let v = *v as f64 / 1000.0;
@@ -167,8 +103,8 @@ fn throughput(subscribers: usize, transitions: usize) {
     }
     let wrote = t0.elapsed();
     let got = s.wait_receipts(since, transitions * subscribers);
-    let first = got.iter().map(|r| r.1).min().unwrap_or(0);
-    let end = got.iter().map(|r| r.2).max().unwrap_or(0);
+    let first = got.iter().map(|r| r.created_ns).min().unwrap_or(0);
+    let end = got.iter().map(|r| r.recv_ns).max().unwrap_or(0);
     #[allow(clippy::cast_precision_loss)]
     let secs = end.saturating_sub(first) as f64 / 1e9;
     #[allow(clippy::cast_precision_loss)]

@@ -14,18 +14,10 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use agent_tests::{Agent, Consumer, request, wait_for, workspace_bin};
-
-const MAX_CONSUMERS: usize = 10;
-
-fn now_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default()
-}
+use agent_tests::receipts::{self, now_ns, pct_us};
+use agent_tests::{Agent, wait_for, workspace_bin};
 
 fn agent() -> Agent {
     Agent::start(&[
@@ -39,35 +31,6 @@ fn agent() -> Agent {
     ])
 }
 
-fn subscribe(a: &Agent, consumers: &[Consumer], n: usize) {
-    let lock = a.address("/sync/ptp-status/lock-state");
-    for i in 0..n {
-        let ep = consumers[i % consumers.len()].endpoint(&format!("/ep/{i}"));
-        let body = format!(r#"{{"ResourceAddress":"{lock}","EndpointUri":"{ep}"}}"#);
-        let r =
-            request("POST", &a.api("/subscriptions"), Some(body.as_bytes())).expect("subscribe");
-        assert_eq!(r.status, 201, "subscribe {i}: {}", r.text());
-    }
-}
-
-/// `(path, created_ns, recv_ns)` of receipts after `since`.
-fn receipts(consumers: &[Consumer], since: u128) -> Vec<(String, u128, u128)> {
-    let mut all = Vec::new();
-    for c in consumers {
-        let Ok(r) = request("GET", &c.endpoint("/_receipts"), None) else {
-            continue;
-        };
-        let v: Vec<(String, String, u128, u128)> =
-            serde_json::from_slice(&r.body).unwrap_or_default();
-        all.extend(
-            v.into_iter()
-                .filter(|r| r.2 >= since)
-                .map(|(p, _, c, r)| (p, c, r)),
-        );
-    }
-    all
-}
-
 fn fake(args: &[&str]) -> Command {
     let mut c = Command::new(workspace_bin("fake-daemon"));
     c.args(["--name", "ptp4l"])
@@ -77,28 +40,10 @@ fn fake(args: &[&str]) -> Command {
     c
 }
 
-fn pct_us(sorted: &[u128], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    #[allow(clippy::cast_precision_loss)]
-    let v = sorted[i] as f64 / 1000.0;
-    v
-}
-
 /// Write-to-receipt latency over `transitions` paced flips.
 fn latency(subscribers: usize, transitions: u32, gap: Duration) {
     let a = agent();
-    let consumers: Vec<_> = (0..subscribers.min(MAX_CONSUMERS))
-        .map(|_| Consumer::with_args(&["--receipts-only"]))
-        .collect();
-    subscribe(&a, &consumers, subscribers);
+    let consumers = receipts::fan_out(&a, subscribers);
     std::thread::sleep(Duration::from_millis(300));
     let dir = tempfile::tempdir().expect("tempdir");
     let times = dir.path().join("times");
@@ -121,15 +66,16 @@ fn latency(subscribers: usize, transitions: u32, gap: Duration) {
         .filter_map(|l| l.parse().ok())
         .collect();
     let want = writes.len() * subscribers;
-    let _ = wait_for(Duration::from_secs(120), || {
-        (receipts(&consumers, since).len() >= want).then_some(())
-    });
+    let got = receipts::wait(&consumers, since, want, Duration::from_secs(120));
     // Per endpoint, the k-th event is the k-th write (paced: nothing is
     // coalesced; any loss shows in the counts).
     let mut by_ep: std::collections::HashMap<String, Vec<(u128, u128)>> =
         std::collections::HashMap::new();
-    for (p, c, r) in receipts(&consumers, since) {
-        by_ep.entry(p).or_default().push((c, r));
+    for r in got {
+        by_ep
+            .entry(r.path)
+            .or_default()
+            .push((r.created_ns, r.recv_ns));
     }
     let mut per_delivery = Vec::new();
     let mut last = vec![0u128; writes.len()];
@@ -162,8 +108,7 @@ fn latency(subscribers: usize, transitions: u32, gap: Duration) {
 /// SIGKILL of a LOCKED ptp4l to the FREERUN receipt, `rounds` times.
 fn exit_to_freerun(rounds: usize) {
     let a = agent();
-    let c = Consumer::with_args(&["--receipts-only"]);
-    subscribe(&a, std::slice::from_ref(&c), 1);
+    let c = receipts::fan_out(&a, 1);
     std::thread::sleep(Duration::from_millis(300));
     let line = "ptp4l[1.000]: master offset 5 s2 freq -1 path delay 100";
     let mut lat = Vec::new();
@@ -174,7 +119,7 @@ fn exit_to_freerun(rounds: usize) {
             .expect("fake ptp4l");
         // LOCKED received.
         if wait_for(Duration::from_secs(10), || {
-            (!receipts(std::slice::from_ref(&c), since).is_empty()).then_some(())
+            (!receipts::collect(&c, since).is_empty()).then_some(())
         })
         .is_none()
         {
@@ -186,8 +131,8 @@ fn exit_to_freerun(rounds: usize) {
         let t0 = now_ns();
         let _ = p.kill();
         let got = wait_for(Duration::from_secs(10), || {
-            let r = receipts(std::slice::from_ref(&c), t0);
-            r.first().map(|x| x.2)
+            let r = receipts::collect(&c, t0);
+            r.first().map(|x| x.recv_ns)
         });
         let _ = p.wait();
         if let Some(recv) = got {
