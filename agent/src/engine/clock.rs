@@ -56,6 +56,10 @@ pub struct Clock {
     offset: i64,
     holdover_until: Option<Instant>,
     state_gauge: IntGauge,
+    /// Input may have been lost (ring buffer full): the next reading is
+    /// published even when the state looks unchanged, since a change and
+    /// its way back may both have been missed.
+    reassert: bool,
     /// Servo gauges per `from` slot (master/phc, sys), resolved on first use.
     pub series: [Option<ServoSeries>; 2],
 }
@@ -69,6 +73,7 @@ impl Clock {
             offset: 0,
             holdover_until: None,
             state_gauge,
+            reassert: false,
             series: [None, None],
         }
     }
@@ -112,10 +117,22 @@ impl Clock {
         if incoming == Holdover && cause == Cause::Own && self.holdover_until.is_none() {
             self.holdover_until = Some(now + th.holdover);
         }
+        let next = self.or_reassert(next);
         if let Some(s) = next {
             self.set(s);
         }
         next
+    }
+
+    /// Marks the state uncertain: see `reassert`.
+    pub fn mark_uncertain(&mut self) {
+        self.reassert = self.state.is_some();
+    }
+
+    /// `next`, or the current state when it must be asserted again.
+    fn or_reassert(&mut self, next: Option<SyncState>) -> Option<SyncState> {
+        let again = std::mem::take(&mut self.reassert);
+        next.or(if again { self.state } else { None })
     }
 
     /// A state decided elsewhere (the daemon's GM/T-BC status, chronyd):
@@ -123,8 +140,9 @@ impl Clock {
     pub fn force(&mut self, state: SyncState, offset: i64) -> Option<SyncState> {
         self.offset = offset;
         if self.state == Some(state) {
-            return None;
+            return self.or_reassert(None);
         }
+        self.reassert = false;
         self.set(state);
         Some(state)
     }
@@ -241,6 +259,27 @@ mod tests {
             );
             assert_eq!(c.offset(), offset);
         }
+    }
+
+    #[test]
+    fn uncertain_state_is_published_again_once() {
+        let th = Thresholds::default();
+        let now = Instant::now();
+        let mut c = at(Some(Locked));
+        assert_eq!(c.apply(Locked, 5, Cause::Own, &th, now), None);
+        c.mark_uncertain();
+        assert_eq!(c.apply(Locked, 5, Cause::Own, &th, now), Some(Locked));
+        assert_eq!(c.apply(Locked, 5, Cause::Own, &th, now), None, "once");
+        c.mark_uncertain();
+        assert_eq!(c.apply(Locked, 500, Cause::Own, &th, now), Some(Freerun));
+        assert_eq!(c.apply(Freerun, 500, Cause::Own, &th, now), None);
+        c.mark_uncertain();
+        assert_eq!(c.force(Freerun, 0), Some(Freerun));
+        assert_eq!(c.force(Freerun, 0), None);
+        // Nothing known yet: nothing to assert.
+        let mut fresh = clock();
+        fresh.mark_uncertain();
+        assert_eq!(fresh.force(Locked, 0), Some(Locked));
     }
 
     /// `TestPTPEventManager_GenPTPEvent` uses max 500 / min 10: in range is

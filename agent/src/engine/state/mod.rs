@@ -222,6 +222,17 @@ impl Engine {
         self.sync.reset();
     }
 
+    /// Input was lost (the eBPF ring buffer was full): every clock's next
+    /// reading is published even if its state looks unchanged, so
+    /// subscribers converge on what the daemons say now.
+    pub fn records_lost(&mut self) {
+        for inst in &mut self.instances {
+            for (_, c) in inst.clocks_mut() {
+                c.mark_uncertain();
+            }
+        }
+    }
+
     /// The worst of every published main clock and CLOCK_REALTIME (§3.8).
     fn node_state(&self) -> Option<SyncState> {
         worst(

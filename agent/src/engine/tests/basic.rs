@@ -469,3 +469,23 @@ fn interface_known_before_the_first_line() {
     t.feed("ptp4l[11.000]: [ptp4l.1.config] master offset 3 s2 freq -998 path delay 99");
     assert_eq!(t.r.take()[0].1, "/cluster/node/n1/enP2s2fx/master");
 }
+
+/// After lost input (a full eBPF ring) each clock's next reading is
+/// published again, even unchanged; after that, events only on change.
+#[test]
+fn lost_records_make_the_next_readings_publish() {
+    let mut t = T::new();
+    t.feed(&ptp(5, "s2"));
+    t.feed(&phc(3, "s2"));
+    t.r.take();
+    t.feed(&ptp(6, "s2"));
+    t.feed(&phc(4, "s2"));
+    assert!(t.states().is_empty(), "unchanged: nothing");
+    t.e.records_lost();
+    t.feed(&ptp(7, "s2"));
+    t.feed(&phc(2, "s2"));
+    assert_eq!(t.states(), [st(LOCK, "LOCKED"), st(OS, "LOCKED")]);
+    t.feed(&ptp(8, "s2"));
+    t.feed(&phc(1, "s2"));
+    assert!(t.states().is_empty(), "once only");
+}

@@ -80,6 +80,11 @@ impl Handler {
         }
     }
 
+    /// Records were lost in the kernel: the engine's state may be stale.
+    pub fn records_lost(&self) {
+        self.engine.with(|e, _| e.records_lost());
+    }
+
     /// Finds linuxptp processes that died without an exit record (lost
     /// when the ring was full) and gives the engine their exit. Called after
     /// every loss and every few seconds.

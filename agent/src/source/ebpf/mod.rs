@@ -162,7 +162,11 @@ impl Probes {
                     ticks = ticks.wrapping_add(1);
                     // A lost record may be an exit: look at /proc at once,
                     // else every 5 s.
-                    if report_lost(&lost, &metrics) || ticks.is_multiple_of(10) {
+                    let lost_any = report_lost(&lost, &metrics);
+                    if lost_any {
+                        handler.records_lost();
+                    }
+                    if lost_any || ticks.is_multiple_of(10) {
                         handler.reconcile();
                     }
                 }
