@@ -27,14 +27,23 @@ pub fn write_v1_tail(out: &mut Vec<u8>, ev: &Event, node: &str) {
     out.push(b'}');
 }
 
-/// `{"id":"<id>` + `tail`: one subscriber's v1 body (§2.7: the id is the
-/// subscription id).
+/// Length of [`v1_id_prefix`]: `{"id":"` and a hyphenated UUID.
+pub const V1_ID_PREFIX_LEN: usize = 7 + uuid::fmt::Hyphenated::LENGTH;
+
+/// `{"id":"<id>`, written into `buf`: what goes before the shared tail in
+/// one subscriber's v1 body (§2.7: the id is the subscription id).
+pub fn v1_id_prefix(id: uuid::Uuid, buf: &mut [u8; V1_ID_PREFIX_LEN]) -> &[u8] {
+    buf[..7].copy_from_slice(br#"{"id":""#);
+    id.hyphenated().encode_lower(&mut buf[7..]);
+    buf
+}
+
+/// `{"id":"<id>` + `tail`: one subscriber's v1 body, as one buffer.
 #[must_use]
 pub fn v1_event_with_id(id: uuid::Uuid, tail: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(48 + tail.len());
-    out.extend_from_slice(br#"{"id":""#);
-    let mut buf = uuid::Uuid::encode_buffer();
-    out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+    let mut prefix = [0; V1_ID_PREFIX_LEN];
+    let mut out = Vec::with_capacity(V1_ID_PREFIX_LEN + tail.len());
+    out.extend_from_slice(v1_id_prefix(id, &mut prefix));
     out.extend_from_slice(tail);
     out
 }

@@ -5,7 +5,6 @@
 use std::io;
 use std::time::Duration;
 
-use bytes::Bytes;
 use hyper::Uri;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -127,14 +126,15 @@ impl Conn {
         }
     }
 
-    /// POSTs `body`; returns the status once the whole answer is read (so
+    /// POSTs the concatenation of `body` (parts, so a per-subscriber prefix
+    /// and a shared tail need no buffer of their own); returns the status once the whole answer is read (so
     /// the connection can carry the next request). On any error the
     /// connection is dropped and the next call reconnects.
     ///
     /// # Errors
     /// No complete HTTP answer within `timeout`.
-    pub async fn post(&mut self, body: Bytes, timeout: Duration) -> Result<u16, DeliveryError> {
-        match tokio::time::timeout(timeout, self.post_inner(&body)).await {
+    pub async fn post(&mut self, body: &[&[u8]], timeout: Duration) -> Result<u16, DeliveryError> {
+        match tokio::time::timeout(timeout, self.post_inner(body)).await {
             Ok(Ok(code)) => Ok(code),
             Ok(Err(e)) => {
                 self.stream = None;
@@ -147,7 +147,7 @@ impl Conn {
         }
     }
 
-    async fn post_inner(&mut self, body: &[u8]) -> Result<u16, DeliveryError> {
+    async fn post_inner(&mut self, body: &[&[u8]]) -> Result<u16, DeliveryError> {
         let reused = self.stream.is_some();
         if !reused {
             self.stream = Some(self.connect().await?);
@@ -165,7 +165,7 @@ impl Conn {
         }
     }
 
-    async fn exchange(&mut self, body: &[u8]) -> Result<u16, Failure> {
+    async fn exchange(&mut self, body: &[&[u8]]) -> Result<u16, Failure> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Failure::Other(DeliveryError::BadUri(
                 self.target.authority.clone(),
@@ -173,10 +173,15 @@ impl Conn {
         };
         self.req.clear();
         self.req.extend_from_slice(&self.head);
-        self.req
-            .extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        self.req.extend_from_slice(
+            itoa::Buffer::new()
+                .format(body.iter().map(|p| p.len()).sum::<usize>())
+                .as_bytes(),
+        );
         self.req.extend_from_slice(b"\r\n\r\n");
-        self.req.extend_from_slice(body);
+        for part in body {
+            self.req.extend_from_slice(part);
+        }
         stream
             .write_all(&self.req)
             .await
@@ -455,10 +460,10 @@ mod tests {
         .await;
         let mut c = Conn::new(Target::parse(&uri).unwrap());
         let t = Duration::from_secs(5);
-        let body = Bytes::from_static(b"{}");
-        assert_eq!(c.post(body.clone(), t).await.unwrap(), 204);
-        assert_eq!(c.post(body.clone(), t).await.unwrap(), 200);
-        assert_eq!(c.post(body.clone(), t).await.unwrap(), 200);
+        let body: &[&[u8]] = &[b"{", b"}"];
+        assert_eq!(c.post(body, t).await.unwrap(), 204);
+        assert_eq!(c.post(body, t).await.unwrap(), 200);
+        assert_eq!(c.post(body, t).await.unwrap(), 200);
         assert_eq!(c.post(body, t).await.unwrap(), 500);
         assert!(c.stream.is_none(), "Connection: close honoured");
         assert_eq!(server.await.unwrap(), 1, "one connection for all four");
@@ -482,9 +487,9 @@ mod tests {
         });
         let mut c = Conn::new(Target::parse(&uri).unwrap());
         let t = Duration::from_secs(5);
-        assert_eq!(c.post(Bytes::from_static(b"1"), t).await.unwrap(), 204);
+        assert_eq!(c.post(&[b"1"], t).await.unwrap(), 204);
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(c.post(Bytes::from_static(b"2"), t).await.unwrap(), 204);
+        assert_eq!(c.post(&[b"2"], t).await.unwrap(), 204);
         server.await.unwrap();
     }
 
@@ -503,10 +508,7 @@ mod tests {
                 s.write_all(answer).await.unwrap();
             });
             let mut c = Conn::new(Target::parse(&uri).unwrap());
-            let e = c
-                .post(Bytes::from_static(b"{}"), Duration::from_secs(5))
-                .await
-                .unwrap_err();
+            let e = c.post(&[b"{}"], Duration::from_secs(5)).await.unwrap_err();
             assert!(matches!(e, DeliveryError::Protocol(_)), "{e}");
             assert!(!e.counts_as_dead());
             server.await.unwrap();
@@ -520,10 +522,7 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let mut c = Conn::new(Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap());
-        let e = c
-            .post(Bytes::from_static(b"{}"), Duration::from_secs(2))
-            .await
-            .unwrap_err();
+        let e = c.post(&[b"{}"], Duration::from_secs(2)).await.unwrap_err();
         assert!(matches!(e, DeliveryError::Refused(_)), "{e}");
         assert!(e.counts_as_dead());
     }

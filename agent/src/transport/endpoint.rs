@@ -14,6 +14,7 @@ use super::conn::{Conn, DeliveryError, Target};
 use super::queue::{Outgoing, Pushed, Queue};
 use super::{DeliveryConfig, Shared};
 use crate::event::EventKind;
+use crate::event::v1::{V1_ID_PREFIX_LEN, v1_id_prefix};
 
 /// Attempts after the first before an event counts as failed.
 pub(super) const RETRIES: u32 = 3;
@@ -75,13 +76,9 @@ impl Endpoint {
         *self.v1_ids.lock() = ids;
     }
 
-    /// The body of `item` for this endpoint: the shared v2 bytes, or the v1
-    /// body with the subscription id.
-    fn body(&self, item: &Outgoing, node: &str) -> bytes::Bytes {
-        match self.v1_ids.lock()[item.kind().index()] {
-            Some(id) => item.v1_body(id, node),
-            None => item.v2.clone(),
-        }
+    /// The v1 subscription id `item` goes out with, or `None` for v2.
+    fn v1_id(&self, item: &Outgoing) -> Option<Uuid> {
+        self.v1_ids.lock()[item.kind().index()]
     }
 
     #[must_use]
@@ -173,9 +170,19 @@ impl Endpoint {
         retries: &IntCounter,
     ) -> Outcome {
         let mut attempt = 0;
-        let body = self.body(item, &cfg.node);
+        // The shared bytes, no copy per subscriber: v2 as is, v1 as this
+        // subscription's id prefix (on the stack) and the shared tail.
+        let mut prefix = [0; V1_ID_PREFIX_LEN];
+        let v1;
+        let body: &[&[u8]] = match self.v1_id(item) {
+            Some(id) => {
+                v1 = [v1_id_prefix(id, &mut prefix), item.v1_tail(&cfg.node)];
+                &v1
+            }
+            None => &[&item.v2],
+        };
         loop {
-            match conn.post(body.clone(), cfg.timeout).await {
+            match conn.post(body, cfg.timeout).await {
                 Ok(code) => return Outcome::Answered(code),
                 Err(error) if attempt >= RETRIES || self.queue.is_closed() => {
                     return Outcome::Failed {

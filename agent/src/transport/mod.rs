@@ -21,7 +21,7 @@ use prometheus::IntCounter;
 pub use conn::DeliveryError;
 use conn::{Conn, Target};
 use endpoint::Endpoint;
-pub use queue::{Outgoing, Pushed, Queue};
+pub use queue::Outgoing;
 
 use crate::engine::Sink;
 use crate::event::{Event, EventKind};
@@ -161,17 +161,22 @@ impl Dispatcher {
     /// Publishes an event that does not come from the engine and keeps it as
     /// the kind's current state.
     pub fn publish_external(&self, event: Event) {
-        if let Some(out) = self.publish_out(event) {
+        if let Some(out) = self.publish_out(event, true) {
             self.external[out.kind().index()].store(Some(out));
         }
     }
 
-    fn publish_out(&self, event: Event) -> Option<Arc<Outgoing>> {
+    /// Queues `event` to its endpoints and taps. Unless `keep`, an event
+    /// nobody receives is not even serialised.
+    fn publish_out(&self, event: Event, keep: bool) -> Option<Arc<Outgoing>> {
         if self.closing.load(Ordering::Acquire) {
             return None;
         }
         let routes = self.routes();
         let kind = event.kind;
+        if !keep && routes.by_kind[kind.index()].is_empty() && self.taps.load().is_empty() {
+            return None;
+        }
         let out = Arc::new(Outgoing::new(event));
         for ep in &routes.by_kind[kind.index()] {
             ep.push(out.clone(), &self.shared);
@@ -194,7 +199,7 @@ impl Dispatcher {
     /// Network failure, timeout or an unusable URI.
     pub async fn post_once(&self, endpoint: &str, body: Bytes) -> Result<u16, DeliveryError> {
         Conn::new(Target::parse(endpoint)?)
-            .post(body, self.shared.cfg.timeout)
+            .post(&[&body], self.shared.cfg.timeout)
             .await
     }
 
@@ -312,7 +317,7 @@ impl Dispatcher {
 
 impl Sink for Dispatcher {
     fn publish(&self, event: Event) {
-        self.publish_out(event);
+        self.publish_out(event, false);
     }
 }
 

@@ -44,16 +44,16 @@ impl Outgoing {
         }
     }
 
-    /// The v1 body for subscription `id` (§2.7); the part after the id is
-    /// serialised once per event.
+    /// The v1 body after the subscription id (§2.7), serialised once per
+    /// event; each subscriber sends its own id prefix before it
+    /// ([`crate::event::v1::v1_id_prefix`]).
     #[must_use]
-    pub fn v1_body(&self, id: uuid::Uuid, node: &str) -> Bytes {
-        let tail = self.v1_tail.get_or_init(|| {
+    pub fn v1_tail(&self, node: &str) -> &[u8] {
+        self.v1_tail.get_or_init(|| {
             let mut out = Vec::with_capacity(self.v2.len());
             crate::event::v1::write_v1_tail(&mut out, &self.event, node);
             Bytes::from(out)
-        });
-        Bytes::from(crate::event::v1::v1_event_with_id(id, tail))
+        })
     }
 
     /// The address of the first value: with the kind, what coalesces.
@@ -123,8 +123,8 @@ impl Queue {
         outcome
     }
 
-    /// The next event; `None` once the queue is closed. Events still queued
-    /// at close are returned by [`Queue::drain`].
+    /// The next event; `None` once the queue is closed (what was still
+    /// queued is discarded by [`Queue::close`]).
     pub async fn pop(&self) -> Option<Arc<Outgoing>> {
         loop {
             if self.closed.load(Ordering::Acquire) {
@@ -146,16 +146,6 @@ impl Queue {
     #[must_use]
     pub fn has_newer(&self, item: &Outgoing) -> bool {
         self.items.lock().iter().any(|o| o.same_resource(item))
-    }
-
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.items.lock().len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Stops the queue; returns what was still queued.
