@@ -6,6 +6,7 @@ use prometheus::IntGauge;
 use super::super::clock::{Clock, Thresholds};
 use super::super::parse::port::Role;
 use super::super::profiles::ConfigInfo;
+use super::REALTIME;
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 use crate::metrics::{Family, PtpMetrics, SeriesSet, ServoSeries};
 
@@ -197,6 +198,20 @@ impl Instance {
 
 pub(super) fn master_address(node: &str, leaf: &str) -> String {
     format!("{NODE_PREFIX}{node}/{leaf}/master")
+}
+
+/// CLOCK_REALTIME's clock in `slot`, made as `process`'s on first use.
+pub(super) fn realtime_clock<'c>(
+    slot: &'c mut Option<Clock>,
+    m: &PtpMetrics,
+    series: &mut SeriesSet,
+    node: &str,
+    process: &str,
+) -> &'c mut Clock {
+    slot.get_or_insert_with(|| {
+        let address = format!("{NODE_PREFIX}{node}/{REALTIME}");
+        make_clock(m, series, node, process, REALTIME, address)
+    })
 }
 
 /// A clock whose `openshift_ptp_clock_state{process,node,label}` is
