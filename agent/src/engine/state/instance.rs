@@ -6,6 +6,7 @@ use prometheus::IntGauge;
 use super::super::clock::{Clock, Thresholds};
 use super::super::parse::port::Role;
 use super::super::profiles::ConfigInfo;
+use super::REALTIME;
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 use crate::metrics::{Family, PtpMetrics, SeriesSet, ServoSeries};
 
@@ -165,17 +166,12 @@ impl Instance {
         let Some(old) = self.master.take() else {
             return;
         };
-        let old_leaf = old
-            .address
-            .rsplit('/')
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
+        let old_leaf = address_leaf(&old.address);
         let _ = m
             .clock_state
-            .remove_label_values(&["ptp4l", node, &old_leaf]);
+            .remove_label_values(&["ptp4l", node, old_leaf]);
         for v in [&m.offset, &m.max_offset, &m.frequency, &m.delay] {
-            let _ = v.remove_label_values(&["master", "ptp4l", node, &old_leaf]);
+            let _ = v.remove_label_values(&["master", "ptp4l", node, old_leaf]);
         }
         let mut c = self.master_clock(m, node);
         c.adopt(&old);
@@ -184,19 +180,31 @@ impl Instance {
 
     pub fn master_clock(&mut self, m: &PtpMetrics, node: &str) -> Clock {
         let address = master_address(node, &self.leaf);
-        make_clock(
-            m,
-            &mut self.series,
-            node,
-            "ptp4l",
-            &self.leaf.clone(),
-            address,
-        )
+        make_clock(m, &mut self.series, node, "ptp4l", &self.leaf, address)
     }
 }
 
 pub(super) fn master_address(node: &str, leaf: &str) -> String {
     format!("{NODE_PREFIX}{node}/{leaf}/master")
+}
+
+/// The `<leaf>` of a `.../<leaf>/master` address.
+fn address_leaf(address: &str) -> &str {
+    address.rsplit('/').nth(1).unwrap_or_default()
+}
+
+/// CLOCK_REALTIME's clock in `slot`, made as `process`'s on first use.
+pub(super) fn realtime_clock<'c>(
+    slot: &'c mut Option<Clock>,
+    m: &PtpMetrics,
+    series: &mut SeriesSet,
+    node: &str,
+    process: &str,
+) -> &'c mut Clock {
+    slot.get_or_insert_with(|| {
+        let address = format!("{NODE_PREFIX}{node}/{REALTIME}");
+        make_clock(m, series, node, process, REALTIME, address)
+    })
 }
 
 /// A clock whose `openshift_ptp_clock_state{process,node,label}` is
@@ -237,18 +245,11 @@ pub(super) fn servo_leaf<'c>(
     process: &str,
     node: &str,
 ) -> &'c mut ServoSeries {
-    if clock.series[0].is_none() {
-        let leaf = clock
-            .address
-            .rsplit('/')
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
-        let labels = [from, process, node, leaf.as_str()];
-        series.add(Family::Servo, &labels);
-        clock.series[0] = Some(m.servo(from, process, node, &leaf));
-    }
-    servo(clock, 0, series, m, [from, process, node, ""])
+    let leaf = address_leaf(&clock.address);
+    clock.series[0].get_or_insert_with(|| {
+        series.add(Family::Servo, &[from, process, node, leaf]);
+        m.servo(from, process, node, leaf)
+    })
 }
 
 /// Notification (state) and metric (offset) at the clock's address (§2.4).

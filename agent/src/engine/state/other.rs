@@ -1,8 +1,8 @@
 //! SyncE, chronyd and PTP-HA lines (§3.7).
 
 use super::super::parse::synce::Synce;
-use super::instance::{self, clock_event, make_clock};
-use super::{Cx, Engine, Ingest, REALTIME};
+use super::instance::{self, clock_event, realtime_clock};
+use super::{Cx, Engine, Ingest};
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 use crate::metrics::Family;
 
@@ -93,20 +93,13 @@ impl Engine {
     pub(super) fn chronyd(&mut self, i: usize, locked: bool, cx: &Cx<'_>) -> Ingest {
         let (node, metrics) = (&self.node, &self.metrics);
         let inst = &mut self.instances[i];
-        if inst.realtime.is_none() {
-            let addr = format!("{NODE_PREFIX}{node}/{REALTIME}");
-            inst.realtime = Some(make_clock(
-                metrics,
-                &mut inst.series,
-                node,
-                "chronyd",
-                REALTIME,
-                addr,
-            ));
-        }
-        let Some(c) = inst.realtime.as_mut() else {
-            return Ingest::Ignored;
-        };
+        let c = realtime_clock(
+            &mut inst.realtime,
+            metrics,
+            &mut inst.series,
+            node,
+            "chronyd",
+        );
         let state = if locked {
             SyncState::Locked
         } else {

@@ -18,27 +18,23 @@ impl Engine {
             return Ingest::Ignored;
         }
         let t = classify(l);
-        // Borrowed: the port's name is copied only when it is new.
-        let info = self.instances[i].info.as_ref();
+        let (node, metrics) = (&self.node, &self.metrics);
+        let inst = &mut self.instances[i];
+        // Borrowed: the port's name is copied only when it changes.
         let iface: Option<&str> = match l.iface {
             Some(f) => std::str::from_utf8(f).ok(),
-            None => info
+            None => inst
+                .info
+                .as_ref()
                 .and_then(|c| c.interfaces.get(usize::from(l.port) - 1))
                 .map(String::as_str),
         };
-        let iface: Option<Box<str>> =
-            match self.instances[i].ports.iter().find(|p| p.port == l.port) {
-                Some(p) if iface.is_none_or(|f| *p.iface == *f) => None,
-                _ => iface.map(Box::from),
-            };
-        let (node, metrics) = (&self.node, &self.metrics);
-        let inst = &mut self.instances[i];
         let k = match inst.ports.iter().position(|p| p.port == l.port) {
             Some(k) => k,
             None => {
                 inst.ports.push(Port {
                     port: l.port,
-                    iface: iface.clone().unwrap_or_default(),
+                    iface: Box::default(),
                     role: None,
                     gauge: None,
                 });
@@ -47,7 +43,7 @@ impl Engine {
         };
         let port = &mut inst.ports[k];
         if let Some(f) = iface.filter(|f| **f != *port.iface) {
-            port.iface = f;
+            port.iface = f.into();
             port.gauge = None;
         }
         if let Some(role) = t.role

@@ -2,9 +2,9 @@
 
 use super::super::clock::{Cause, Clock};
 use super::super::parse::{phc2sys, ptp4l, ts2phc};
-use super::instance::{clock_event, make_clock, master_address, servo, servo_leaf};
+use super::instance::{clock_event, make_clock, master_address, realtime_clock, servo, servo_leaf};
 use super::{Cx, Engine, Ingest, REALTIME};
-use crate::event::{EventKind, NODE_PREFIX, SyncState};
+use crate::event::{EventKind, SyncState};
 use crate::metrics::ServoSeries;
 
 impl Engine {
@@ -47,21 +47,14 @@ impl Engine {
     pub(super) fn phc2sys(&mut self, i: usize, line: phc2sys::Line, cx: &Cx<'_>) -> Ingest {
         let (node, metrics) = (&self.node, &self.metrics);
         let inst = &mut self.instances[i];
-        if inst.realtime.is_none() {
-            let addr = format!("{NODE_PREFIX}{node}/{REALTIME}");
-            inst.realtime = Some(make_clock(
-                metrics,
-                &mut inst.series,
-                node,
-                "phc2sys",
-                REALTIME,
-                addr,
-            ));
-        }
         let (e1, th) = (inst.e1(), inst.th);
-        let Some(clock) = inst.realtime.as_mut() else {
-            return Ingest::Ignored;
-        };
+        let clock = realtime_clock(
+            &mut inst.realtime,
+            metrics,
+            &mut inst.series,
+            node,
+            "phc2sys",
+        );
         let (from, o) = match line {
             phc2sys::Line::Rms(r) => {
                 let l = ["phc", "phc2sys", node, REALTIME];

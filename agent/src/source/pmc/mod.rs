@@ -196,11 +196,8 @@ fn handle(
     ports: &mut HashMap<u16, &'static str>,
     class: &mut Option<u8>,
 ) {
-    let tag = origin
-        .config
-        .as_deref()
-        .map(|c| format!("[{c}] "))
-        .unwrap_or_default();
+    // Untagged: the engine takes the config from `origin`, so an unchanged
+    // reply costs no allocation.
     let line = match r.id {
         wire::PORT_DATA_SET => {
             let Some((port, state)) = wire::port_state(r.data) else {
@@ -212,7 +209,7 @@ fn handle(
             }
             // The first sight of a port: from = to (sets the role, no fault).
             let from = prev.unwrap_or(state);
-            format!("ptp4l[pmc]: {tag}port {port}: {from} to {state} on PMC_NOTIFICATION")
+            format!("ptp4l[pmc]: port {port}: {from} to {state} on PMC_NOTIFICATION")
         }
         wire::PARENT_DATA_SET => {
             let Some(c) = wire::gm_clock_class(r.data) else {
@@ -222,7 +219,7 @@ fn handle(
                 return;
             }
             *class = Some(c);
-            format!("ptp4l[pmc]: {tag}CLOCK_CLASS_CHANGE {c}")
+            format!("ptp4l[pmc]: CLOCK_CLASS_CHANGE {c}")
         }
         _ => return,
     };
