@@ -3,7 +3,7 @@
 //! Values use the keys of both versions since mid-2024 (`ResourceAddress`,
 //! `data_type`, ...), as the anchor's last v1 releases do.
 
-use super::wire::json_str;
+use super::wire::{json_str, write_uuid};
 use super::{Event, NODE_PREFIX, rfc3339_nano, write_values};
 
 /// The full v1 address of the event: `/cluster/node/<node><v1 source>`.
@@ -33,9 +33,19 @@ pub fn write_v1_tail(out: &mut Vec<u8>, ev: &Event, node: &str) {
 pub fn v1_event_with_id(id: uuid::Uuid, tail: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(48 + tail.len());
     out.extend_from_slice(br#"{"id":""#);
-    let mut buf = uuid::Uuid::encode_buffer();
-    out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+    write_uuid(&mut out, id);
     out.extend_from_slice(tail);
+    out
+}
+
+/// One subscriber's v1 body in one buffer, for a single send (a status
+/// ping) where no tail is shared.
+#[must_use]
+pub fn v1_event(id: uuid::Uuid, ev: &Event, node: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(320 + 160 * ev.values.len());
+    out.extend_from_slice(br#"{"id":""#);
+    write_uuid(&mut out, id);
+    write_v1_tail(&mut out, ev, node);
     out
 }
 
@@ -46,8 +56,7 @@ pub fn v1_current_state(ev: &Event, node: &str) -> Vec<u8> {
     let addr = v1_address(ev, node);
     let mut out = Vec::with_capacity(320 + 160 * ev.values.len());
     out.extend_from_slice(br#"{"specversion":"0.3","id":""#);
-    let mut buf = uuid::Uuid::encode_buffer();
-    out.extend_from_slice(ev.id.hyphenated().encode_lower(&mut buf).as_bytes());
+    write_uuid(&mut out, ev.id);
     out.extend_from_slice(br#"","source":"#);
     json_str(&mut out, &addr);
     out.extend_from_slice(br#","type":"#);
@@ -88,6 +97,7 @@ mod tests {
         write_v1_tail(&mut tail, &event(), "n1");
         let id = uuid::Uuid::parse_str("75b1ad8f-c807-4c23-acf5-56f4b7ee3826").unwrap();
         let got = String::from_utf8(v1_event_with_id(id, &tail)).unwrap();
+        assert_eq!(got.as_bytes(), v1_event(id, &event(), "n1"));
         assert_eq!(
             got,
             r#"{"id":"75b1ad8f-c807-4c23-acf5-56f4b7ee3826","type":"event.sync.ptp-status.ptp-clock-class-change","source":"/cluster/node/n1/sync/ptp-status/ptp-clock-class-change","dataContentType":"application/json","time":"2024-08-28T14:50:57.327585316Z","data":{"version":"1.0","values":[{"ResourceAddress":"/cluster/node/n1/ens5fx/master","data_type":"metric","value_type":"decimal64.3","value":"6"}]}}"#
