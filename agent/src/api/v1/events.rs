@@ -158,7 +158,7 @@ pub(super) async fn current_state(
     method: Method,
     uri: Uri,
 ) -> Response {
-    let full = super::v1_path(&uri);
+    let full = crate::api::full_path(API_V1, &uri);
     let path = full.as_str();
     let rest = path.strip_prefix(API_V1).unwrap_or(path);
     let Some(addr) = rest
