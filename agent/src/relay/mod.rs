@@ -93,7 +93,7 @@ impl Relay {
         self.subs
             .snapshot()
             .iter()
-            .flat_map(|s| EventKind::matching(&self.node, &s.resource).collect::<Vec<_>>())
+            .flat_map(|s| EventKind::matching(&self.node, &s.resource))
             .collect()
     }
 
