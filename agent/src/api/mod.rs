@@ -99,7 +99,7 @@ fn no_such_path(path: &str) -> Problem {
 
 /// For routes of the v2 router, which see their path without the prefix.
 async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
-    not_allowed(&method, &v2_path(&uri))
+    not_allowed(&method, &full_path(API_V2, &uri))
 }
 
 fn not_allowed(method: &Method, path: &str) -> Problem {
@@ -111,13 +111,14 @@ fn not_allowed(method: &Method, path: &str) -> Problem {
     )
 }
 
-/// The full path of a request seen by a nested (v2) handler.
-fn v2_path(uri: &Uri) -> String {
+/// The full path of a request seen by a handler nested under `api`
+/// ([`API_V2`] or [`API_V1`]).
+fn full_path(api: &str, uri: &Uri) -> String {
     let p = uri.path();
-    if p.starts_with(API_V2) {
+    if p.starts_with(api) {
         p.to_owned()
     } else {
-        format!("{API_V2}{p}")
+        format!("{api}{p}")
     }
 }
 

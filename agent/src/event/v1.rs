@@ -3,7 +3,7 @@
 //! Values use the keys of both versions since mid-2024 (`ResourceAddress`,
 //! `data_type`, ...), as the anchor's last v1 releases do.
 
-use super::wire::json_str;
+use super::wire::{json_str, write_uuid};
 use super::{Event, NODE_PREFIX, rfc3339_nano, write_values};
 
 /// The full v1 address of the event: `/cluster/node/<node><v1 source>`.
@@ -14,7 +14,7 @@ pub fn v1_address(ev: &Event, node: &str) -> String {
 
 /// The v1 application event after its `id` value: everything from the
 /// closing quote of the id on. Prefix it with `{"id":"<subscription id>`
-/// ([`v1_event_with_id`]) to get the body of one subscriber.
+/// ([`v1_id_prefix`]) to get the body of one subscriber.
 pub fn write_v1_tail(out: &mut Vec<u8>, ev: &Event, node: &str) {
     out.extend_from_slice(br#"","type":"#);
     json_str(out, ev.kind.type_str());
@@ -38,13 +38,14 @@ pub fn v1_id_prefix(id: uuid::Uuid, buf: &mut [u8; V1_ID_PREFIX_LEN]) -> &[u8] {
     buf
 }
 
-/// `{"id":"<id>` + `tail`: one subscriber's v1 body, as one buffer.
+/// One subscriber's v1 body in one buffer, for a single send (a status
+/// ping) where no tail is shared.
 #[must_use]
-pub fn v1_event_with_id(id: uuid::Uuid, tail: &[u8]) -> Vec<u8> {
+pub fn v1_event(id: uuid::Uuid, ev: &Event, node: &str) -> Vec<u8> {
     let mut prefix = [0; V1_ID_PREFIX_LEN];
-    let mut out = Vec::with_capacity(V1_ID_PREFIX_LEN + tail.len());
+    let mut out = Vec::with_capacity(320 + 160 * ev.values.len());
     out.extend_from_slice(v1_id_prefix(id, &mut prefix));
-    out.extend_from_slice(tail);
+    write_v1_tail(&mut out, ev, node);
     out
 }
 
@@ -55,8 +56,7 @@ pub fn v1_current_state(ev: &Event, node: &str) -> Vec<u8> {
     let addr = v1_address(ev, node);
     let mut out = Vec::with_capacity(320 + 160 * ev.values.len());
     out.extend_from_slice(br#"{"specversion":"0.3","id":""#);
-    let mut buf = uuid::Uuid::encode_buffer();
-    out.extend_from_slice(ev.id.hyphenated().encode_lower(&mut buf).as_bytes());
+    write_uuid(&mut out, ev.id);
     out.extend_from_slice(br#"","source":"#);
     json_str(&mut out, &addr);
     out.extend_from_slice(br#","type":"#);
@@ -96,7 +96,10 @@ mod tests {
         let mut tail = Vec::new();
         write_v1_tail(&mut tail, &event(), "n1");
         let id = uuid::Uuid::parse_str("75b1ad8f-c807-4c23-acf5-56f4b7ee3826").unwrap();
-        let got = String::from_utf8(v1_event_with_id(id, &tail)).unwrap();
+        // What delivery sends: the subscriber's prefix, then the shared tail.
+        let mut prefix = [0; V1_ID_PREFIX_LEN];
+        let got = String::from_utf8([v1_id_prefix(id, &mut prefix), &tail].concat()).unwrap();
+        assert_eq!(got.as_bytes(), v1_event(id, &event(), "n1"));
         assert_eq!(
             got,
             r#"{"id":"75b1ad8f-c807-4c23-acf5-56f4b7ee3826","type":"event.sync.ptp-status.ptp-clock-class-change","source":"/cluster/node/n1/sync/ptp-status/ptp-clock-class-change","dataContentType":"application/json","time":"2024-08-28T14:50:57.327585316Z","data":{"version":"1.0","values":[{"ResourceAddress":"/cluster/node/n1/ens5fx/master","data_type":"metric","value_type":"decimal64.3","value":"6"}]}}"#

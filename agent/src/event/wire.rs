@@ -8,8 +8,7 @@ use crate::event::DataValue;
 /// Appends the structured CloudEvent 1.0 JSON of §2.4.
 pub fn write_v2(out: &mut Vec<u8>, ev: &Event) {
     out.extend_from_slice(br#"{"specversion":"1.0","id":""#);
-    let mut id = uuid::Uuid::encode_buffer();
-    out.extend_from_slice(ev.id.hyphenated().encode_lower(&mut id).as_bytes());
+    write_uuid(out, ev.id);
     out.extend_from_slice(br#"","source":"#);
     json_str(out, ev.kind.source());
     out.extend_from_slice(br#","type":"#);
@@ -39,6 +38,12 @@ pub fn write_values(out: &mut Vec<u8>, values: &[DataValue]) {
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
+}
+
+/// Appends the lower-case hyphenated form of `id` (no quotes).
+pub(crate) fn write_uuid(out: &mut Vec<u8>, id: uuid::Uuid) {
+    let mut buf = uuid::Uuid::encode_buffer();
+    out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
 }
 
 /// A JSON string literal with the escapes serde_json would write.

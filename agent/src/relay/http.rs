@@ -239,8 +239,7 @@ mod tests {
     use axum::routing::get;
 
     use super::*;
-    use crate::store::{ApiVersion, Store, Subscription, Subscriptions};
-    use crate::transport::{DeliveryConfig, Dispatcher};
+    use crate::store::{ApiVersion, Store, Subscription};
 
     /// A publisher that lists nothing and answers every subscribe with 409
     /// (another path made it meanwhile): the 409 is taken as the existing
@@ -279,17 +278,7 @@ mod tests {
                 version: ApiVersion::V2,
             })
             .unwrap();
-        let d = Dispatcher::new(
-            DeliveryConfig {
-                node: "n1".into(),
-                timeout: Duration::from_secs(1),
-                queue_capacity: 4,
-                max_consecutive_failures: 0,
-            },
-            metrics.clone(),
-            store.clone() as Arc<dyn Subscriptions>,
-        );
-        let relay = Relay::new(d, store as Arc<dyn Subscriptions>, &metrics);
+        let (_, relay) = crate::relay::tests::relay_over(store, &metrics);
         let sub = HttpSubscriber::new(
             format!("http://127.0.0.1:{port}"),
             "http://sidecar/relay/event".into(),

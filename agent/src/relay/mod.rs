@@ -93,7 +93,7 @@ impl Relay {
         self.subs
             .snapshot()
             .iter()
-            .flat_map(|s| EventKind::matching(&self.node, &s.resource).collect::<Vec<_>>())
+            .flat_map(|s| EventKind::matching(&self.node, &s.resource))
             .collect()
     }
 
@@ -147,10 +147,11 @@ mod tests {
     use crate::store::Store;
     use crate::transport::DeliveryConfig;
 
-    #[tokio::test]
-    async fn relays_each_event_once_and_keeps_its_id() {
-        let metrics = Arc::new(Metrics::new().unwrap());
-        let store = Arc::new(Store::in_memory());
+    /// A dispatcher for node `n1` over `store`, and a relay into it.
+    pub(super) fn relay_over(
+        store: Arc<Store>,
+        metrics: &Arc<Metrics>,
+    ) -> (Arc<Dispatcher>, Arc<Relay>) {
         let d = Dispatcher::new(
             DeliveryConfig {
                 node: "n1".into(),
@@ -161,7 +162,14 @@ mod tests {
             metrics.clone(),
             store.clone() as Arc<dyn Subscriptions>,
         );
-        let relay = Relay::new(d.clone(), store as Arc<dyn Subscriptions>, &metrics);
+        let relay = Relay::new(d.clone(), store as Arc<dyn Subscriptions>, metrics);
+        (d, relay)
+    }
+
+    #[tokio::test]
+    async fn relays_each_event_once_and_keeps_its_id() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let (d, relay) = relay_over(Arc::new(Store::in_memory()), &metrics);
         let ev = Event::new(
             EventKind::LockState,
             vec![DataValue::state(

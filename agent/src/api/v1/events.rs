@@ -141,11 +141,7 @@ pub(super) async fn status_ping(
         for kind in EventKind::matching(&st.node, &sub.resource) {
             let ev = notify::current_or_placeholder(&st, kind);
             let body = match sub.version {
-                ApiVersion::V1 => {
-                    let mut tail = Vec::new();
-                    crate::event::v1::write_v1_tail(&mut tail, &ev, &st.node);
-                    crate::event::v1::v1_event_with_id(sub.id, &tail)
-                }
+                ApiVersion::V1 => crate::event::v1::v1_event(sub.id, &ev, &st.node),
                 ApiVersion::V2 => ev.to_v2_json(),
             };
             if let Err(e) = st.dispatcher.post_once(&sub.endpoint, body.into()).await {
@@ -162,7 +158,7 @@ pub(super) async fn current_state(
     method: Method,
     uri: Uri,
 ) -> Response {
-    let full = super::v1_path(&uri);
+    let full = crate::api::full_path(API_V1, &uri);
     let path = full.as_str();
     let rest = path.strip_prefix(API_V1).unwrap_or(path);
     let Some(addr) = rest

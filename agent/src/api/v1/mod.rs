@@ -21,7 +21,7 @@ use axum::routing::{any, get, post, put};
 use serde::Serialize;
 
 use super::problem::Problem;
-use super::{API_V1, Ctx, not_allowed};
+use super::{API_V1, Ctx, full_path, not_allowed};
 
 pub(super) fn router() -> Router<Arc<Ctx>> {
     Router::new()
@@ -63,17 +63,7 @@ async fn dummy() -> StatusCode {
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
-    not_allowed(&method, &v1_path(&uri))
-}
-
-/// The full path of a request seen by a nested v1 handler.
-fn v1_path(uri: &Uri) -> String {
-    let p = uri.path();
-    if p.starts_with(API_V1) {
-        p.to_owned()
-    } else {
-        format!("{API_V1}{p}")
-    }
+    not_allowed(&method, &full_path(API_V1, &uri))
 }
 
 /// The v1 subscription and publisher object, in sdk-go v1.0's key order.

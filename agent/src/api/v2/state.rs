@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use super::super::{API_V2, Ctx, no_such_path, not_allowed, v2_path};
+use super::super::{API_V2, Ctx, full_path, no_such_path, not_allowed};
 use crate::api::problem::Problem;
 use crate::event::{Event, EventKind};
 
@@ -19,7 +19,7 @@ pub(super) async fn current_state(
     method: Method,
     uri: Uri,
 ) -> Response {
-    let path = v2_path(&uri);
+    let path = full_path(API_V2, &uri);
     let rest = &path[API_V2.len()..];
     let Some(addr) = rest.strip_suffix(SUFFIX).filter(|a| a.ends_with('/')) else {
         return no_such_path(&path).into_response();
