@@ -265,6 +265,13 @@ impl Agent {
         r.text()
     }
 
+    /// The value of `series` (name with labels) in a scrape of this agent,
+    /// or 0 when absent.
+    #[must_use]
+    pub fn sample(&self, series: &str) -> f64 {
+        sample(&self.metrics(), series)
+    }
+
     /// `/cluster/node/<node><suffix>`.
     #[must_use]
     pub fn address(&self, suffix: &str) -> String {
@@ -467,6 +474,15 @@ pub fn rfc3339_ns(t: &str) -> Option<u128> {
     let days = era * 146_097 + doe - 719_468;
     let secs = u128::try_from(days * 86_400 + h * 3600 + mi * 60 + s).ok()?;
     Some(secs * 1_000_000_000 + nanos)
+}
+
+/// The value of the sample `series` (name with labels) in a scrape, or 0.
+#[must_use]
+pub fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[cfg(test)]

@@ -81,7 +81,10 @@ fn http_chain_relays_in_each_subscribers_format_and_survives_publisher_restarts(
     let r = request("DELETE", &p.api("/subscriptions"), None).unwrap();
     assert_eq!(r.status, 204);
     wait_relay_subs(&p, &c, 1);
-    std::thread::sleep(Duration::from_millis(900));
+    // Two more full checks by the sidecar, then still one subscription.
+    let checks = || c.sample(r#"cloud_event_agent_relay_checks_total{outcome="ok"}"#);
+    let before = checks();
+    wait_for(T, || (checks() >= before + 2.0).then_some(())).expect("the sidecar checks again");
     assert_eq!(relay_subs(&p, &c).len(), 1, "no duplicate subscriptions");
     p.create_event(LOCK, "FREERUN");
     cnf.wait_bodies("/v1", T, |b| has_value(b, "FREERUN"));

@@ -18,6 +18,9 @@ pub struct TransportMetrics {
     /// Subscriptions a consumer sidecar made at its publishers, by `outcome`
     /// (`created`, `existing`, `failed`).
     pub relay_subscriptions: IntCounterVec,
+    /// Checks of a publisher by a consumer sidecar (health, then its
+    /// subscriptions), by `outcome` (`ok`, `failed`).
+    pub relay_checks: IntCounterVec,
 }
 
 impl TransportMetrics {
@@ -62,6 +65,11 @@ impl TransportMetrics {
             relay_subscriptions: vec(
                 "cloud_event_agent_relay_subscriptions_total",
                 "Subscriptions made at publishers on the CNF's behalf, by outcome",
+                &["outcome"],
+            )?,
+            relay_checks: vec(
+                "cloud_event_agent_relay_checks_total",
+                "Checks of a publisher's health and subscriptions by a consumer sidecar",
                 &["outcome"],
             )?,
         })

@@ -41,6 +41,8 @@ pub struct HttpSubscriber {
     created: IntCounter,
     existing: IntCounter,
     failed: IntCounter,
+    checks_ok: IntCounter,
+    checks_failed: IntCounter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ impl HttpSubscriber {
         metrics: &Metrics,
     ) -> Self {
         let m = &metrics.transport.relay_subscriptions;
+        let checks = &metrics.transport.relay_checks;
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         Self {
@@ -72,6 +75,8 @@ impl HttpSubscriber {
             created: m.with_label_values(&["created"]),
             existing: m.with_label_values(&["existing"]),
             failed: m.with_label_values(&["failed"]),
+            checks_ok: checks.with_label_values(&["ok"]),
+            checks_failed: checks.with_label_values(&["failed"]),
         }
     }
 
@@ -83,6 +88,12 @@ impl HttpSubscriber {
             let generation = self.relay.generation();
             if seen_gen != Some(generation) || Instant::now() >= next {
                 let ok = self.sync().await;
+                if ok {
+                    &self.checks_ok
+                } else {
+                    &self.checks_failed
+                }
+                .inc();
                 seen_gen = Some(generation);
                 next = Instant::now()
                     + if ok {
