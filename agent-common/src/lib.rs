@@ -42,8 +42,6 @@ pub const RING_MAP: &str = "EVENTS";
 pub const WATCH_MAP: &str = "WATCH";
 /// Name of the one-entry array holding the agent's own tgid (ignored).
 pub const SELF_MAP: &str = "SELF_TGID";
-/// Name of the per-CPU array (`KIND_SLOTS` × u64) of records emitted, by kind.
-pub const SENT_MAP: &str = "SENT";
 
 /// Bytes of a process name (`TASK_COMM_LEN`).
 pub const COMM_LEN: usize = 16;

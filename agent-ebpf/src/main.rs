@@ -35,10 +35,6 @@ static SELF_TGID: Array<u32> = Array::with_max_entries(1, 0);
 #[map(name = "LOST")]
 static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(KIND_SLOTS, 0);
 
-/// Records submitted, per CPU, by kind id.
-#[map(name = "SENT")]
-static SENT: PerCpuArray<u64> = PerCpuArray::with_max_entries(KIND_SLOTS, 0);
-
 /// Pid and tid of the current task when it is watched.
 #[inline(always)]
 fn watched() -> Option<(u32, u32)> {
@@ -68,25 +64,14 @@ fn header(kind: Kind, pid: u32, tid: u32, len: u32) -> Header {
     }
 }
 
+/// Counts a record that found the ring buffer full.
 #[inline(always)]
-fn bump(map: &PerCpuArray<u64>, kind: Kind) {
-    if let Some(p) = map.get_ptr_mut(kind as u32) {
+fn lost(kind: Kind) {
+    if let Some(p) = LOST.get_ptr_mut(kind as u32) {
         // SAFETY: the pointer is this CPU's slot of a per-CPU array; probes
         // do not preempt each other on one CPU for the same slot kind.
         unsafe { *p += 1 };
     }
-}
-
-/// Counts a record that found the ring buffer full.
-#[inline(always)]
-fn lost(kind: Kind) {
-    bump(&LOST, kind);
-}
-
-/// Counts a submitted record.
-#[inline(always)]
-fn sent(kind: Kind) {
-    bump(&SENT, kind);
 }
 
 /// Reserves a `T`, fills it with `fill` and submits it; counts a loss when
@@ -99,7 +84,6 @@ fn emit<T: 'static>(kind: Kind, fill: impl FnOnce(*mut T)) -> Result<u32, u32> {
     };
     fill(entry.as_mut_ptr());
     entry.submit(0);
-    sent(kind);
     Ok(0)
 }
 

@@ -9,14 +9,7 @@ pub fn bench() -> anyhow::Result<()> {
     // The probes need the BPF toolchain; without it (not root) the agent
     // builds without them and the eBPF bench is left out.
     let root = setup::is_root();
-    let path = match toolchain::ensure() {
-        Ok(bin) => toolchain::path_with(&bin),
-        Err(e) if !root => {
-            eprintln!("xtask: no BPF toolchain ({e:#}): eBPF bench left out");
-            std::env::var_os("PATH").unwrap_or_default()
-        }
-        Err(e) => return Err(e),
-    };
+    let path = toolchain::path_or_plain(root, "eBPF bench left out")?;
     // The bench binaries start the release agent and consumers next to them.
     status(
         cargo()

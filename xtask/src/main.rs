@@ -110,14 +110,7 @@ fn test() -> anyhow::Result<()> {
     setup::ensure_packages(setup::TEST_PACKAGES)?;
     // The probes need nightly + bpf-linker; without them (not root, say)
     // the agent builds without probes and the eBPF tests skip.
-    let path = match toolchain::ensure() {
-        Ok(bin) => toolchain::path_with(&bin),
-        Err(e) if !root => {
-            eprintln!("xtask: no BPF toolchain ({e:#}): eBPF tests will be skipped");
-            std::env::var_os("PATH").unwrap_or_default()
-        }
-        Err(e) => return Err(e),
-    };
+    let path = toolchain::path_or_plain(root, "eBPF tests will be skipped")?;
     // The black-box tests run the built binaries: build them first, since
     // `cargo test` only builds the binaries of packages with integration tests.
     status(

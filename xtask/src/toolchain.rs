@@ -117,6 +117,23 @@ pub fn ensure() -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
+/// `PATH` with bpf-linker's directory first. Without the toolchain, a
+/// user who is not root gets the plain `PATH` (the agent then builds without
+/// probes and `left_out` says what is skipped); root gets the error.
+///
+/// # Errors
+/// As [`ensure`], as root.
+pub fn path_or_plain(root: bool, left_out: &str) -> anyhow::Result<std::ffi::OsString> {
+    match ensure() {
+        Ok(bin) => Ok(path_with(&bin)),
+        Err(e) if !root => {
+            eprintln!("xtask: no BPF toolchain ({e:#}): {left_out}");
+            Ok(std::env::var_os("PATH").unwrap_or_default())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `PATH` with `dir` first.
 pub fn path_with(dir: &Path) -> std::ffi::OsString {
     let mut parts = vec![dir.to_path_buf()];

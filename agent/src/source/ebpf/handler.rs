@@ -187,31 +187,26 @@ impl Handler {
             return;
         }
         info.saw_stdio = true;
-        if flags & LOG_WRITEV != 0 {
+        let data = if flags & LOG_WRITEV != 0 {
             if info.pending.len() + data.len() <= LOG_MAX * WRITEV_MAX as usize {
                 info.pending.extend_from_slice(data);
             }
             if flags & LOG_LAST == 0 {
                 return;
             }
-            let buf = std::mem::take(&mut info.pending);
-            let ingest = |line: &[u8]| {
-                h.lines.inc();
-                engine.ingest_line(&info.origin, line);
-            };
-            if for_each_line(&buf, truncated, ingest) {
-                h.truncated.inc();
-            }
-            info.pending = buf;
-            info.pending.clear();
-            return;
-        }
-        let ingest = |line: &[u8]| {
-            h.lines.inc();
-            engine.ingest_line(&info.origin, line);
+            &info.pending[..]
+        } else {
+            data
         };
-        if for_each_line(data, truncated, ingest) {
+        let origin = &info.origin;
+        if for_each_line(data, truncated, |line| {
+            h.lines.inc();
+            engine.ingest_line(origin, line);
+        }) {
             h.truncated.inc();
+        }
+        if flags & LOG_WRITEV != 0 {
+            info.pending.clear();
         }
     }
 

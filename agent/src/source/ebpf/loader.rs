@@ -18,99 +18,56 @@ pub fn built() -> bool {
     !OBJECT.is_empty()
 }
 
+#[derive(Clone, Copy)]
 enum Attach {
-    Tracepoint(&'static str, &'static str),
-    Kprobe(&'static str),
-    Fentry(&'static str),
+    /// `target` is `category/name`.
+    Tracepoint,
+    /// `target` is the kernel function.
+    Kprobe,
+    /// `target` is the kernel function.
+    Fentry,
 }
 
 struct Spec {
     program: &'static str,
     attach: Attach,
-    required: bool,
     target: &'static str,
 }
 
-const fn tp(
-    program: &'static str,
-    cat: &'static str,
-    name: &'static str,
-    target: &'static str,
-) -> Spec {
+impl Spec {
+    /// Tracepoints are required; the `ptp_clock_adjtime` probes are not.
+    const fn required(&self) -> bool {
+        matches!(self.attach, Attach::Tracepoint)
+    }
+}
+
+const fn tp(program: &'static str, target: &'static str) -> Spec {
     Spec {
         program,
-        attach: Attach::Tracepoint(cat, name),
-        required: true,
+        attach: Attach::Tracepoint,
         target,
     }
 }
 
 /// Every program of the object, in attach order.
 const SPECS: &[Spec] = &[
-    tp(
-        "tp_exec",
-        "sched",
-        "sched_process_exec",
-        "sched/sched_process_exec",
-    ),
-    tp(
-        "tp_exit",
-        "sched",
-        "sched_process_exit",
-        "sched/sched_process_exit",
-    ),
-    tp(
-        "tp_write",
-        "syscalls",
-        "sys_enter_write",
-        "syscalls/sys_enter_write",
-    ),
-    tp(
-        "tp_writev",
-        "syscalls",
-        "sys_enter_writev",
-        "syscalls/sys_enter_writev",
-    ),
-    tp(
-        "tp_sendto",
-        "syscalls",
-        "sys_enter_sendto",
-        "syscalls/sys_enter_sendto",
-    ),
-    tp(
-        "tp_adj_enter",
-        "syscalls",
-        "sys_enter_clock_adjtime",
-        "syscalls/sys_enter_clock_adjtime",
-    ),
-    tp(
-        "tp_adj_exit",
-        "syscalls",
-        "sys_exit_clock_adjtime",
-        "syscalls/sys_exit_clock_adjtime",
-    ),
-    tp(
-        "tp_set_enter",
-        "syscalls",
-        "sys_enter_clock_settime",
-        "syscalls/sys_enter_clock_settime",
-    ),
-    tp(
-        "tp_set_exit",
-        "syscalls",
-        "sys_exit_clock_settime",
-        "syscalls/sys_exit_clock_settime",
-    ),
+    tp("tp_exec", "sched/sched_process_exec"),
+    tp("tp_exit", "sched/sched_process_exit"),
+    tp("tp_write", "syscalls/sys_enter_write"),
+    tp("tp_writev", "syscalls/sys_enter_writev"),
+    tp("tp_sendto", "syscalls/sys_enter_sendto"),
+    tp("tp_adj_enter", "syscalls/sys_enter_clock_adjtime"),
+    tp("tp_adj_exit", "syscalls/sys_exit_clock_adjtime"),
+    tp("tp_set_enter", "syscalls/sys_enter_clock_settime"),
+    tp("tp_set_exit", "syscalls/sys_exit_clock_settime"),
     Spec {
         program: "kp_ptp_adjtime",
-        attach: Attach::Kprobe("ptp_clock_adjtime"),
-        required: false,
+        attach: Attach::Kprobe,
         target: "ptp_clock_adjtime",
     },
     Spec {
         program: "fe_ptp_adjtime",
-        attach: Attach::Fentry("ptp_clock_adjtime"),
-        required: false,
+        attach: Attach::Fentry,
         target: "ptp_clock_adjtime",
     },
 ];
@@ -136,7 +93,7 @@ pub fn load(watch: &[String], ring_bytes: u32) -> Result<(Ebpf, Vec<ProbeStatus>
     for s in SPECS {
         let r = attach(&mut ebpf, s, btf.as_ref());
         if let Err(e) = &r
-            && s.required
+            && s.required()
         {
             return Err(EbpfError::Attach {
                 program: s.program,
@@ -146,12 +103,12 @@ pub fn load(watch: &[String], ring_bytes: u32) -> Result<(Ebpf, Vec<ProbeStatus>
         report.push(ProbeStatus {
             program: s.program,
             kind: match s.attach {
-                Attach::Tracepoint(..) => "tracepoint",
-                Attach::Kprobe(_) => "kprobe",
-                Attach::Fentry(_) => "fentry",
+                Attach::Tracepoint => "tracepoint",
+                Attach::Kprobe => "kprobe",
+                Attach::Fentry => "fentry",
             },
             target: s.target,
-            required: s.required,
+            required: s.required(),
             attached: r.is_ok(),
             error: r.err(),
         });
@@ -164,20 +121,24 @@ fn attach(ebpf: &mut Ebpf, s: &Spec, btf: Option<&Btf>) -> Result<(), String> {
         .program_mut(s.program)
         .ok_or_else(|| format!("program {} not in the object", s.program))?;
     match s.attach {
-        Attach::Tracepoint(cat, name) => {
+        Attach::Tracepoint => {
+            let (cat, name) = s
+                .target
+                .split_once('/')
+                .ok_or_else(|| format!("tracepoint {} is not category/name", s.target))?;
             let p: &mut TracePoint = prog.try_into().map_err(|e| format!("{e}"))?;
             p.load().map_err(|e| format!("load: {e}"))?;
             p.attach(cat, name).map_err(|e| format!("attach: {e}"))?;
         }
-        Attach::Kprobe(func) => {
+        Attach::Kprobe => {
             let p: &mut KProbe = prog.try_into().map_err(|e| format!("{e}"))?;
             p.load().map_err(|e| format!("load: {e}"))?;
-            p.attach(func, 0).map_err(|e| format!("attach: {e}"))?;
+            p.attach(s.target, 0).map_err(|e| format!("attach: {e}"))?;
         }
-        Attach::Fentry(func) => {
+        Attach::Fentry => {
             let btf = btf.ok_or("no kernel BTF (/sys/kernel/btf/vmlinux)")?;
             let p: &mut FEntry = prog.try_into().map_err(|e| format!("{e}"))?;
-            p.load(func, btf).map_err(|e| format!("load: {e}"))?;
+            p.load(s.target, btf).map_err(|e| format!("load: {e}"))?;
             p.attach().map_err(|e| format!("attach: {e}"))?;
         }
     }

@@ -276,7 +276,7 @@ impl ProcTable {
 
     /// Reads `pid` again (after exec).
     pub fn refresh(&mut self, pid: u32) -> &mut ProcInfo {
-        self.procs.insert(pid, inspect_with(pid, self.trust_any));
+        self.procs.remove(&pid);
         self.get(pid)
     }
 
@@ -288,18 +288,12 @@ impl ProcTable {
     /// was lost with a full ring): no `/proc/<pid>`, or another program
     /// under that pid now. Removed from the table and returned.
     pub fn take_gone(&mut self) -> Vec<(u32, ProcInfo)> {
-        let gone: Vec<u32> = self
-            .procs
-            .iter()
-            .filter(|(_, i)| i.trusted())
-            .filter(|(pid, i)| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .map_or(true, |c| c.trim_end_matches('\n') != i.process())
+        self.procs
+            .extract_if(|pid, i| {
+                i.trusted()
+                    && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .map_or(true, |c| c.trim_end_matches('\n') != i.process())
             })
-            .map(|(pid, _)| *pid)
-            .collect();
-        gone.into_iter()
-            .filter_map(|pid| self.procs.remove(&pid).map(|i| (pid, i)))
             .collect()
     }
 
