@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use agent_common::{Decoded, Kind, decode};
 use agent_tests::ptp::{self, ChildGuard, NetnsPair};
-use agent_tests::{Agent, Consumer, request, wait_for, workspace_bin};
+use agent_tests::{Agent, Consumer, request, sample, wait_for, workspace_bin};
 use cloud_event_agent::source::ebpf::{Options, Probes, loader};
 
 const T: Duration = Duration::from_secs(30);
@@ -56,14 +56,6 @@ fn fake(name: &str, args: &[&str]) -> Command {
         .stdout(Stdio::null())
         .stdin(Stdio::null());
     c
-}
-
-/// The value of the sample `series` (name with labels) in a scrape, or 0.
-fn sample(scrape: &str, series: &str) -> f64 {
-    scrape
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// The probes loaded by this process, watching the processes named
