@@ -41,6 +41,8 @@ pub use keeper::{Keeper, SyncReport, backoff};
 pub use receiver::{
     Accepted, EventStream, Inbox, Observer, ReceiveError, Receiver, ReceiverConfig, ReceiverStats,
 };
-pub use resource::{AddressError, EventType, NODE_PREFIX, ResourceAddress, SyncState};
+pub use resource::{
+    AddressError, EventType, NODE_PREFIX, ResourceAddress, SyncState, UnknownEventType,
+};
 pub use rest::{API_V1, API_V2, ApiVersion, Client, Created, Error, Publisher, Subscription};
 pub use time::{format_rfc3339, parse_rfc3339};

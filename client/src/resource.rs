@@ -110,6 +110,44 @@ impl EventType {
     }
 }
 
+impl EventType {
+    /// A short name for command lines: `sync-state`, `lock-state`,
+    /// `gnss-sync-status`, `os-clock-sync-state`, `synce-lock-state`,
+    /// `clock-class`, `synce-clock-quality`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SyncState => "sync-state",
+            Self::LockState => "lock-state",
+            Self::GnssSyncStatus => "gnss-sync-status",
+            Self::OsClockSyncState => "os-clock-sync-state",
+            Self::SynceLockState => "synce-lock-state",
+            Self::ClockClass => "clock-class",
+            Self::SynceClockQuality => "synce-clock-quality",
+        }
+    }
+}
+
+/// Why a string names no event type.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "{0:?} names no event type (try lock-state, os-clock-sync-state, sync-state, clock-class, gnss-sync-status, synce-lock-state, synce-clock-quality)"
+)]
+pub struct UnknownEventType(pub String);
+
+impl std::str::FromStr for EventType {
+    type Err = UnknownEventType;
+    /// A [short name](EventType::name), a `type` string or a source.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .or_else(|| Self::from_type_str(s))
+            .or_else(|| Self::from_source(s))
+            .ok_or_else(|| UnknownEventType(s.to_owned()))
+    }
+}
+
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -338,6 +376,11 @@ mod tests {
             assert_eq!(ResourceAddress::v1_event("n1", t).event_type(), Some(t));
         }
         assert_eq!(EventType::from_type_str("x"), None);
+        for t in EventType::ALL {
+            assert_eq!(t.name().parse::<EventType>(), Ok(t));
+            assert_eq!(t.as_str().parse::<EventType>(), Ok(t));
+        }
+        assert!("lock".parse::<EventType>().is_err());
         assert_eq!(EventType::from_source("/cluster/node/n1/sync"), None);
     }
 

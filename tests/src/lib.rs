@@ -6,6 +6,7 @@
 
 pub mod broker;
 pub mod chain;
+pub mod examples;
 pub mod http;
 pub mod ptp;
 pub mod receipts;
