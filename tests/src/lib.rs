@@ -10,6 +10,7 @@ pub mod examples;
 pub mod http;
 pub mod ptp;
 pub mod receipts;
+pub mod schema;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -230,7 +231,11 @@ impl Agent {
     #[must_use]
     pub fn current_state(&self, suffix: &str) -> Response {
         let url = self.api(&format!("{}/CurrentState", self.address(suffix)));
-        http::request("GET", &url, None).unwrap()
+        let r = http::request("GET", &url, None).unwrap();
+        if r.status == 200 {
+            schema::Schema::V2CurrentState.check(&r.json());
+        }
+        r
     }
 
     /// Publishes a lock-state (or other `suffix`) event with `value` through
@@ -379,11 +384,16 @@ impl Consumer {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// Every POST received so far: `{"path", "recv_ns", "body"}`.
+    /// Every POST received so far: `{"path", "recv_ns", "body"}`. Each
+    /// body is checked against the committed schema of its format.
     #[must_use]
     pub fn events(&self) -> Vec<serde_json::Value> {
         let r = http::request("GET", &self.endpoint("/_events"), None).unwrap();
-        serde_json::from_slice(&r.body).unwrap()
+        let events: Vec<serde_json::Value> = serde_json::from_slice(&r.body).unwrap();
+        for e in &events {
+            schema::check_received(&e["body"]);
+        }
+        events
     }
 
     /// Bodies received on `path`.

@@ -24,6 +24,7 @@ pub(super) fn router() -> Router<Arc<Ctx>> {
         .route("/health", get(health))
         .route("/health/detail", get(health_detail))
         .route("/openapi.json", get(openapi))
+        .route("/schemas/{name}", get(super::schemas::get))
         .route("/dummy", post(dummy))
         .route("/create/event", post(super::v1::create_event))
         .route(
