@@ -146,7 +146,7 @@ impl DataValue {
         self.value.trim().parse().ok()
     }
 
-    fn to_json(&self, style: KeyStyle) -> Value {
+    pub(crate) fn to_json(&self, style: KeyStyle) -> Value {
         let (r, d, v) = match style {
             KeyStyle::ORan => ("ResourceAddress", "data_type", "value_type"),
             KeyStyle::Legacy => ("resource", "dataType", "valueType"),
@@ -267,6 +267,22 @@ pub fn parse_data(data: &Value) -> Result<(Option<String>, Vec<DataValue>), Deco
 }
 
 impl Event {
+    /// A new v2 event of `event_type` (fresh id, now, the short source),
+    /// e.g. to answer a status request.
+    #[must_use]
+    pub fn new(event_type: EventType, values: Vec<DataValue>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            event_type: Some(event_type),
+            type_name: event_type.as_str().to_owned(),
+            source: event_type.source().to_owned(),
+            time: Some(SystemTime::now()),
+            format: Format::CloudEvent,
+            data_version: Some("1.0".to_owned()),
+            values,
+        }
+    }
+
     /// Decodes a pushed or pulled body: a structured CloudEvent (1.0 or
     /// 0.3) or a v1 cloud-native event.
     ///

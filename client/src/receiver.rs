@@ -208,6 +208,12 @@ impl Inbox {
         e
     }
 
+    /// Counts a message decoded elsewhere that is not an event.
+    pub fn refuse_decoded(&self, e: DecodeError) {
+        let e = self.refuse(ReceiveError::Decode(e));
+        warn!(error = %e, "refused a message that is not an event");
+    }
+
     /// Takes one body: decodes it, drops it if seen, else passes it on
     /// (waiting while the stream is full).
     ///

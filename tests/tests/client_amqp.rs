@@ -1,0 +1,130 @@
+//! The client's AMQP 1.0 side against a real broker (the Qpid Proton
+//! example broker) and the real agent: receiving at a resource address
+//! (the current state on connect, then pushed events, typed), and
+//! answering status requests as a publisher.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests panic with a location (STYLE.md)"
+)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use agent_tests::Agent;
+use agent_tests::broker::{Broker, Kind};
+use agent_tests::chain::LOCK;
+use cloud_event_client::amqp::{AmqpConfig, AmqpReceiver, serve_status};
+use cloud_event_client::{
+    DataValue, Event, EventStream, EventType, Inbox, ReceiverConfig, ResourceAddress, SyncState,
+};
+
+const T: Duration = Duration::from_secs(20);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The next event whose state is `want`, skipping others.
+async fn next_with(events: &mut EventStream, want: SyncState) -> Event {
+    tokio::time::timeout(T, async {
+        loop {
+            let ev = events.next().await.expect("stream open");
+            if ev.sync_state() == Some(want) {
+                return ev;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {want} event"))
+}
+
+#[test]
+fn receives_the_agents_events_at_the_resource_address() {
+    if !Broker::available(Kind::Proton) {
+        println!("SKIP: the Proton broker is not installed (cargo xtask test installs it)");
+        return;
+    }
+    let b = Broker::start(Kind::Proton);
+    let flags = b.agent_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let p = Agent::start(&flags);
+    let rt = runtime();
+    rt.block_on(async {
+        let (inbox, mut events) = Inbox::new(ReceiverConfig::default());
+        let cfg = AmqpConfig::parse(&b.url(), "client-test").unwrap();
+        let lock = ResourceAddress::event(&p.node, EventType::LockState);
+        let (_keep, w) = tokio::sync::watch::channel(BTreeSet::from([lock]));
+        tokio::spawn(AmqpReceiver::new(cfg, inbox.clone()).run(w));
+        // On connect it asks for the current state: none yet, the
+        // placeholder (FREERUN) answers.
+        let first = next_with(&mut events, SyncState::Freerun).await;
+        assert_eq!(first.event_type, Some(EventType::LockState));
+        // Then what the agent publishes arrives, typed.
+        let p2 = &p;
+        tokio::task::spawn_blocking({
+            let url = p2.api_v1("/create/event");
+            let id = p2.publisher_id(LOCK);
+            let iface = format!("/cluster/node/{}/ens1fx/master", p2.node);
+            move || {
+                let body = serde_json::json!({"id": id, "type": "event.sync.ptp-status.ptp-state-change",
+                    "time": "2024-01-01T00:00:00Z", "data": {"version": "1.0", "values": [
+                    {"resource": iface, "dataType": "notification", "valueType": "enumeration", "value": "LOCKED"}]}});
+                let r = agent_tests::request("POST", &url, Some(body.to_string().as_bytes())).unwrap();
+                assert_eq!(r.status, 202, "{}", r.text());
+            }
+        })
+        .await
+        .unwrap();
+        let ev = next_with(&mut events, SyncState::Locked).await;
+        assert_eq!(ev.event_type, Some(EventType::LockState));
+        assert_eq!(ev.values[0].resource, format!("/cluster/node/{}/ens1fx/master", p.node));
+        assert!(inbox.stats().events >= 2);
+    });
+}
+
+#[test]
+fn a_status_listener_answers_requests_at_resource_status() {
+    if !Broker::available(Kind::Proton) {
+        println!("SKIP: the Proton broker is not installed (cargo xtask test installs it)");
+        return;
+    }
+    let b = Broker::start(Kind::Proton);
+    let rt = runtime();
+    rt.block_on(async {
+        // A publisher of node "pub-n1" (no agent involved) answers with
+        // HOLDOVER.
+        let resource = ResourceAddress::event("pub-n1", EventType::OsClockSyncState);
+        let cfg = AmqpConfig::parse(&b.url(), "status-listener").unwrap();
+        let r = resource.clone();
+        tokio::spawn(async move {
+            let answer = || {
+                Some(Event::new(
+                    EventType::OsClockSyncState,
+                    vec![DataValue::state(
+                        "/cluster/node/pub-n1/CLOCK_REALTIME",
+                        SyncState::Holdover,
+                    )],
+                ))
+            };
+            // Reconnect if the broker drops us.
+            loop {
+                let _ = serve_status(&cfg, &r, answer).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        // A consumer asks on connect (the broker queues the request until
+        // the listener is attached).
+        let (inbox, mut events) = Inbox::new(ReceiverConfig::default());
+        let cfg = AmqpConfig::parse(&b.url(), "status-asker").unwrap();
+        let (_keep, w) = tokio::sync::watch::channel(BTreeSet::from([resource]));
+        tokio::spawn(AmqpReceiver::new(cfg, inbox).run(w));
+        let ev = next_with(&mut events, SyncState::Holdover).await;
+        assert_eq!(ev.event_type, Some(EventType::OsClockSyncState));
+        assert_eq!(ev.values[0].resource, "/cluster/node/pub-n1/CLOCK_REALTIME");
+    });
+}
