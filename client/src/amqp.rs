@@ -450,6 +450,8 @@ pub trait AmqpObserver: Send + Sync {
     fn connected(&self, _reconnect: bool) {}
     /// The connection is gone (or never came).
     fn disconnected(&self, _error: &AmqpError) {}
+    /// A message arrived: an event (`true`) or not (`false`).
+    fn received(&self, _event: bool) {}
 }
 
 struct Quiet;
@@ -543,9 +545,13 @@ impl AmqpReceiver {
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(Msg::Event(ev)) => {
+                        self.observer.received(true);
                         let _ = self.inbox.accept_event(*ev).await;
                     }
-                    Some(Msg::Invalid(e)) => self.inbox.refuse_decoded(e),
+                    Some(Msg::Invalid(e)) => {
+                        self.observer.received(false);
+                        self.inbox.refuse_decoded(e);
+                    }
                     Some(Msg::Dead(why)) => break Err(AmqpError::Receiver(why)),
                     None => break Err(AmqpError::Receiver("all receivers ended".into())),
                 },

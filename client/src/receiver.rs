@@ -211,7 +211,7 @@ impl Inbox {
     /// Counts a message decoded elsewhere that is not an event.
     pub fn refuse_decoded(&self, e: DecodeError) {
         let e = self.refuse(ReceiveError::Decode(e));
-        warn!(error = %e, "refused a message that is not an event");
+        warn!(error = %chain(&e), "refused a message that is not an event");
     }
 
     /// Takes one body: decodes it, drops it if seen, else passes it on
@@ -303,7 +303,8 @@ async fn handle(axum::extract::State(inbox): axum::extract::State<Inbox>, body: 
     }
 }
 
-fn problem(status: StatusCode, e: &ReceiveError) -> Response {
+/// `e` and its causes, `: `-separated.
+fn chain(e: &ReceiveError) -> String {
     let mut detail = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
@@ -311,6 +312,11 @@ fn problem(status: StatusCode, e: &ReceiveError) -> Response {
         detail.push_str(&s.to_string());
         src = s.source();
     }
+    detail
+}
+
+fn problem(status: StatusCode, e: &ReceiveError) -> Response {
+    let detail = chain(e);
     warn!(error = %detail, "refused a body that is not an event");
     let body = serde_json::json!({
         "type": "invalid-event",

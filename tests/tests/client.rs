@@ -232,3 +232,37 @@ fn v1_consumer_decodes_cloud_native_events() {
         .collect();
     assert!(ids.contains(&l["event"]["id"]), "{l} {ids:?}");
 }
+
+/// The repository's example consumer, rebuilt on the client: subscribes to
+/// its five resources and makes them again when the publisher lost them.
+#[test]
+fn example_consumer_keeps_its_five_subscriptions() {
+    let p = Agent::start(&[]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let endpoint = format!("http://{listen}/event");
+    let mut child = std::process::Command::new(agent_tests::workspace_bin("example-consumer"))
+        .args(["--node-name", &p.node, "--publisher", &base(&p)])
+        .args([
+            "--listen",
+            &listen,
+            "--health-interval",
+            "1",
+            "--pull-interval",
+            "1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let five = || (subs_of(&p, &endpoint, "v2").len() == 5).then_some(());
+    let ok = wait_for(T, five);
+    let r = request("DELETE", &p.api("/subscriptions"), None).unwrap();
+    assert_eq!(r.status, 204);
+    let again = wait_for(T, five);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ok.is_some() && again.is_some(),
+        "{:?}",
+        subs_of(&p, &endpoint, "v2")
+    );
+}

@@ -22,7 +22,7 @@ pub fn start(cfg: &Config, state: &AppState) -> anyhow::Result<axum::Router> {
         state.store.clone() as Arc<dyn Subscriptions>,
         metrics,
     );
-    let router = relay::inbound_router(relay.clone());
+    let router = relay::inbound_router(&relay);
     let endpoint = format!("{}{}", cfg.public_base, relay::INBOUND_PATH);
     for base in &cfg.http_event_publishers {
         let sub = relay::http::HttpSubscriber::new(

@@ -4,6 +4,8 @@
 //! arrives to the CNF's endpoints through its own dispatcher, so each CNF
 //! subscription gets the format of the API it used (v1 or v2).
 //!
+//! Subscribing, receiving and decoding are the `cloud-event-client` crate's
+//! (the one client CNFs use too); this module maps its events onto ours.
 //! The sidecar's node name must be the publishers' node (the resource
 //! addresses name it); by default both are the host name.
 
@@ -11,21 +13,17 @@ pub mod amqp;
 pub mod http;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use parking_lot::Mutex;
+use cloud_event_client as client;
+use cloud_event_client::{Inbox, ReceiveError, ReceiverConfig, ResourceAddress};
 use prometheus::IntCounter;
+use tokio::sync::watch;
 use tracing::{trace, warn};
 
-use crate::api::problem::Problem;
-use crate::event::EventKind;
-use crate::event::parse::{ParseError, Received};
+use crate::event::{DataType, DataValue, Event, EventKind, ValueType};
 use crate::metrics::Metrics;
 use crate::store::Subscriptions;
 use crate::transport::Dispatcher;
@@ -33,20 +31,41 @@ use crate::transport::Dispatcher;
 /// Where publishers POST the events of the sidecar's subscriptions.
 pub const INBOUND_PATH: &str = "/relay/event";
 
-/// Hands relayed events to the local dispatcher, once each.
-pub struct Relay {
-    dispatcher: Arc<Dispatcher>,
-    subs: Arc<dyn Subscriptions>,
-    node: String,
-    /// The last relayed event id per kind: a status reply that repeats the
-    /// last event, or a second path for the same event, is not sent twice.
-    last: Mutex<[Option<uuid::Uuid>; EventKind::ALL.len()]>,
+/// How often the CNF's subscriptions are looked at for changes.
+const WATCH: Duration = Duration::from_millis(200);
+
+/// Counts what the client's inbox refuses or drops.
+struct Counts {
     relayed: IntCounter,
     duplicate: IntCounter,
     invalid: IntCounter,
 }
 
+impl client::Observer for Counts {
+    fn invalid(&self, _e: &ReceiveError) {
+        self.invalid.inc();
+    }
+    fn duplicate(&self, _e: &client::Event) {
+        self.duplicate.inc();
+    }
+}
+
+/// Hands relayed events to the local dispatcher, once each.
+pub struct Relay {
+    dispatcher: Arc<Dispatcher>,
+    subs: Arc<dyn Subscriptions>,
+    node: String,
+    /// Decodes, drops duplicates (a status reply repeating the last event,
+    /// a second path for the same event) and counts what is not an event.
+    inbox: Inbox,
+    counts: Arc<Counts>,
+    /// The resource addresses the CNF's subscriptions need.
+    wanted: watch::Sender<BTreeSet<ResourceAddress>>,
+}
+
 impl Relay {
+    /// The relay, its task draining the inbox into the dispatcher and its
+    /// task following the CNF's subscriptions.
     #[must_use]
     pub fn new(
         dispatcher: Arc<Dispatcher>,
@@ -54,37 +73,56 @@ impl Relay {
         metrics: &Metrics,
     ) -> Arc<Self> {
         let m = &metrics.transport.relay_events;
-        Arc::new(Self {
-            node: dispatcher.node().to_owned(),
-            dispatcher,
-            subs,
-            last: Mutex::new([None; EventKind::ALL.len()]),
+        let counts = Arc::new(Counts {
             relayed: m.with_label_values(&["relayed"]),
             duplicate: m.with_label_values(&["duplicate"]),
             invalid: m.with_label_values(&["invalid"]),
-        })
+        });
+        let cfg = ReceiverConfig {
+            known_types_only: true,
+            ..ReceiverConfig::default()
+        };
+        let (inbox, mut events) =
+            Inbox::with_observer(cfg, Some(counts.clone() as Arc<dyn client::Observer>));
+        let relay = Arc::new(Self {
+            node: dispatcher.node().to_owned(),
+            dispatcher,
+            subs,
+            inbox,
+            counts,
+            wanted: watch::Sender::new(BTreeSet::new()),
+        });
+        relay.refresh_wanted();
+        let weak = Arc::downgrade(&relay);
+        tokio::spawn(async move {
+            while let Some(ev) = events.next().await {
+                let Some(r) = weak.upgrade() else { return };
+                r.deliver(ev);
+            }
+        });
+        tokio::spawn(follow(Arc::downgrade(&relay)));
+        relay
     }
 
     /// Relays one received event to the CNF's subscribers.
-    pub fn deliver(&self, ev: Received) {
-        if let Some(id) = ev.id {
-            let mut last = self.last.lock();
-            let slot = &mut last[ev.kind.index()];
-            if *slot == Some(id) {
-                self.duplicate.inc();
-                return;
+    pub fn deliver(&self, ev: client::Event) {
+        match to_event(ev) {
+            Ok(ev) => {
+                self.counts.relayed.inc();
+                trace!(kind = %ev.kind, "event relayed");
+                self.dispatcher.publish_external(ev);
             }
-            *slot = Some(id);
+            Err(why) => {
+                self.counts.invalid.inc();
+                warn!(why, "received an event this sidecar cannot relay; dropped");
+            }
         }
-        self.relayed.inc();
-        trace!(kind = %ev.kind, "event relayed");
-        self.dispatcher.publish_external(ev.into_event());
     }
 
-    /// Counts and logs something that is not an event we can relay.
-    pub fn invalid(&self, from: &str, e: &ParseError) {
-        self.invalid.inc();
-        warn!(from, error = %e, "received something that is not a usable event; dropped");
+    /// The client inbox events arrive in (HTTP route, AMQP receiver).
+    #[must_use]
+    pub fn inbox(&self) -> &Inbox {
+        &self.inbox
     }
 
     /// The event kinds the CNF's subscriptions cover.
@@ -97,10 +135,24 @@ impl Relay {
             .collect()
     }
 
-    /// Bumped whenever the CNF's subscriptions change.
+    /// The resource addresses to subscribe to at the publishers, kept up to
+    /// date as the CNF subscribes and unsubscribes.
     #[must_use]
-    pub fn generation(&self) -> u64 {
-        self.subs.generation()
+    pub fn wanted(&self) -> watch::Receiver<BTreeSet<ResourceAddress>> {
+        self.wanted.subscribe()
+    }
+
+    fn refresh_wanted(&self) {
+        let set: BTreeSet<ResourceAddress> = self
+            .needed()
+            .into_iter()
+            .filter_map(|k| client_type(k).map(|t| ResourceAddress::event(&self.node, t)))
+            .collect();
+        self.wanted.send_if_modified(|w| {
+            let changed = *w != set;
+            *w = set;
+            changed
+        });
     }
 
     #[must_use]
@@ -109,33 +161,66 @@ impl Relay {
     }
 }
 
-/// The route publishers deliver to (`POST /relay/event`).
-pub fn inbound_router(relay: Arc<Relay>) -> Router {
-    Router::new()
-        .route(INBOUND_PATH, post(inbound))
-        .with_state(relay)
+/// Looks at the CNF's subscriptions every [`WATCH`] while the relay lives.
+async fn follow(relay: Weak<Relay>) {
+    let mut seen = None;
+    loop {
+        tokio::time::sleep(WATCH).await;
+        let Some(r) = relay.upgrade() else { return };
+        let generation = r.subs.generation();
+        if seen != Some(generation) {
+            seen = Some(generation);
+            r.refresh_wanted();
+        }
+    }
 }
 
-async fn inbound(State(relay): State<Arc<Relay>>, body: Bytes) -> Response {
-    // The publisher's endpoint check is an empty POST (v1 publishers).
-    if body.is_empty() {
-        return StatusCode::NO_CONTENT.into_response();
+/// The client's name for one of our kinds.
+fn client_type(k: EventKind) -> Option<client::EventType> {
+    client::EventType::from_type_str(k.type_str())
+}
+
+/// Our event for a received one, keeping its id and time so a relay is
+/// transparent (same id; latency from the original time).
+fn to_event(ev: client::Event) -> Result<Event, &'static str> {
+    let t = ev.event_type.ok_or("unknown event type")?;
+    let kind = EventKind::ALL
+        .into_iter()
+        .find(|k| k.type_str() == t.as_str())
+        .ok_or("event type not published by this agent")?;
+    let values = ev
+        .values
+        .into_iter()
+        .map(|v| {
+            Ok(DataValue {
+                resource_address: v.resource,
+                data_type: match v.data_type {
+                    client::DataType::Notification => DataType::Notification,
+                    client::DataType::Metric => DataType::Metric,
+                },
+                value_type: match v.value_type {
+                    client::ValueType::Enumeration => ValueType::Enumeration,
+                    client::ValueType::Decimal => ValueType::Decimal,
+                    client::ValueType::Other(_) => return Err("value type not relayable"),
+                },
+                value: v.value,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Event::new(kind, values);
+    if let Ok(id) = uuid::Uuid::try_parse(&ev.id) {
+        out.id = id;
     }
-    match crate::event::parse::parse_event(&body) {
-        Ok(ev) => {
-            relay.deliver(ev);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(e) => {
-            relay.invalid("http", &e);
-            Problem::bad_request(
-                "invalid-event",
-                "Not an event",
-                format!("the body is not a CloudEvent this sidecar can relay: {e}"),
-            )
-            .into_response()
-        }
+    if let Some(t) = ev.time {
+        out.time = t;
     }
+    Ok(out)
+}
+
+/// The route publishers deliver to (`POST /relay/event`): the client's
+/// receiver (204 for events and endpoint checks, 400 for the rest).
+pub fn inbound_router(relay: &Relay) -> Router {
+    relay.inbox.router(INBOUND_PATH)
 }
 
 #[cfg(test)]
@@ -143,7 +228,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::event::{DataValue, Event};
     use crate::store::Store;
     use crate::transport::DeliveryConfig;
 
@@ -167,7 +251,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn relays_each_event_once_and_keeps_its_id() {
+    async fn relays_each_event_once_and_keeps_its_id_and_time() {
         let metrics = Arc::new(Metrics::new().unwrap());
         let (d, relay) = relay_over(Arc::new(Store::in_memory()), &metrics);
         let ev = Event::new(
@@ -177,15 +261,27 @@ mod tests {
                 "LOCKED",
             )],
         );
-        let received = crate::event::parse::parse_event(&ev.to_v2_json()).unwrap();
-        relay.deliver(received.clone());
-        relay.deliver(received);
-        assert_eq!(
-            d.last_external(EventKind::LockState).unwrap().event.id,
-            ev.id
-        );
-        assert_eq!(relay.relayed.get(), 1);
-        assert_eq!(relay.duplicate.get(), 1);
+        let body = ev.to_v2_json();
+        relay.inbox().accept(&body).await.unwrap();
+        relay.inbox().accept(&body).await.unwrap();
+        assert!(relay.inbox().accept(b"{\"not\":1}").await.is_err());
+        // The inbox hands events to the relay's task: wait for it.
+        let got = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Some(o) = d.last_external(EventKind::LockState) {
+                    return o;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(got.event.id, ev.id);
+        assert_eq!(got.event.time, ev.time);
+        assert_eq!(relay.counts.relayed.get(), 1);
+        assert_eq!(relay.counts.duplicate.get(), 1);
+        assert_eq!(relay.counts.invalid.get(), 1);
         assert!(relay.needed().is_empty());
+        assert!(relay.wanted().borrow().is_empty());
     }
 }
