@@ -623,18 +623,20 @@ async fn forward(mut r: Receiver, tx: mpsc::Sender<Msg>) {
 
 /// The publisher's side of the status request (the seed SDK's status
 /// listener): listens at `<resource>/status` and answers each request with
-/// what `current` returns, at the request's reply address. Returns when
-/// the connection fails (call it again to reconnect).
+/// what `current` returns, at the request's reply address (nothing when it
+/// returns `None`). Returns when the connection fails (call it again to
+/// reconnect).
 ///
 /// # Errors
 /// The connection or the listening link failed.
-pub async fn serve_status<F>(
+pub async fn serve_status<F, Fut>(
     cfg: &AmqpConfig,
     resource: &ResourceAddress,
     current: F,
 ) -> Result<(), AmqpError>
 where
-    F: Fn() -> Option<Event> + Send + Sync,
+    F: Fn() -> Fut + Send + Sync,
+    Fut: std::future::Future<Output = Option<Event>> + Send,
 {
     let mut link = Link::open(cfg).await?;
     let status = cfg.style.status(resource.as_str());
@@ -651,7 +653,7 @@ where
             warn!(address = %status, "status request without a reply address; dropped");
             continue;
         };
-        let Some(ev) = current() else { continue };
+        let Some(ev) = current().await else { continue };
         let msg = encode(&ev, &cfg.style.map(resource.as_str()));
         let name = format!("{}-reply-{}", cfg.container, fastrand::u32(..));
         if let Err(e) = link.send_to(name, &to, msg).await {
@@ -660,6 +662,40 @@ where
             debug!(address = %to, time = %ev.time.map(format_rfc3339).unwrap_or_default(), "status request answered");
         }
     };
+    link.close().await;
+    res
+}
+
+/// Sends one status request about `resource` and waits up to `wait` for
+/// the answer (the seed's status ping over AMQP); `None` when none came.
+///
+/// # Errors
+/// The broker cannot be reached or refuses the links.
+pub async fn request_status(
+    cfg: &AmqpConfig,
+    resource: &ResourceAddress,
+    wait: Duration,
+) -> Result<Option<Event>, AmqpError> {
+    let mut link = Link::open(cfg).await?;
+    let reply = cfg.style.reply(resource.as_str());
+    let res = async {
+        let mut r = link.receiver(format!("{}-reply", cfg.container), &reply).await?;
+        let status = cfg.style.status(resource.as_str());
+        link.send_to(format!("{}-status", cfg.container), &status, status_request(resource.as_str(), &reply))
+            .await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, r.recv::<Body<Value>>()).await {
+                Err(_) => return Ok(None),
+                Ok(Err(e)) => return Err(AmqpError::Receiver(e.to_string())),
+                Ok(Ok(d)) => match decode(d.message()) {
+                    Ok(ev) => return Ok(Some(ev)),
+                    Err(e) => warn!(address = %reply, error = %e, "a reply that is not an event; waiting on"),
+                },
+            }
+        }
+    }
+    .await;
     link.close().await;
     res
 }

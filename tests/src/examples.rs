@@ -23,7 +23,7 @@ pub fn example_bin(name: &str) -> PathBuf {
         .join(name);
     assert!(
         p.exists(),
-        "{} not built: run `cargo build -p cloud-event-client --examples` (cargo test --all-targets builds it)",
+        "{} not built: run `cargo build -p cloud-event-client --features amqp --examples` (cargo test --workspace --all-targets builds it)",
         p.display()
     );
     p

@@ -102,7 +102,7 @@ fn a_status_listener_answers_requests_at_resource_status() {
         let cfg = AmqpConfig::parse(&b.url(), "status-listener").unwrap();
         let r = resource.clone();
         tokio::spawn(async move {
-            let answer = || {
+            let answer = || async {
                 Some(Event::new(
                     EventType::OsClockSyncState,
                     vec![DataValue::state(
@@ -127,4 +127,31 @@ fn a_status_listener_answers_requests_at_resource_status() {
         assert_eq!(ev.event_type, Some(EventType::OsClockSyncState));
         assert_eq!(ev.values[0].resource, "/cluster/node/pub-n1/CLOCK_REALTIME");
     });
+}
+
+/// The `amqp_status` example, both sides, with the agent's REST API as the
+/// source of the current state (the agent itself has no AMQP here, so only
+/// the example answers).
+#[test]
+fn amqp_status_example_answers_with_the_publishers_current_state() {
+    if !Broker::available(Kind::Proton) {
+        println!("SKIP: the Proton broker is not installed (cargo xtask test installs it)");
+        return;
+    }
+    let b = Broker::start(Kind::Proton);
+    let p = Agent::start(&[]);
+    p.create_event(LOCK, "LOCKED");
+    let base = format!("http://127.0.0.1:{}", p.api_port);
+    let url = b.url();
+    let common = ["--publisher", &base, "--node", &p.node, "--amqp", &url];
+    let listener = agent_tests::examples::Example::spawn("amqp_status", &common);
+    let mut ask = common.to_vec();
+    ask.push("--ask");
+    let lines = agent_tests::examples::Example::run("amqp_status", &ask, T);
+    let answer = &lines[0]["answer"];
+    assert_eq!(answer["type"], "event.sync.ptp-status.ptp-state-change");
+    assert_eq!(answer["format"], "cloudevent-0.3");
+    assert_eq!(answer["data"]["values"][0]["value"], "LOCKED");
+    let answered = listener.wait_line(T, |l| l["answered"].is_object());
+    assert_eq!(answered["answered"]["id"], answer["id"]);
 }
