@@ -25,14 +25,6 @@ pub fn status(style: AmqpAddressStyle, resource: &str) -> String {
     map(style, &format!("{resource}/status"))
 }
 
-/// A fresh reply address for status requests about `resource`
-/// (`<resource>/<5 random chars>`, as the anchor's consumer made them).
-#[must_use]
-pub fn reply(style: AmqpAddressStyle, resource: &str) -> String {
-    let tag: String = (0..5).map(|_| fastrand::lowercase()).collect();
-    map(style, &format!("{resource}/{tag}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,8 +41,6 @@ mod tests {
             status(AmqpAddressStyle::Rabbitmq, a),
             "/exchange/amq.topic/cluster.node.n1.sync.ptp-status.lock-state.status"
         );
-        let r = reply(AmqpAddressStyle::Oran, a);
-        assert!(r.starts_with(a) && r.len() == a.len() + 6, "{r}");
         let m = map(AmqpAddressStyle::Rabbitmq, "/exchange/amq.topic/x.y");
         assert_eq!(m, "/exchange/amq.topic/x.y");
     }
