@@ -11,6 +11,7 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use tracing::warn;
 
 use crate::event::{CloudNativeEvent, DecodeError, Event};
 use crate::resource::ResourceAddress;
@@ -176,12 +177,16 @@ impl Client {
     /// # Errors
     /// `base` is not an http URL.
     pub fn new(base: &str) -> Result<Self, Error> {
-        let base = base.trim().trim_end_matches('/');
+        let base = base.trim();
         let base = if base.contains("://") {
             base.to_owned()
         } else {
             format!("http://{base}")
         };
+        let base = base.trim_end_matches('/').to_owned();
+        if !base.starts_with("http://") || base.len() == "http://".len() {
+            return Err(Error::Url(base));
+        }
         let ok = base
             .parse::<hyper::Uri>()
             .ok()
@@ -318,7 +323,17 @@ impl Client {
         }
         match a.json()? {
             Value::Null => Ok(Vec::new()),
-            Value::Array(items) => items.iter().map(|v| self.parse_sub(v)).collect(),
+            // One odd entry (another client's) does not hide the others.
+            Value::Array(items) => Ok(items
+                .iter()
+                .filter_map(|v| {
+                    self.parse_sub(v)
+                        .map_err(
+                            |e| warn!(publisher = %self.base, error = %e, "skipped a listed entry"),
+                        )
+                        .ok()
+                })
+                .collect()),
             other => Err(Error::Answer(format!("not a list: {other}"))),
         }
     }
@@ -338,6 +353,8 @@ impl Client {
     /// (v1) to `endpoint`, which must answer 2xx. A duplicate is not an
     /// error: the existing subscription comes back with `existing` set (v2
     /// names it in its 409; a 409 that names none is resolved by listing).
+    /// The v1 API answers a duplicate with 201 and the existing object, so
+    /// `existing` is never set there.
     ///
     /// # Errors
     /// Unreachable, refused (unknown resource, endpoint check failed), or
@@ -559,5 +576,59 @@ impl Client {
                 detail: a.detail(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn answer(body: &str) -> Answer {
+        Answer {
+            status: 200,
+            location: None,
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn lists_read_both_versions_and_skip_odd_entries() {
+        let v2 = Client::new("127.0.0.1:9043").unwrap();
+        assert_eq!(v2.base(), "http://127.0.0.1:9043");
+        let list = v2
+            .parse_list(&answer(
+                r#"[{"ResourceAddress":"/cluster/node/n1/sync","EndpointUri":"http://c/e","SubscriptionId":"a","UriLocation":"http://p/a"},
+                    {"ResourceAddress":"no-slash","EndpointUri":"http://c/e","SubscriptionId":"b"},
+                    {"EndpointUri":"http://c/e"}]"#,
+            ))
+            .unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].id, "a");
+        assert_eq!(list[0].uri_location.as_deref(), Some("http://p/a"));
+        for empty in ["null", "", " ", "[]"] {
+            assert!(v2.parse_list(&answer(empty)).unwrap().is_empty());
+        }
+        assert!(v2.parse_list(&answer("{}")).is_err());
+        let v1 = v2.with_version(ApiVersion::V1);
+        let list = v1
+            .parse_list(&answer(
+                r#"[{"id":"x","endpointUri":"http://c/e","uriLocation":"","resource":"/cluster/node/n1/sync/ptp-status/lock-state"}]"#,
+            ))
+            .unwrap();
+        assert_eq!(list[0].id, "x");
+        assert_eq!(list[0].uri_location, None);
+        assert_eq!(
+            v1.info_body(&list[0].resource, "http://c/e"),
+            br#"{"endpointUri":"http://c/e","resource":"/cluster/node/n1/sync/ptp-status/lock-state"}"#
+        );
+    }
+
+    #[test]
+    fn urls_must_be_plain_http_bases() {
+        for bad in ["https://h:1", "http://h:1/api", "ftp://h", "http://"] {
+            assert!(Client::new(bad).is_err(), "{bad}");
+        }
+        assert!(Client::new("http://h:1/").is_ok());
     }
 }
