@@ -133,6 +133,19 @@ fn every_body_the_agent_emits_matches_its_schema() {
     assert_eq!(pulled, 14, "every type has data in both versions");
 }
 
+/// Whether `body` has a notification value `want`, in either key spelling
+/// (v1 bodies may carry the legacy keys).
+fn has_state(body: &Value, want: &str) -> bool {
+    body["data"]["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|v| {
+            (v["data_type"] == "notification" || v["dataType"] == "notification")
+                && v["value"] == want
+        })
+}
+
 fn lock_v2() -> Value {
     json!({"specversion":"1.0","id":"5cbd6f6a-0a5f-4a2e-8f4e-1d8f8b6c8e1a","source":"/sync/ptp-status/lock-state","type":"event.sync.ptp-status.ptp-state-change","time":"2024-08-28T14:50:57.327585316Z","data":{"version":"1.0","values":[{"ResourceAddress":"/cluster/node/n1/ens5fx/master","data_type":"notification","value_type":"enumeration","value":"LOCKED"},{"ResourceAddress":"/cluster/node/n1/ens5fx/master","data_type":"metric","value_type":"decimal64.3","value":"29"}]}})
 }
