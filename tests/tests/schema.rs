@@ -84,10 +84,8 @@ fn every_body_the_agent_emits_matches_its_schema() {
         let ev = cnf.events();
         let done = (0..7).all(|i| {
             ["v1", "v2"].iter().all(|v| {
-                ev.iter().any(|e| {
-                    e["path"] == format!("/{v}/{i}")
-                        && agent_tests::chain::is_value(&e["body"], "LOCKED")
-                })
+                ev.iter()
+                    .any(|e| e["path"] == format!("/{v}/{i}") && has_state(&e["body"], "LOCKED"))
             })
         });
         done.then_some(ev)
