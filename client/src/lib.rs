@@ -26,6 +26,10 @@
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+// The README's example compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
 mod event;
 mod keeper;
 mod receiver;

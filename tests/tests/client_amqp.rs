@@ -14,7 +14,7 @@ use std::time::Duration;
 use agent_tests::Agent;
 use agent_tests::broker::{Broker, Kind};
 use agent_tests::chain::LOCK;
-use cloud_event_client::amqp::{AmqpConfig, AmqpReceiver, serve_status};
+use cloud_event_client::amqp::{AddressStyle, AmqpConfig, AmqpReceiver, serve_status};
 use cloud_event_client::{
     DataValue, Event, EventStream, EventType, Inbox, ReceiverConfig, ResourceAddress, SyncState,
 };
@@ -45,18 +45,36 @@ async fn next_with(events: &mut EventStream, want: SyncState) -> Event {
 
 #[test]
 fn receives_the_agents_events_at_the_resource_address() {
-    if !Broker::available(Kind::Proton) {
-        println!("SKIP: the Proton broker is not installed (cargo xtask test installs it)");
+    receive_from_the_agent(Kind::Proton);
+}
+
+/// RabbitMQ refuses `/` in names: the client maps resource addresses onto
+/// its topic exchange, as the agent does with `--amqp-address-style
+/// rabbitmq`.
+#[test]
+fn receives_through_rabbitmq_with_mapped_addresses() {
+    receive_from_the_agent(Kind::Rabbit);
+}
+
+fn receive_from_the_agent(kind: Kind) {
+    if !Broker::available(kind) {
+        println!("SKIP: the {kind:?} broker is not installed (cargo xtask test installs it)");
         return;
     }
-    let b = Broker::start(Kind::Proton);
+    let b = Broker::start(kind);
     let flags = b.agent_flags();
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let p = Agent::start(&flags);
     let rt = runtime();
     rt.block_on(async {
         let (inbox, mut events) = Inbox::new(ReceiverConfig::default());
-        let cfg = AmqpConfig::parse(&b.url(), "client-test").unwrap();
+        let style = match kind {
+            Kind::Proton => AddressStyle::ORan,
+            Kind::Rabbit => AddressStyle::RabbitMq,
+        };
+        let cfg = AmqpConfig::parse(&b.url(), "client-test")
+            .unwrap()
+            .with_style(style);
         let lock = ResourceAddress::event(&p.node, EventType::LockState);
         let (_keep, w) = tokio::sync::watch::channel(BTreeSet::from([lock]));
         tokio::spawn(AmqpReceiver::new(cfg, inbox.clone()).run(w));
@@ -65,24 +83,24 @@ fn receives_the_agents_events_at_the_resource_address() {
         let first = next_with(&mut events, SyncState::Freerun).await;
         assert_eq!(first.event_type, Some(EventType::LockState));
         // Then what the agent publishes arrives, typed.
-        let p2 = &p;
-        tokio::task::spawn_blocking({
-            let url = p2.api_v1("/create/event");
-            let id = p2.publisher_id(LOCK);
-            let iface = format!("/cluster/node/{}/ens1fx/master", p2.node);
-            move || {
-                let body = serde_json::json!({"id": id, "type": "event.sync.ptp-status.ptp-state-change",
-                    "time": "2024-01-01T00:00:00Z", "data": {"version": "1.0", "values": [
-                    {"resource": iface, "dataType": "notification", "valueType": "enumeration", "value": "LOCKED"}]}});
-                let r = agent_tests::request("POST", &url, Some(body.to_string().as_bytes())).unwrap();
-                assert_eq!(r.status, 202, "{}", r.text());
-            }
+        let url = p.api_v1("/create/event");
+        let id = p.publisher_id(LOCK);
+        let iface = format!("/cluster/node/{}/ens1fx/master", p.node);
+        tokio::task::spawn_blocking(move || {
+            let body = serde_json::json!({"id": id, "type": "event.sync.ptp-status.ptp-state-change",
+                "time": "2024-01-01T00:00:00Z", "data": {"version": "1.0", "values": [
+                {"resource": iface, "dataType": "notification", "valueType": "enumeration", "value": "LOCKED"}]}});
+            let r = agent_tests::request("POST", &url, Some(body.to_string().as_bytes())).unwrap();
+            assert_eq!(r.status, 202, "{}", r.text());
         })
         .await
         .unwrap();
         let ev = next_with(&mut events, SyncState::Locked).await;
         assert_eq!(ev.event_type, Some(EventType::LockState));
-        assert_eq!(ev.values[0].resource, format!("/cluster/node/{}/ens1fx/master", p.node));
+        assert_eq!(
+            ev.values[0].resource,
+            format!("/cluster/node/{}/ens1fx/master", p.node)
+        );
         assert!(inbox.stats().events >= 2);
     });
 }
