@@ -111,11 +111,12 @@ fn test() -> anyhow::Result<()> {
     // The probes need nightly + bpf-linker; without them (not root, say)
     // the agent builds without probes and the eBPF tests skip.
     let path = toolchain::path_or_plain(root, "eBPF tests will be skipped")?;
-    // The black-box tests run the built binaries: build them first, since
-    // `cargo test` only builds the binaries of packages with integration tests.
+    // The black-box tests run the built binaries and the client's examples:
+    // build them first, since `cargo test` only builds the binaries of
+    // packages with integration tests (and examples under hashed names).
     status(
         cargo()
-            .args(["build", "--workspace", "--bins"])
+            .args(["build", "--workspace", "--bins", "--examples"])
             .env("PATH", &path),
     )?;
     // Everything but the eBPF tests, which run next on one thread.
