@@ -107,17 +107,32 @@ fn receive_from_the_agent(kind: Kind) {
 
 #[test]
 fn a_status_listener_answers_requests_at_resource_status() {
-    if !Broker::available(Kind::Proton) {
-        println!("SKIP: the Proton broker is not installed (cargo xtask test installs it)");
+    status_listener(Kind::Proton);
+}
+
+#[test]
+fn a_status_listener_answers_through_rabbitmq() {
+    status_listener(Kind::Rabbit);
+}
+
+fn status_listener(kind: Kind) {
+    if !Broker::available(kind) {
+        println!("SKIP: the {kind:?} broker is not installed (cargo xtask test installs it)");
         return;
     }
-    let b = Broker::start(Kind::Proton);
+    let b = Broker::start(kind);
+    let style = match kind {
+        Kind::Proton => AddressStyle::ORan,
+        Kind::Rabbit => AddressStyle::RabbitMq,
+    };
     let rt = runtime();
     rt.block_on(async {
         // A publisher of node "pub-n1" (no agent involved) answers with
         // HOLDOVER.
         let resource = ResourceAddress::event("pub-n1", EventType::OsClockSyncState);
-        let cfg = AmqpConfig::parse(&b.url(), "status-listener").unwrap();
+        let cfg = AmqpConfig::parse(&b.url(), "status-listener")
+            .unwrap()
+            .with_style(style);
         let r = resource.clone();
         tokio::spawn(async move {
             let answer = || async {
@@ -138,7 +153,9 @@ fn a_status_listener_answers_requests_at_resource_status() {
         // A consumer asks on connect (the broker queues the request until
         // the listener is attached).
         let (inbox, mut events) = Inbox::new(ReceiverConfig::default());
-        let cfg = AmqpConfig::parse(&b.url(), "status-asker").unwrap();
+        let cfg = AmqpConfig::parse(&b.url(), "status-asker")
+            .unwrap()
+            .with_style(style);
         let (_keep, w) = tokio::sync::watch::channel(BTreeSet::from([resource]));
         tokio::spawn(AmqpReceiver::new(cfg, inbox).run(w));
         let ev = next_with(&mut events, SyncState::Holdover).await;
