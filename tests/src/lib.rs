@@ -299,6 +299,13 @@ impl Agent {
         c.wait().unwrap()
     }
 
+    /// Starts the binary again on the same store, socket and ports, with
+    /// `extra` flags instead of the first ones.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.extra = extra.iter().map(|s| (*s).to_owned()).collect();
+        self.restart();
+    }
+
     /// Starts the binary again on the same store, socket and ports.
     pub fn restart(&mut self) {
         self.kill9();

@@ -3,9 +3,12 @@
 //! `encoding/json` does; `SubscriptionId` and `UriLocation` are ignored
 //! (O-RAN: "shall ignore").
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
 use super::problem::Problem;
@@ -28,30 +31,118 @@ fn too_large(limit: usize) -> Problem {
     .with("limit", limit)
 }
 
-/// Reads the whole body, refusing more than `limit` bytes (413).
+/// How long a client may take to send its body once its head arrived.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// At most this much of a refused body is read and thrown away while and
+/// after the answer goes out (lingering close): a client that writes its
+/// whole body before reading (Python's `http.client`) then reads its 413 or
+/// 415 instead of a broken pipe. Past it the connection is closed.
+pub const DRAIN_LIMIT: u64 = 1 << 20;
+
+/// Whether `headers` declare a JSON body: `application/json` or a
+/// `+json` type (`application/cloudevents+json`), any parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let Some((ty, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    ty.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+fn unsupported_type(headers: &HeaderMap) -> Problem {
+    let got = headers.get(header::CONTENT_TYPE).map_or_else(
+        || "none".to_owned(),
+        |v| format!("{:?}", String::from_utf8_lossy(v.as_bytes())),
+    );
+    Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Request body must be JSON",
+        format!("writes take Content-Type: application/json; this request has {got}"),
+    )
+}
+
+/// Reads the whole JSON body, refusing more than `limit` bytes (413) and
+/// any other content type (415); a refused body is drained first, up to
+/// [`DRAIN_LIMIT`].
 ///
 /// # Errors
-/// 413 over the limit, 400 when the body cannot be read.
+/// 415 not JSON, 413 over the limit, 408 too slow, 400 unreadable.
 pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // No body and no type: nothing to mistake for JSON (400 below).
+    let empty = declared == Some(0) && !headers.contains_key(header::CONTENT_TYPE);
+    if !empty && !is_json(headers) {
+        drain(body);
+        return Err(unsupported_type(headers));
+    }
     if declared.is_some_and(|n| n > limit as u64) {
+        drain(body);
         return Err(too_large(limit));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let e = e.into_inner();
-        if e.is::<http_body_util::LengthLimitError>() {
-            too_large(limit)
-        } else {
-            Problem::bad_request(
-                "unreadable-body",
-                "Request body could not be read",
-                format!("reading the request body failed: {e}"),
-            )
+    let mut body = body;
+    let mut out = bytes::BytesMut::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                if out.len() + data.len() > limit {
+                    return Ok(false);
+                }
+                out.extend_from_slice(&data);
+            }
         }
-    })
+        Ok::<_, axum::Error>(true)
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(true)) => Ok(out.freeze()),
+        Ok(Ok(false)) => {
+            drain(body);
+            Err(too_large(limit))
+        }
+        Ok(Err(e)) => Err(Problem::bad_request(
+            "unreadable-body",
+            "Request body could not be read",
+            format!("reading the request body failed: {e}"),
+        )),
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            "Request body too slow",
+            format!("the request body did not arrive within {BODY_TIMEOUT:?}"),
+        )),
+    }
+}
+
+/// Reads and discards up to [`DRAIN_LIMIT`] bytes of `body`, within
+/// [`BODY_TIMEOUT`], on a task of its own: the answer goes out meanwhile
+/// (the connection keeps reading while the body is alive).
+fn drain(mut body: Body) {
+    let discard = async move {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                seen += data.len() as u64;
+                if seen > DRAIN_LIMIT {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(BODY_TIMEOUT, discard).await;
+    });
 }
 
 /// The value of `name` in `obj`: exact key first, else case-insensitive.
@@ -262,6 +353,32 @@ mod tests {
         assert_eq!((p.kind, p.field), ("wrong-api-version", Some("resource")));
         let r = parse_info_as(br#"{"resource":"/r","endpointUri":"http://e"}"#, &V1_KEYS).unwrap();
         assert_eq!(r.endpoint.as_deref(), Some("http://e"));
+    }
+
+    #[test]
+    fn json_content_types() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::CONTENT_TYPE, v.parse().unwrap());
+            m
+        };
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/cloudevents+json",
+        ] {
+            assert!(is_json(&h(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonx",
+            "+json",
+        ] {
+            assert!(!is_json(&h(bad)), "{bad}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
     }
 
     #[test]

@@ -31,14 +31,26 @@ pub enum DeliveryError {
 }
 
 impl DeliveryError {
-    /// Failures that count towards removing a consumer (the anchor's rule:
-    /// DNS errors, timeouts, refused connections; not resets).
+    /// Failures that count towards removing a consumer: nobody is there
+    /// (DNS errors, refused or reset connections). A timeout is not one: a
+    /// consumer that answers, however slowly, is alive (the anchor counts
+    /// timeouts too, and so unsubscribes consumers that got every event).
     #[must_use]
     pub fn counts_as_dead(&self) -> bool {
-        matches!(
-            self,
-            Self::Timeout(_) | Self::Resolve { .. } | Self::Refused(_)
-        )
+        match self {
+            Self::Resolve { .. } | Self::Refused(_) => true,
+            Self::Io(e) => matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            ),
+            _ => false,
+        }
+    }
+
+    /// The request went out and no answer came in time.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_))
     }
 }
 

@@ -65,7 +65,12 @@ impl Endpoint {
                 self.pending.fetch_add(1, Ordering::AcqRel);
                 m.queue_depth.inc();
             }
-            Pushed::Coalesced => m.coalesced.inc(),
+            Pushed::Coalesced(n) => {
+                // n older entries out, one newer in.
+                self.pending.fetch_sub(n - 1, Ordering::AcqRel);
+                m.queue_depth.sub(i64::try_from(n - 1).unwrap_or(0));
+                m.coalesced.inc_by(n as u64);
+            }
             Pushed::DroppedOldest => shared.outcomes.dropped.inc(),
             Pushed::Closed => {}
         }
@@ -141,7 +146,11 @@ impl Endpoint {
                     superseded,
                 } => {
                     let m = &shared.metrics.delivery;
-                    shared.outcomes.failed.inc();
+                    if e.is_timeout() {
+                        shared.outcomes.timeout.inc();
+                    } else {
+                        shared.outcomes.failed.inc();
+                    }
                     if superseded {
                         m.coalesced.inc();
                     }
@@ -184,7 +193,11 @@ impl Endpoint {
         loop {
             match conn.post(body, cfg.timeout).await {
                 Ok(code) => return Outcome::Answered(code),
-                Err(error) if attempt >= RETRIES || self.queue.is_closed() => {
+                // A slow consumer most likely got it: sending it again
+                // would only queue a duplicate behind the first.
+                Err(error)
+                    if attempt >= RETRIES || self.queue.is_closed() || error.is_timeout() =>
+                {
                     return Outcome::Failed {
                         error,
                         superseded: false,

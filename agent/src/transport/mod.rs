@@ -75,6 +75,8 @@ struct Outcomes {
     success: IntCounter,
     rejected: IntCounter,
     failed: IntCounter,
+    /// Sent, no answer within the delivery timeout (not a failure).
+    timeout: IntCounter,
     dropped: IntCounter,
 }
 
@@ -125,6 +127,7 @@ impl Dispatcher {
             success: d.with_label_values(&["success"]),
             rejected: d.with_label_values(&["rejected"]),
             failed: d.with_label_values(&["failed"]),
+            timeout: d.with_label_values(&["timeout"]),
             dropped: d.with_label_values(&["dropped"]),
         };
         Arc::new(Self {

@@ -3,7 +3,7 @@
 //! Listens on 127.0.0.1 (port 0 unless `--port`), prints `port=<n>` on the
 //! first stdout line, answers every POST with `--status` (default 204), or
 //! never answers when `--hang` (reads the request, then holds the
-//! connection). Records each POST with its receipt time; `GET /_events`
+//! connection), or answers after `--delay-ms`. Records each POST with its receipt time; `GET /_events`
 //! returns them as a JSON array `[{"path", "recv_ns", "body"}]`, and
 //! `DELETE /_events` clears them. With `--receipts-only` (benches) it keeps
 //! no bodies, only `[path, id, created_ns, recv_ns]` per event, served by
@@ -39,6 +39,9 @@ struct Args {
     /// Keep receipts, not bodies (benches).
     #[arg(long)]
     receipts_only: bool,
+    /// Answer each POST after this many milliseconds (a slow consumer).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
 }
 
 struct State {
@@ -46,6 +49,7 @@ struct State {
     hang: bool,
     hang_after: Option<usize>,
     receipts_only: bool,
+    delay: std::time::Duration,
     events: Mutex<Vec<serde_json::Value>>,
     receipts: Mutex<Vec<(String, String, u128, u128)>>,
 }
@@ -60,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
         hang: args.hang,
         hang_after: args.hang_after,
         receipts_only: args.receipts_only,
+        delay: std::time::Duration::from_millis(args.delay_ms),
         events: Mutex::new(Vec::new()),
         receipts: Mutex::new(Vec::new()),
     });
@@ -140,6 +145,9 @@ async fn handle(
     };
     if state.hang || state.hang_after.is_some_and(|n| seen > n) {
         std::future::pending::<()>().await;
+    }
+    if !state.delay.is_zero() {
+        tokio::time::sleep(state.delay).await;
     }
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = state.status;
