@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod relay;
 pub mod source;
 pub mod store;
+pub mod tls;
 pub mod transport;

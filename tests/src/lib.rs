@@ -73,6 +73,8 @@ pub struct Agent {
     extra: Vec<String>,
     /// Append stderr to `<dir>/agent.log` instead of inheriting it.
     log_to_file: bool,
+    /// Open-file limit (soft and hard) the agent starts with.
+    nofile: Option<u64>,
 }
 
 impl Agent {
@@ -83,6 +85,26 @@ impl Agent {
     #[must_use]
     pub fn start(extra: &[&str]) -> Self {
         Self::start_with(extra, false)
+    }
+
+    /// Like [`Agent::start`], under an open-file limit of `nofile` (soft
+    /// and hard), as a container may run it.
+    #[must_use]
+    pub fn start_with_nofile(extra: &[&str], nofile: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("store")).unwrap();
+        let mut a = Self {
+            child: None,
+            dir,
+            api_port: free_port(),
+            metrics_port: free_port(),
+            node: Self::NODE.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            log_to_file: false,
+            nofile: Some(nofile),
+        };
+        a.spawn();
+        a
     }
 
     /// Like [`Agent::start`], with the agent's log kept in `<dir>/agent.log`
@@ -103,6 +125,7 @@ impl Agent {
             node: Self::NODE.to_owned(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             log_to_file,
+            nofile: None,
         };
         a.spawn();
         a
@@ -132,6 +155,17 @@ impl Agent {
                 .open(d.join("agent.log"))
                 .unwrap();
             cmd.stderr(f).env("NO_COLOR", "1");
+        }
+        if let Some(n) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs
+            // between fork and exec here.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(std::io::Error::from)
+                });
+            }
         }
         let child = cmd
             .args(["--node-name", &self.node])

@@ -12,6 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
 use super::problem::Problem;
+use crate::transport::policy::Policy;
 
 /// The fields of a `SubscriptionInfo` request that we use.
 #[derive(Debug, PartialEq, Eq)]
@@ -266,11 +267,12 @@ pub fn parse_info_as(bytes: &[u8], keys: &Keys) -> Result<InfoRequest, Problem> 
     Ok(InfoRequest { resource, endpoint })
 }
 
-/// `EndpointUri` must be an absolute `http` or `https` URL with a host.
+/// `EndpointUri` must be an absolute `http` or `https` URL with a host
+/// that `policy` allows.
 ///
 /// # Errors
 /// 400 naming `EndpointUri` and what is wrong with it.
-pub fn check_endpoint(endpoint: &str) -> Result<(), Problem> {
+pub fn check_endpoint(endpoint: &str, policy: &Policy) -> Result<(), Problem> {
     let bad = |why: String| {
         Problem::bad_request(
             "invalid-field",
@@ -285,8 +287,17 @@ pub fn check_endpoint(endpoint: &str) -> Result<(), Problem> {
         Some(s) => return Err(bad(format!("scheme {s:?} is not http or https"))),
         None => return Err(bad("it has no scheme".into())),
     }
-    if uri.host().is_none_or(str::is_empty) {
+    let host = uri.host().unwrap_or_default();
+    if host.is_empty() {
         return Err(bad("it has no host".into()));
+    }
+    if !policy.allows_host(host) {
+        return Err(Problem::bad_request(
+            "endpoint-not-allowed",
+            "EndpointUri not allowed",
+            format!("EndpointUri {endpoint:?}: host {host} is not allowed by the endpoint policy"),
+        )
+        .field("EndpointUri"));
     }
     Ok(())
 }
@@ -384,7 +395,7 @@ mod tests {
     #[test]
     fn endpoint_must_be_absolute_http() {
         for ok in ["http://e", "https://e:8443/x?y=1", "HTTP://10.0.0.1:9/e"] {
-            check_endpoint(ok).unwrap();
+            check_endpoint(ok, &Policy::default()).unwrap();
         }
         for bad in [
             "/event",
@@ -394,8 +405,10 @@ mod tests {
             "not a url",
             "mailto:x@y",
         ] {
-            let p = check_endpoint(bad).unwrap_err();
+            let p = check_endpoint(bad, &Policy::default()).unwrap_err();
             assert_eq!(p.field, Some("EndpointUri"), "{bad}");
         }
+        let p = check_endpoint("http://169.254.169.254/latest", &Policy::default()).unwrap_err();
+        assert_eq!(p.kind, "endpoint-not-allowed");
     }
 }

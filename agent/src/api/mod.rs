@@ -7,6 +7,7 @@
 mod body;
 pub mod notify;
 pub mod problem;
+pub mod serve;
 mod v1;
 mod v2;
 

@@ -109,14 +109,14 @@ impl Endpoint {
 
     async fn run(self: Arc<Self>, shared: Arc<Shared>) {
         let mut conn = match Target::parse(&self.uri) {
-            Ok(t) => Some(Conn::new(t)),
+            Ok(t) => Some(Conn::new(t, shared.out.clone())),
             Err(e) => {
                 warn!(endpoint = %self.uri, error = %e, "cannot deliver to this endpoint");
                 None
             }
         };
         let mut failures = 0u32;
-        while let Some(item) = self.queue.pop().await {
+        while let Some(item) = self.next(conn.as_mut(), &shared).await {
             shared.metrics.delivery.queue_depth.dec();
             let outcome = match conn.as_mut() {
                 Some(c) => self.deliver(c, &item, &shared.cfg, &shared.retries).await,
@@ -168,7 +168,31 @@ impl Endpoint {
                 }
             }
             self.pending.fetch_sub(1, Ordering::AcqRel);
+            if let Some(c) = conn.as_mut()
+                && shared.out.under_pressure()
+                && self.queue.is_empty()
+            {
+                // Others wait for a connection and this one has nothing
+                // to send: hand the permit over now.
+                c.close();
+            }
         }
+    }
+
+    /// The next event; meanwhile an open connection is closed when it has
+    /// been idle for the idle time, or when another endpoint needs its
+    /// permit.
+    async fn next(&self, conn: Option<&mut Conn>, shared: &Shared) -> Option<Arc<Outgoing>> {
+        let Some(conn) = conn.filter(|c| c.is_open()) else {
+            return self.queue.pop().await;
+        };
+        tokio::select! {
+            item = self.queue.pop() => return item,
+            () = tokio::time::sleep(shared.cfg.idle) => {}
+            () = shared.out.pressed() => {}
+        }
+        conn.close();
+        self.queue.pop().await
     }
 
     async fn deliver(

@@ -102,7 +102,8 @@ impl Queue {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            items: Mutex::new(VecDeque::with_capacity(capacity.min(64))),
+            // Grown on demand: most queues hold one event at a time.
+            items: Mutex::new(VecDeque::new()),
             capacity,
             coalescing: AtomicBool::new(false),
             ready: Notify::new(),
@@ -178,6 +179,11 @@ impl Queue {
         let n = self.drain();
         self.ready.notify_one();
         n
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.items.lock().is_empty()
     }
 
     #[must_use]

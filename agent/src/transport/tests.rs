@@ -109,7 +109,9 @@ fn setup(
             timeout,
             queue_capacity: cap,
             max_consecutive_failures: max_failures,
+            idle: Duration::from_secs(30),
         },
+        crate::transport::test_outbound(),
         metrics.clone(),
         store.clone() as Arc<dyn Subscriptions>,
     );

@@ -49,7 +49,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
     let bytes = body::read(headers, req, st.max_body_bytes).await?;
     let req = body::parse_info_as(&bytes, &body::V1_KEYS)?;
     let endpoint = req.endpoint.ok_or_else(|| body::missing("endpointUri"))?;
-    body::check_endpoint(&endpoint)?;
+    body::check_endpoint(&endpoint, &st.dispatcher.outbound().policy)?;
     if EventKind::matching(&st.node, &req.resource)
         .next()
         .is_none()

@@ -38,7 +38,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
     let bytes = body::read(headers, req, st.max_body_bytes).await?;
     let info = body::parse_info(&bytes)?;
     let endpoint = info.endpoint.ok_or_else(|| body::missing("EndpointUri"))?;
-    body::check_endpoint(&endpoint)?;
+    body::check_endpoint(&endpoint, &st.dispatcher.outbound().policy)?;
     let kinds: Vec<EventKind> = EventKind::matching(&st.node, &info.resource).collect();
     if kinds.is_empty() {
         return Err(unknown_resource(&st.node, &info.resource));
