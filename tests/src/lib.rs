@@ -9,6 +9,7 @@ pub mod chain;
 pub mod http;
 pub mod ptp;
 pub mod receipts;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -75,6 +76,8 @@ pub struct Agent {
     log_to_file: bool,
     /// Open-file limit (soft and hard) the agent starts with.
     nofile: Option<u64>,
+    /// The API serves TLS: how to reach `/health` at start.
+    https: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Agent {
@@ -102,6 +105,28 @@ impl Agent {
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             log_to_file: false,
             nofile: Some(nofile),
+            https: None,
+        };
+        a.spawn();
+        a
+    }
+
+    /// Like [`Agent::start_logged`] for an agent whose API serves TLS (the
+    /// flags in `extra`); `client` reaches its `/health`.
+    #[must_use]
+    pub fn start_tls(extra: &[&str], client: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("store")).unwrap();
+        let mut a = Self {
+            child: None,
+            dir,
+            api_port: free_port(),
+            metrics_port: free_port(),
+            node: Self::NODE.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            log_to_file: true,
+            nofile: None,
+            https: Some(client),
         };
         a.spawn();
         a
@@ -126,6 +151,7 @@ impl Agent {
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             log_to_file,
             nofile: None,
+            https: None,
         };
         a.spawn();
         a
@@ -207,7 +233,11 @@ impl Agent {
             .expect("spawn cloud-event-agent");
         self.child = Some(child);
         let ok = wait_for(Duration::from_secs(20), || {
-            let r = http::request("GET", &self.api("/health"), None).ok()?;
+            let path = "/api/ocloudNotifications/v2/health";
+            let r = match &self.https {
+                Some(c) => tls::request(c, self.api_port, "GET", path, None, &[]).ok()?,
+                None => http::request("GET", &self.api("/health"), None).ok()?,
+            };
             (r.status == 200).then_some(())
         });
         assert!(ok.is_some(), "agent did not become healthy");

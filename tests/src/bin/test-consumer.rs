@@ -3,7 +3,7 @@
 //! Listens on 127.0.0.1 (port 0 unless `--port`), prints `port=<n>` on the
 //! first stdout line, answers every POST with `--status` (default 204), or
 //! never answers when `--hang` (reads the request, then holds the
-//! connection), or answers after `--delay-ms`. Records each POST with its receipt time; `GET /_events`
+//! connection), or answers after `--delay-ms`; HTTPS with `--tls-cert`. Records each POST with its receipt time; `GET /_events`
 //! returns them as a JSON array `[{"path", "recv_ns", "body"}]`, and
 //! `DELETE /_events` clears them. With `--receipts-only` (benches) it keeps
 //! no bodies, only `[path, id, created_ns, recv_ns]` per event, served by
@@ -39,6 +39,11 @@ struct Args {
     /// Keep receipts, not bodies (benches).
     #[arg(long)]
     receipts_only: bool,
+    /// Serve HTTPS with this PEM certificate (and `--tls-key`).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    #[arg(long)]
+    tls_key: Option<std::path::PathBuf>,
     /// Answer each POST after this many milliseconds (a slow consumer).
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
@@ -68,15 +73,33 @@ async fn main() -> anyhow::Result<()> {
         events: Mutex::new(Vec::new()),
         receipts: Mutex::new(Vec::new()),
     });
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tokio_rustls::TlsAcceptor::from(
+            agent_tests::tls::server_config(&agent_tests::tls::Pair {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+        )),
+        _ => None,
+    };
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(state.clone(), req));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let b = http1::Builder::new();
+            match tls {
+                Some(t) => {
+                    if let Ok(s) = t.accept(stream).await {
+                        let _ = b.serve_connection(TokioIo::new(s), svc).await;
+                    }
+                }
+                None => {
+                    let _ = b.serve_connection(TokioIo::new(stream), svc).await;
+                }
+            }
         });
     }
 }
