@@ -7,6 +7,7 @@
 pub mod broker;
 pub mod chain;
 pub mod http;
+pub mod kube;
 pub mod ptp;
 pub mod receipts;
 pub mod tls;

@@ -4,6 +4,7 @@
 //! the notifier, and map the outcome to a status code; every error is a
 //! problem+json body ([`problem::Problem`]).
 
+pub mod auth;
 mod body;
 pub mod notify;
 pub mod problem;

@@ -105,6 +105,21 @@ pub async fn run(
     };
     tokio::spawn(engine.clone().run_timers());
     let mut router = api::router(state.clone());
+    if let Some(settings) = &sec.auth {
+        let auth = crate::auth::Authenticator::new(
+            settings.clone(),
+            metrics.security.auth_failures.clone(),
+            metrics.security.outbound_connections.clone(),
+        )
+        .context("setting up token auth")?;
+        info!(
+            token_review = settings.token_review,
+            jwks = settings.jwks_url.is_some(),
+            protect_reads = settings.protect_reads,
+            "token auth on the REST API"
+        );
+        router = api::auth::layer(router, auth);
+    }
     let source = match cfg.role {
         Role::Publisher => Some(publisher::start(&cfg, &state, thresholds)?),
         Role::Consumer => {

@@ -111,11 +111,6 @@ impl Target {
     fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
-
-    #[must_use]
-    pub fn host(&self) -> &str {
-        &self.host
-    }
 }
 
 /// What every outbound connection shares: TLS client config, endpoint

@@ -336,6 +336,24 @@ impl Sink for Dispatcher {
     }
 }
 
+/// One request of the agent's own (TokenReview, JWKS) to `url`; returns
+/// the status and the body (at most 1 MiB).
+///
+/// # Errors
+/// An unusable URL, a network failure or no answer within `timeout`.
+pub async fn call(
+    out: &Arc<Outbound>,
+    url: &str,
+    method: &str,
+    headers: &[String],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), DeliveryError> {
+    Conn::new(Target::parse(url)?, out.clone())
+        .call(method, headers, body, timeout)
+        .await
+}
+
 /// Outbound settings for unit tests: web PKI roots, default policy.
 #[cfg(test)]
 pub(crate) fn test_outbound() -> Arc<Outbound> {
