@@ -86,3 +86,41 @@ fn a_consumer_slower_than_the_timeout_is_not_dead() {
     assert_eq!(subscriptions(&a).len(), 1, "still subscribed");
     assert_eq!(a.sample("cloud_event_agent_consumers_removed_total"), 0.0);
 }
+
+/// Store files are checked like API input at start: what the API would
+/// refuse is named in the log (and kept in its file, never delivered to).
+#[test]
+fn stored_subscriptions_the_api_would_refuse_are_named_at_start() {
+    let mut a = Agent::start_logged(&[]);
+    let lock = a.address(LOCK);
+    let cases = [
+        ("http://169.254.169.254/latest/meta-data", lock.clone()),
+        ("ftp://consumer/e", lock),
+        (
+            "http://consumer/e",
+            "/cluster/node/another-node/sync/ptp-status/lock-state".to_owned(),
+        ),
+    ];
+    let mut files = Vec::new();
+    for (i, (ep, resource)) in cases.iter().enumerate() {
+        let id = format!("00000000-0000-4000-8000-00000000000{i}");
+        let client = uuid::Uuid::new_v3(&uuid::Uuid::NAMESPACE_URL, ep.as_bytes());
+        let body = serde_json::json!({"clientID": client, "subStore": {"store": {&id: {
+            "ResourceAddress": resource, "EndpointUri": ep, "SubscriptionId": id,
+            "UriLocation": format!("http://localhost:9043/api/ocloudNotifications/v2/subscriptions/{id}")}}},
+            "EndpointUri": ep, "status": 1, "action": 0});
+        let file = format!("{client}.json");
+        std::fs::write(a.store_dir().join(&file), body.to_string()).unwrap();
+        files.push(file);
+    }
+    a.restart();
+    let log = a.log();
+    for f in &files {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(f.as_str()) && l.contains("not valid here")),
+            "{f} not named: {log}"
+        );
+    }
+    assert_eq!(subscriptions(&a).len(), 3, "kept in the store");
+}

@@ -302,6 +302,28 @@ pub fn check_endpoint(endpoint: &str, policy: &Policy) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Whether a subscription read from a store file would be taken by the
+/// API: an absolute http(s) `EndpointUri` the policy allows, and a
+/// resource that covers an event kind of `node`.
+///
+/// # Errors
+/// What the API would have said.
+pub fn check_stored(
+    node: &str,
+    policy: &Policy,
+    resource: &str,
+    endpoint: &str,
+) -> Result<(), String> {
+    check_endpoint(endpoint, policy).map_err(|p| p.detail.clone())?;
+    if crate::event::EventKind::matching(node, resource)
+        .next()
+        .is_none()
+    {
+        return Err(format!("resource {resource} names no event of node {node}"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

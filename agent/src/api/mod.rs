@@ -22,6 +22,7 @@ use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
 use crate::store::{Publishers, Store};
 use crate::transport::Dispatcher;
+pub use body::check_stored;
 use problem::Problem;
 
 /// Path of the v2 API.

@@ -74,6 +74,7 @@ pub async fn run(
         metrics.clone(),
         store.clone() as Arc<dyn Subscriptions>,
     );
+    check_loaded(&store, &dispatcher.outbound().policy, &cfg.node_name);
     // Defaults for instances without a profile (flags).
     let thresholds = Thresholds {
         max_offset: cfg.max_offset_threshold,
@@ -169,6 +170,20 @@ pub async fn run(
     info!("draining delivery queues");
     dispatcher.shutdown(cfg.drain_timeout).await;
     Ok(())
+}
+
+/// Store files are validated like API input: a subscription the API
+/// would refuse (bad scheme, a policy-refused host, another node's
+/// resource) gets a log line naming its file. It stays in the file (a node
+/// renamed back, a policy widened, finds it again) and is never delivered
+/// to: routing and connecting apply the same checks.
+fn check_loaded(store: &Store, policy: &Policy, node: &str) {
+    for sub in store.list() {
+        if let Err(why) = api::check_stored(node, policy, &sub.resource, &sub.endpoint) {
+            let file = format!("{}.json", crate::store::client_id(&sub.endpoint));
+            tracing::warn!(%file, id = %sub.id, reason = %why, "stored subscription is not valid here; it gets no events");
+        }
+    }
 }
 
 /// Runs `fut` on a single-threaded runtime of its own thread. fe2o3-amqp
