@@ -92,6 +92,15 @@ impl Table {
         self.slots.lock().len()
     }
 
+    /// Connections with a request in flight.
+    fn busy(&self) -> usize {
+        self.slots
+            .lock()
+            .values()
+            .filter(|s| s.busy.load(Ordering::Acquire) > 0)
+            .count()
+    }
+
     /// Closes the connection idle the longest; false when all are busy.
     fn close_oldest_idle(&self) -> bool {
         let slots = self.slots.lock();
@@ -144,7 +153,8 @@ impl Closed {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; then stops
-/// accepting and returns (requests in flight finish on their tasks).
+/// accepting, waits (up to [`SHUTDOWN_GRACE`]) for the requests in flight
+/// and returns.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -202,7 +212,14 @@ pub async fn serve(
         });
     }
     reaper.abort();
+    let end = Instant::now() + SHUTDOWN_GRACE;
+    while table.busy() > 0 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
+
+/// How long a shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Closes idle connections past their time, once a second.
 async fn reap(table: Arc<Table>, idle: Duration, closed: Closed) {

@@ -159,26 +159,24 @@ impl Outbound {
         n.await;
     }
 
-    async fn permit(&self) -> OwnedSemaphorePermit {
+    /// A permit to open a connection; while waiting, idle connections are
+    /// told to give theirs up. `None` only if the cap was torn down.
+    async fn permit(&self) -> Option<OwnedSemaphorePermit> {
         if let Ok(p) = self.permits.clone().try_acquire_owned() {
-            return p;
+            return Some(p);
+        }
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
         }
         self.waiting.fetch_add(1, Ordering::AcqRel);
-        let p = loop {
-            self.pressure.notify_waiters();
-            // Re-announced now and then: an idle connection may have
-            // started waiting after the last announcement.
-            if let Ok(Ok(p)) = tokio::time::timeout(
-                Duration::from_millis(50),
-                self.permits.clone().acquire_owned(),
-            )
-            .await
-            {
-                break p;
-            }
-        };
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        p
+        let _waiting = Waiting(&self.waiting);
+        // Counted before the announcement: an idle connection that starts
+        // waiting after it sees the count (see `pressed`).
+        self.pressure.notify_waiters();
+        self.permits.clone().acquire_owned().await.ok()
     }
 }
 
@@ -252,6 +250,8 @@ pub struct Conn {
     target: Target,
     out: Arc<Outbound>,
     stream: Option<Live>,
+    /// Taken before a delivery starts (see [`Conn::reserve`]).
+    permit: Option<OwnedSemaphorePermit>,
     /// `POST <path> HTTP/1.1 ... Content-Length: `, built once.
     head: Vec<u8>,
     /// Reused request and response buffers.
@@ -279,6 +279,7 @@ impl Conn {
             target,
             out,
             stream: None,
+            permit: None,
             head,
             req: Vec::new(),
             buf: Vec::new(),
@@ -290,10 +291,20 @@ impl Conn {
         self.stream.is_some()
     }
 
+    /// Waits for the permit a new connection needs, if one will be needed:
+    /// callers wait here, in a small future, rather than inside a whole
+    /// delivery's (thousands of endpoints may wait at once).
+    pub async fn reserve(&mut self) {
+        if self.stream.is_none() && self.permit.is_none() {
+            self.permit = self.out.permit().await;
+        }
+    }
+
     /// Closes the connection (its permit goes back) and frees its buffers:
     /// an idle subscriber costs its queue and task, not a socket.
     pub fn close(&mut self) {
         self.stream = None;
+        self.permit = None;
         self.req = Vec::new();
         self.buf = Vec::new();
     }
@@ -426,7 +437,7 @@ impl Conn {
         Ok(code)
     }
 
-    async fn connect(&self) -> Result<Live, DeliveryError> {
+    async fn connect(&mut self) -> Result<Live, DeliveryError> {
         let t = &self.target;
         let resolved: Vec<_> = tokio::net::lookup_host((t.host.as_str(), t.port))
             .await
@@ -443,7 +454,14 @@ impl Conn {
         if addrs.is_empty() && !resolved.is_empty() {
             return Err(DeliveryError::Forbidden(t.host.clone()));
         }
-        let permit = self.out.permit().await;
+        let permit = match self.permit.take() {
+            Some(p) => p,
+            None => self
+                .out
+                .permit()
+                .await
+                .ok_or(DeliveryError::Protocol("no connection permits"))?,
+        };
         let mut last = None;
         let mut tcp = None;
         for a in addrs {

@@ -119,7 +119,12 @@ impl Endpoint {
         while let Some(item) = self.next(conn.as_mut(), &shared).await {
             shared.metrics.delivery.queue_depth.dec();
             let outcome = match conn.as_mut() {
-                Some(c) => self.deliver(c, &item, &shared.cfg, &shared.retries).await,
+                Some(c) => {
+                    c.reserve().await;
+                    // Boxed: the delivery's state lives only while it runs,
+                    // not in every idle endpoint's task.
+                    Box::pin(self.deliver(c, &item, &shared.cfg, &shared.retries)).await
+                }
                 None => Outcome::Failed {
                     error: DeliveryError::BadUri(self.uri.to_string()),
                     superseded: false,
@@ -183,9 +188,14 @@ impl Endpoint {
     /// been idle for the idle time, or when another endpoint needs its
     /// permit.
     async fn next(&self, conn: Option<&mut Conn>, shared: &Shared) -> Option<Arc<Outgoing>> {
-        let Some(conn) = conn.filter(|c| c.is_open()) else {
+        let Some(conn) = conn else {
             return self.queue.pop().await;
         };
+        if !conn.is_open() {
+            // No socket: no permit or buffer kept while waiting either.
+            conn.close();
+            return self.queue.pop().await;
+        }
         tokio::select! {
             item = self.queue.pop() => return item,
             () = tokio::time::sleep(shared.cfg.idle) => {}
