@@ -144,6 +144,32 @@ pub fn server_config(pair: &Pair) -> Arc<rustls::ServerConfig> {
     )
 }
 
+/// Like [`server_config`], requiring client certificates of `ca`.
+#[must_use]
+pub fn server_config_mtls(pair: &Pair, ca: &Path) -> Arc<rustls::ServerConfig> {
+    let certs = CertificateDer::pem_file_iter(&pair.cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&pair.key).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .unwrap();
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs, key)
+            .unwrap(),
+    )
+}
+
 /// `method https://127.0.0.1:<port><path>` with `cfg`; an error when the
 /// handshake or the exchange fails.
 ///

@@ -165,3 +165,51 @@ fn https_endpoints_are_delivered_over_tls() {
     .expect("initial notification and the event over TLS");
     assert_eq!(got[1]["body"]["data"]["values"][0]["value"], "LOCKED");
 }
+
+/// A consumer that requires client certificates: delivered to with
+/// `--endpoint-cert`/`--endpoint-key`, unreachable without.
+#[test]
+fn https_endpoints_that_require_a_client_certificate() {
+    let pki = Pki::new("consumer ca");
+    let cs = pki.server("consumer");
+    let agent_cert = pki.client("agent", false);
+    let c = Consumer::with_args(&[
+        "--tls-cert",
+        p(&cs.cert),
+        "--tls-key",
+        p(&cs.key),
+        "--tls-client-ca",
+        p(&pki.ca_path()),
+    ]);
+    let ep = format!("https://127.0.0.1:{}/e", c.port);
+    let trust = client_config(&pki.ca_path(), Some(&agent_cert));
+    let events = || {
+        let r = request(&trust, c.port, "GET", "/_events", None, &[]).unwrap();
+        serde_json::from_slice::<Vec<serde_json::Value>>(&r.body).unwrap()
+    };
+    let without = Agent::start(&["--endpoint-ca", p(&pki.ca_path())]);
+    let body = json!({"ResourceAddress": without.address("/sync/ptp-status/lock-state"), "EndpointUri": ep});
+    let r = agent_tests::request(
+        "POST",
+        &without.api("/subscriptions"),
+        Some(body.to_string().as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    let a = Agent::start(&[
+        "--endpoint-ca",
+        p(&pki.ca_path()),
+        "--endpoint-cert",
+        p(&agent_cert.cert),
+        "--endpoint-key",
+        p(&agent_cert.key),
+    ]);
+    a.subscribe("/sync/ptp-status/lock-state", &ep);
+    a.create_event("/sync/ptp-status/lock-state", "HOLDOVER");
+    let got = wait_for(T, || {
+        let e = events();
+        (e.len() == 2).then_some(e)
+    })
+    .expect("delivered with the client certificate");
+    assert_eq!(got[1]["body"]["data"]["values"][0]["value"], "HOLDOVER");
+}

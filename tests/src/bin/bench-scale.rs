@@ -162,7 +162,47 @@ fn ten_thousand() {
     }
 }
 
+/// RSS with 2,000 connections that send half a request head and stop
+/// (slowloris), under an open-file limit of 1,024.
+fn slow_headers() {
+    use std::io::Write;
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap_or((1024, 1024));
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+    let a = Agent::start_with_nofile(&[], 1024);
+    std::thread::sleep(Duration::from_millis(300));
+    let idle = rss_kib(a.pid());
+    let mut held = Vec::new();
+    for _ in 0..2000 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", a.api_port)) {
+            let _ = s.write_all(b"GET /api/ocloudNotifications/v2/health HTTP/1.1\r\nX-a: ");
+            held.push(s);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let held_rss = rss_kib(a.pid());
+    let health = request("GET", &a.api("/health"), None)
+        .map(|r| r.status)
+        .unwrap_or(0);
+    #[allow(clippy::cast_precision_loss)]
+    let mb = |k: u64| k as f64 / 1024.0;
+    println!(
+        "| 2,000 slow-header connections (open-file limit 1,024) | /health | agent RSS idle | agent RSS with them |"
+    );
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| {} made | {health} | {:.1} MB | {:.1} MB |",
+        held.len(),
+        mb(idle),
+        mb(held_rss)
+    );
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "slow") {
+        slow_headers();
+        return;
+    }
     println!("Latency over TLS vs plain HTTP: event creation to receipt (µs)\n");
     println!("| scheme | subscribers | deliveries | p50 | p99 |");
     println!("|---|---:|---:|---:|---:|");
@@ -172,4 +212,6 @@ fn main() {
     }
     println!("\nOne event to 10,000 subscribers (10 consumer processes)\n");
     ten_thousand();
+    println!("\nSlow request heads\n");
+    slow_headers();
 }

@@ -44,6 +44,9 @@ struct Args {
     tls_cert: Option<std::path::PathBuf>,
     #[arg(long)]
     tls_key: Option<std::path::PathBuf>,
+    /// With `--tls-cert`: require client certificates of this CA.
+    #[arg(long, requires = "tls_cert")]
+    tls_client_ca: Option<std::path::PathBuf>,
     /// Answer each POST after this many milliseconds (a slow consumer).
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
@@ -74,12 +77,16 @@ async fn main() -> anyhow::Result<()> {
         receipts: Mutex::new(Vec::new()),
     });
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tokio_rustls::TlsAcceptor::from(
-            agent_tests::tls::server_config(&agent_tests::tls::Pair {
+        (Some(cert), Some(key)) => {
+            let pair = agent_tests::tls::Pair {
                 cert: cert.clone(),
                 key: key.clone(),
-            }),
-        )),
+            };
+            Some(tokio_rustls::TlsAcceptor::from(match &args.tls_client_ca {
+                Some(ca) => agent_tests::tls::server_config_mtls(&pair, ca),
+                None => agent_tests::tls::server_config(&pair),
+            }))
+        }
         _ => None,
     };
     loop {
