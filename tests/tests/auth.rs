@@ -273,3 +273,35 @@ fn jwts_are_checked_against_the_jwks() {
     assert_eq!(failures(&a, "wrong-audience"), 1.0);
     assert!(c.bodies("/x").is_empty());
 }
+
+/// With both on, a JWT the JWKS cannot vouch for (a service account token
+/// of the cluster, or the JWKS down) goes to TokenReview.
+#[test]
+fn tokens_the_jwks_cannot_decide_go_to_token_review() {
+    let pki = Pki::new("cluster ca");
+    let other = KubeApi::start(&pki.server("issuer"), "x", HashMap::new(), Mode::Honest);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sa_jwt = other.jwt(&json!({"iss": "kubernetes/serviceaccount", "sub": "system:serviceaccount:cnf:app", "aud": [AUD], "exp": now + 300}), false);
+    let mut tokens = known();
+    tokens.insert(
+        sa_jwt.clone(),
+        Known {
+            username: "system:serviceaccount:cnf:app".into(),
+            audiences: vec![AUD.into()],
+            expired: false,
+        },
+    );
+    let server = pki.server("apiserver");
+    std::fs::write(pki.dir.path().join("sa-token"), "agent-sa-token").unwrap();
+    let kube = KubeApi::start(&server, "agent-sa-token", tokens, Mode::Honest);
+    let s = Setup { pki, kube };
+    let dead = format!("https://127.0.0.1:{}/oauth/jwks", agent_tests::free_port());
+    let a = agent(&s, &["--auth-token-review", "--auth-jwks-url", &dead]);
+    let c = Consumer::start();
+    assert_eq!(subscribe(&a, &c, "/e", Some(&sa_jwt)).status, 201);
+    problem(&subscribe(&a, &c, "/x", Some("no-such-token")), 401);
+    drop(other);
+}

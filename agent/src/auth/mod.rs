@@ -149,7 +149,9 @@ impl Authenticator {
                     &self.settings.audiences,
                 )
                 .await;
-            if self.review.is_none() || !matches!(v, Verdict::Invalid(_)) {
+            // Not ours (another signer, e.g. a service account token) or
+            // the JWKS is down: TokenReview decides when it is on.
+            if self.review.is_none() || matches!(v, Verdict::Valid(_) | Verdict::Forbidden(_)) {
                 return v;
             }
         }
