@@ -96,3 +96,35 @@ fn fifteen_hundred_subscribers_at_a_limit_of_1024_all_receive_an_event() {
         1500.0
     );
 }
+
+/// Every connection busy (bodies that never come): a new client still gets
+/// `/health` from the reserve above the cap.
+#[test]
+fn health_gets_through_when_every_connection_is_busy() {
+    let a = Agent::start(&["--max-api-connections", "8"]);
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut s = TcpStream::connect(("127.0.0.1", a.api_port)).unwrap();
+        s.write_all(
+            b"POST /api/ocloudNotifications/v2/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+        )
+        .unwrap();
+        held.push(s);
+    }
+    // Setup, not a measure: give the agent time to parse the heads, so
+    // all eight are busy reading bodies (an idle one would rightly be
+    // closed for the newcomer).
+    std::thread::sleep(Duration::from_secs(1));
+    let r = request("GET", &a.api("/health"), None).unwrap();
+    assert_eq!(r.status, 200);
+    // The busy ones were not closed to make room.
+    let m = a.metrics();
+    assert_eq!(
+        agent_tests::sample(
+            &m,
+            r#"cloud_event_agent_connections_closed_total{listener="api",reason="cap"}"#
+        ),
+        0.0,
+        "{m}"
+    );
+}

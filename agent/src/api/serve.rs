@@ -32,7 +32,8 @@ use crate::tls::{PeerIdentity, TlsAcceptor};
 /// How one listener treats its connections.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Open connections at most; at the cap the oldest idle one is closed.
+    /// Open connections at most; at the cap the oldest idle one is closed
+    /// (when every one is busy, a quarter more are let in).
     pub max_connections: usize,
     /// A request head (and a TLS handshake) must arrive within this.
     pub header_timeout: Duration,
@@ -188,16 +189,19 @@ pub async fn serve(
                 continue;
             }
         };
-        if table.len() >= limits.max_connections {
+        let open = table.len();
+        if open >= limits.max_connections {
             if table.close_oldest_idle() {
                 closed.inc("cap");
-            } else {
-                // Every connection has a request in flight: this one waits
-                // its turn by being refused, the others finish.
+            } else if open >= limits.max_connections + limits.max_connections / 4 {
+                // Every connection has a request in flight, and the reserve
+                // is used up: this one is refused, the others finish.
                 closed.inc("cap-busy");
                 drop(stream);
                 continue;
             }
+            // Else all are busy (slow bodies, slow probes): a quarter more
+            // are let in, so a new client and `/health` still get through.
         }
         let _ = stream.set_nodelay(true);
         let (id, slot) = table.insert();
