@@ -106,7 +106,9 @@ pub struct SecurityArgs {
     #[arg(long, env = "HEADER_TIMEOUT_MS", default_value_t = 2000)]
     pub header_timeout_ms: u64,
 
-    /// An API connection with no request for this long is closed, in ms.
+    /// An API connection with no request for this long is closed, in ms (a
+    /// backstop: the header timeout already closes a keep-alive connection
+    /// that sends no new request head in time).
     #[arg(long, env = "IDLE_TIMEOUT_MS", default_value_t = 30_000)]
     pub idle_timeout_ms: u64,
 
