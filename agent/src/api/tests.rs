@@ -29,6 +29,7 @@ fn state() -> AppState {
             timeout: Duration::from_millis(500),
             queue_capacity: 8,
             max_consecutive_failures: 10,
+            v1_keys: crate::event::ValueKeys::Legacy,
         },
         metrics.clone(),
         store.clone() as Arc<dyn Subscriptions>,

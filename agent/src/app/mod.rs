@@ -50,6 +50,10 @@ pub async fn run(
             timeout: cfg.delivery_timeout,
             queue_capacity: cfg.queue_capacity,
             max_consecutive_failures: cfg.max_consecutive_failures,
+            v1_keys: match cfg.v1_value_keys {
+                crate::config::V1ValueKeys::Legacy => crate::event::ValueKeys::Legacy,
+                crate::config::V1ValueKeys::Oran => crate::event::ValueKeys::Oran,
+            },
         },
         metrics.clone(),
         store.clone() as Arc<dyn Subscriptions>,
@@ -84,7 +88,14 @@ pub async fn run(
         source: StatusHandle::default(),
     };
     tokio::spawn(engine.clone().run_timers());
-    let mut router = api::router(state.clone());
+    let mut router = api::router_with(
+        state.clone(),
+        api::Serve {
+            v1: cfg.serve_v1,
+            v2: cfg.serve_v2,
+        },
+    );
+    tokio::spawn(log_hangups());
     let source = match cfg.role {
         Role::Publisher => Some(publisher::start(&cfg, &state, thresholds)?),
         Role::Consumer => {
@@ -136,6 +147,18 @@ pub(crate) fn amqp_config(cfg: &Config, addr: &str) -> crate::transport::amqp::A
         node: cfg.node_name.clone(),
         container: format!("cloud-event-agent-{}", uuid::Uuid::new_v4().simple()),
         credentials: cfg.amqp_credentials.clone(),
+    }
+}
+
+/// SIGHUP re-reads profiles and configs (the profile watcher listens too);
+/// without a handler it would end the agent, as it ends the anchor.
+async fn log_hangups() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        info!("SIGHUP: re-reading PTP profiles and configs");
     }
 }
 

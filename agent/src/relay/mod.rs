@@ -158,6 +158,7 @@ mod tests {
                 timeout: Duration::from_secs(1),
                 queue_capacity: 4,
                 max_consecutive_failures: 0,
+                v1_keys: crate::event::ValueKeys::Legacy,
             },
             metrics.clone(),
             store.clone() as Arc<dyn Subscriptions>,

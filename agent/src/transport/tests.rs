@@ -109,6 +109,7 @@ fn setup(
             timeout,
             queue_capacity: cap,
             max_consecutive_failures: max_failures,
+            v1_keys: crate::event::ValueKeys::Legacy,
         },
         metrics.clone(),
         store.clone() as Arc<dyn Subscriptions>,
