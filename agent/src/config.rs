@@ -50,7 +50,7 @@ pub enum LogFormat {
 
 /// cloud-event-agent: O-RAN sync events from linuxptp, delivered as CloudEvents.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "cloud-event-agent", version, about)]
+#[command(name = "cloud-event-agent", version, about, args_override_self = true)]
 pub struct Args {
     /// Port of the O-RAN REST API.
     #[arg(long, env = "API_PORT", default_value_t = 9043)]
@@ -499,7 +499,8 @@ impl Args {
             .iter()
             .map(|p| p.trim())
             .filter(|p| !p.is_empty())
-            .map(publisher_base)
+            // As the anchor does: NODE_NAME (short) and NODE_IP replaced.
+            .map(|p| publisher_base(&node_tokens(p, &node_name)))
             .collect::<Result<Vec<_>, _>>()?;
         let role = self.role.unwrap_or(if http_event_publishers.is_empty() {
             Role::Publisher
@@ -603,6 +604,16 @@ fn publisher_base(p: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// `NODE_NAME` replaced by the short node name, `NODE_IP` by `$NODE_IP`.
+fn node_tokens(value: &str, node: &str) -> String {
+    let short = node.split('.').next().unwrap_or(node);
+    let mut value = value.replace("NODE_NAME", short);
+    if let Ok(ip) = std::env::var("NODE_IP") {
+        value = value.replace("NODE_IP", &ip);
+    }
+    value
+}
+
 /// `scheme://host:port` of this publisher, from `--transport-host` as the
 /// anchor reads it (only its host part; `NODE_NAME` is replaced by the short
 /// host name, `NODE_IP` by `$NODE_IP`).
@@ -610,11 +621,7 @@ fn public_base(th: Option<&str>, node: &str, api_port: u16) -> Result<String, Co
     let Some(th) = th.filter(|t| !t.is_empty()) else {
         return Ok(format!("http://localhost:{api_port}"));
     };
-    let short = node.split('.').next().unwrap_or(node);
-    let mut value = th.replace("NODE_NAME", short);
-    if let Ok(ip) = std::env::var("NODE_IP") {
-        value = value.replace("NODE_IP", &ip);
-    }
+    let value = node_tokens(th, node);
     let with_scheme = if value.contains("://") {
         value
     } else {
@@ -699,9 +706,16 @@ mod tests {
         assert_eq!(c.amqp.as_deref(), Some("broker:5672"));
         assert_eq!(c.public_base, "http://localhost:9043");
         assert_eq!(c.role, Role::Publisher);
-        let c = parse(&["--http-event-publishers", "p1:9043,http://p2:80"]).unwrap();
+        let c = parse(&[
+            "--http-event-publishers",
+            "p1:9043,http://p2:80,pub-NODE_NAME:9043",
+        ])
+        .unwrap();
         assert_eq!(c.role, Role::Consumer);
-        assert_eq!(c.http_event_publishers, ["http://p1:9043", "http://p2:80"]);
+        assert_eq!(
+            c.http_event_publishers,
+            ["http://p1:9043", "http://p2:80", "http://pub-n1:9043"]
+        );
         assert!(matches!(
             parse(&["--role", "consumer"]),
             Err(ConfigError::ConsumerWithoutPublishers)

@@ -118,11 +118,14 @@ fn test() -> anyhow::Result<()> {
             .args(["build", "--workspace", "--bins"])
             .env("PATH", &path),
     )?;
+    // The deploy/ test validates the rendered manifests offline with it.
+    let validate = setup::ensure_kubernetes_validate()?;
     // Everything but the eBPF tests, which run next on one thread.
     status(
         cargo()
             .args(["test", "--workspace", "--all-targets"])
             .env("PATH", &path)
+            .env("CEA_KUBERNETES_VALIDATE_BIN", &validate)
             .env("CEA_EBPF_DEFER", "1"),
     )?;
     let mut ebpf = cargo();

@@ -39,8 +39,8 @@ pub fn start(cfg: &Config, state: &AppState) -> anyhow::Result<axum::Router> {
         spawn_on_own_thread("amqp-subscriber", sub.run())?;
     }
     info!(
-        publishers = cfg.http_event_publishers.join(","),
-        amqp = cfg.amqp.as_deref().unwrap_or("none"),
+        publishers = %cfg.http_event_publishers.join(","),
+        amqp = %cfg.amqp.as_deref().unwrap_or("none"),
         "consumer sidecar: relaying to the CNF"
     );
     Ok(router)

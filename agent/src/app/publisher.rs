@@ -102,8 +102,8 @@ fn start_source(
                     .map(|p| p.program)
                     .collect();
                 info!(
-                    watch = cfg.watch.join(","),
-                    probes = attached.join(","),
+                    watch = %cfg.watch.join(","),
+                    probes = %attached.join(","),
                     "source: eBPF"
                 );
                 if cfg.ebpf_trust_any {

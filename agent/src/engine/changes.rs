@@ -49,8 +49,8 @@ impl Sink for ChangeLog {
             let old = self.last.lock().insert(key, v.value.clone());
             info!(
                 resource = %v.resource_address,
-                event = event.kind.source(),
-                old = old.as_deref().unwrap_or("none"),
+                event = %event.kind.source(),
+                old = %old.as_deref().unwrap_or("none"),
                 new = %v.value,
                 cause = %self.cause.lock(),
                 "state changed"

@@ -77,7 +77,7 @@ impl Handler {
                 info!(
                     pid,
                     process = info.process(),
-                    config = info.origin.config.as_deref().unwrap_or("none"),
+                    config = %info.origin.config.as_deref().unwrap_or("none"),
                     "linuxptp process found"
                 );
                 status_line(&self.engine, info, true);
@@ -98,7 +98,7 @@ impl Handler {
             info!(
                 pid,
                 process = info.process(),
-                config = info.origin.config.as_deref().unwrap_or("none"),
+                config = %info.origin.config.as_deref().unwrap_or("none"),
                 "linuxptp process gone (its exit record was lost)"
             );
             status_line(&self.engine, &info, false);
@@ -150,8 +150,8 @@ impl Handler {
                     info!(
                         pid = p.hdr.pid,
                         process = info.process(),
-                        config = info.origin.config.as_deref().unwrap_or("none"),
-                        ifaces = info.ifaces.join(","),
+                        config = %info.origin.config.as_deref().unwrap_or("none"),
+                        ifaces = %info.ifaces.join(","),
                         "linuxptp process started"
                     );
                     status_line(&self.engine, info, true);
@@ -165,7 +165,7 @@ impl Handler {
                     info!(
                         pid = p.hdr.pid,
                         process = info.process(),
-                        config = info.origin.config.as_deref().unwrap_or("none"),
+                        config = %info.origin.config.as_deref().unwrap_or("none"),
                         "linuxptp process exited"
                     );
                     status_line(&self.engine, &info, false);
