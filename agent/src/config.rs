@@ -216,7 +216,7 @@ pub struct DropIn {
     /// `false` runs no PTP source (the anchor loads its PTP plugin only when
     /// `PTP_PLUGIN` is true; unset here means true, so plain use needs no
     /// variable). Accepts Go's boolean spellings (`1`, `t`, `TRUE`, ...).
-    #[arg(long, env = "PTP_PLUGIN", value_parser = parse_go_bool, default_value = "true")]
+    #[arg(long, env = "PTP_PLUGIN", value_parser = parse_go_bool, default_value = "true", action = clap::ArgAction::Set)]
     pub ptp_plugin: bool,
 
     /// Namespace of the operator (the anchor's `NAME_SPACE`): without
@@ -777,6 +777,7 @@ mod tests {
         assert!(Args::try_parse_from(["x", "--api-version", "3.0"]).is_err());
         assert_eq!(parse_api_version("v2"), Ok(ApiMajor::V2));
         assert_eq!(parse_go_bool("T"), Ok(true));
+        assert!(!parse(&["--ptp-plugin", "false"]).unwrap().ptp_plugin);
         assert!(parse_go_bool("yes").is_err());
         let c = parse(&["--namespace", "ptp", "--ptp-profile-path", "/p"]).unwrap();
         assert_eq!(

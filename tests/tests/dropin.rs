@@ -628,3 +628,24 @@ fn one_plain_log_line_per_state_change() {
     assert!(!text.contains('\u{1b}'), "no colour codes when piped");
     assert!(!text.contains("Some("), "plain values in fields");
 }
+
+#[test]
+fn ptp_plugin_false_runs_no_source() {
+    let a = Agent::start_logged(&["--ptp-plugin", "false"]);
+    assert_eq!(get(&a.api("/health")).status, 200);
+    let detail = get(&a.api("/health/detail")).json();
+    assert_eq!(detail["active"], "none", "{detail}");
+    assert!(!a.socket_path().exists(), "no log socket");
+    assert!(a.log().contains("PTP_PLUGIN is false"), "{}", a.log());
+    // Go's spellings, as the anchor reads the variable; garbage exits 64.
+    let out = Command::new(workspace_bin("cloud-event-agent"))
+        .env("PTP_PLUGIN", "yes")
+        .arg("--api-port=0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PTP_PLUGIN")
+            || String::from_utf8_lossy(&out.stderr).contains("not a boolean")
+    );
+}
