@@ -171,6 +171,16 @@ fn openapi_documents_every_route() {
         .iter()
         .map(|p| format!("{API_V1}{p}")),
     )
+    // The v1-era transport, at the root.
+    .chain(
+        [
+            "/health",
+            "/subscription",
+            "/{resource}/{clientId}/CurrentState",
+        ]
+        .iter()
+        .map(|p| (*p).to_owned()),
+    )
     .collect();
     want.sort_unstable();
     assert_eq!(paths, want);
