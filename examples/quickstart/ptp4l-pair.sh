@@ -19,10 +19,14 @@ m=$name-m s=$name-s
 nocap=(setpriv --bounding-set=-sys_time --inh-caps=-sys_time)
 
 cleanup() {
-  trap - EXIT INT TERM
-  kill $(jobs -p) 2>/dev/null || true
+  # Ctrl-C reaches the whole process group, and may arrive twice: ignore
+  # it from here on so the namespaces are always removed.
+  trap '' INT TERM
+  trap - EXIT
   ip netns del "$m" 2>/dev/null || true
   ip netns del "$s" 2>/dev/null || true
+  kill $(jobs -p) 2>/dev/null || true
+  wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
