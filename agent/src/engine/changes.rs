@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tracing::info;
+use tracing::{debug, info};
 
 use super::Sink;
 use crate::event::{DataType, Event, EventKind};
@@ -47,6 +47,13 @@ impl Sink for ChangeLog {
         if let Some(v) = value {
             let key = (event.kind, v.resource_address.clone());
             let old = self.last.lock().insert(key, v.value.clone());
+            if old.as_deref() == Some(v.value.as_str()) {
+                // Re-published unchanged (after lost input): not a change.
+                debug!(resource = %v.resource_address, event = %event.kind.source(),
+                    value = %v.value, "state re-published");
+                self.inner.publish(event);
+                return;
+            }
             info!(
                 resource = %v.resource_address,
                 event = %event.kind.source(),
