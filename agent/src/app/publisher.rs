@@ -36,10 +36,16 @@ pub fn start(
         engine.clone(),
         metrics.ptp.clone(),
     );
-    profiles.reload();
-    tokio::spawn(profiles::watch(profiles));
-    tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
-    let source = start_source(cfg, engine.clone(), metrics.clone(), &state.source)?;
+    let source = if cfg.ptp_plugin {
+        profiles.reload();
+        tokio::spawn(profiles::watch(profiles));
+        tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
+        start_source(cfg, engine.clone(), metrics.clone(), &state.source)?
+    } else {
+        // The anchor loads its PTP plugin only with PTP_PLUGIN=true.
+        info!("PTP_PLUGIN is false: no PTP source runs; the API serves what is published to it");
+        tokio::spawn(std::future::pending())
+    };
     if let Some(addr) = &cfg.amqp {
         let st = state.clone();
         let current: CurrentFn =
@@ -95,7 +101,11 @@ fn start_source(
                     .filter(|p| p.attached)
                     .map(|p| p.program)
                     .collect();
-                info!(watch = ?cfg.watch, probes = ?attached, "source: eBPF");
+                info!(
+                    watch = %cfg.watch.join(","),
+                    probes = %attached.join(","),
+                    "source: eBPF"
+                );
                 if cfg.ebpf_trust_any {
                     tracing::warn!(
                         "--ebpf-trust-any: watched processes are trusted by name alone (benches and tests only)"
@@ -106,10 +116,14 @@ fn start_source(
                 st.ring_bytes = Some(cfg.ebpf_ring_bytes);
                 st.probes.clone_from(&probes.report);
                 status.set(st);
+                let status = status.clone();
                 return Ok(tokio::spawn(async move {
-                    if let Err(e) = ebpf::run(probes, &opts, engine, metrics).await {
-                        tracing::error!(error = %e, "eBPF source stopped");
-                    }
+                    let reason = match ebpf::run(probes, &opts, engine, metrics).await {
+                        Err(e) => format!("the eBPF source stopped: {e}"),
+                        Ok(()) => "the eBPF source stopped".to_owned(),
+                    };
+                    tracing::error!(reason, "source stopped");
+                    status.stopped(reason);
                 }));
             }
             Err(e) if cfg.source == SourceKind::Ebpf => {
@@ -128,9 +142,13 @@ fn start_source(
         engine,
         lines: metrics.ptp.socket_lines(),
     };
+    let status = status.clone();
     Ok(tokio::spawn(async move {
-        if let Err(e) = source.run().await {
-            tracing::error!(error = %e, "log socket source stopped");
-        }
+        let reason = match source.run().await {
+            Err(e) => format!("the log socket source stopped: {e}"),
+            Ok(()) => "the log socket source stopped".to_owned(),
+        };
+        tracing::error!(reason, "source stopped");
+        status.stopped(reason);
     }))
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use super::changes::ChangeLog;
 use super::{Engine, Ingest, Origin, Sink, Snapshot};
 use crate::event::EventKind;
 
@@ -12,7 +13,8 @@ use crate::event::EventKind;
 #[derive(Clone)]
 pub struct EngineHandle {
     engine: Arc<Mutex<Engine>>,
-    sink: Arc<dyn Sink>,
+    /// The sink, wrapped to log each state change with its cause.
+    sink: Arc<ChangeLog>,
     timer: Arc<tokio::sync::Notify>,
 }
 
@@ -21,7 +23,7 @@ impl EngineHandle {
     pub fn new(engine: Engine, sink: Arc<dyn Sink>) -> Self {
         Self {
             engine: Arc::new(Mutex::new(engine)),
-            sink,
+            sink: Arc::new(ChangeLog::new(sink)),
             timer: Arc::new(tokio::sync::Notify::new()),
         }
     }
@@ -29,6 +31,7 @@ impl EngineHandle {
     /// One line; what the engine made of it, for the source's counters.
     pub fn ingest_line(&self, origin: &Origin, line: &[u8]) -> Ingest {
         let mut e = self.engine.lock();
+        self.sink.set_cause(line);
         let before = e.next_deadline();
         let r = e.ingest_line(origin, line, Instant::now(), &*self.sink);
         if e.next_deadline() != before {
@@ -45,6 +48,7 @@ impl EngineHandle {
     /// Runs `f` on the engine under its lock (rare paths: resets, exits).
     pub fn with<R>(&self, f: impl FnOnce(&mut Engine, &dyn Sink) -> R) -> R {
         let mut e = self.engine.lock();
+        self.sink.set_cause(b"profile, interface or restart update");
         let r = f(&mut e, &*self.sink);
         drop(e);
         self.timer.notify_one();
@@ -64,7 +68,9 @@ impl EngineHandle {
                 Some(at) => {
                     tokio::select! {
                         () = tokio::time::sleep_until(at.into()) => {
-                            self.engine.lock().tick(Instant::now(), &*self.sink);
+                            let mut e = self.engine.lock();
+                            self.sink.set_cause(b"holdover timeout");
+                            e.tick(Instant::now(), &*self.sink);
                         }
                         () = self.timer.notified() => {}
                     }

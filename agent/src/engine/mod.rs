@@ -7,6 +7,7 @@
 //! (a `ptp4l.N.config`, or the bare process name of a plain ptp4l).
 
 pub mod alias;
+mod changes;
 pub mod clock;
 mod handle;
 pub mod node;

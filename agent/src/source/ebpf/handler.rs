@@ -74,7 +74,12 @@ impl Handler {
         for &pid in pids {
             let info = self.procs.refresh(pid);
             if info.trusted() {
-                info!(pid, process = info.process(), config = ?info.origin.config, "linuxptp process found");
+                info!(
+                    pid,
+                    process = info.process(),
+                    config = %info.origin.config.as_deref().unwrap_or("none"),
+                    "linuxptp process found"
+                );
                 status_line(&self.engine, info, true);
             }
         }
@@ -90,7 +95,12 @@ impl Handler {
     /// every loss and every few seconds.
     pub fn reconcile(&mut self) {
         for (pid, info) in self.procs.take_gone() {
-            info!(pid, process = info.process(), config = ?info.origin.config, "linuxptp process gone (its exit record was lost)");
+            info!(
+                pid,
+                process = info.process(),
+                config = %info.origin.config.as_deref().unwrap_or("none"),
+                "linuxptp process gone (its exit record was lost)"
+            );
             status_line(&self.engine, &info, false);
         }
     }
@@ -137,7 +147,13 @@ impl Handler {
                 let info = self.procs.refresh(p.hdr.pid);
                 debug!(pid = p.hdr.pid, comm = %String::from_utf8_lossy(comm_str(&p.comm)), trusted = info.trusted(), "exec");
                 if info.trusted() {
-                    info!(pid = p.hdr.pid, process = info.process(), config = ?info.origin.config, ifaces = ?info.ifaces, "linuxptp process started");
+                    info!(
+                        pid = p.hdr.pid,
+                        process = info.process(),
+                        config = %info.origin.config.as_deref().unwrap_or("none"),
+                        ifaces = %info.ifaces.join(","),
+                        "linuxptp process started"
+                    );
                     status_line(&self.engine, info, true);
                 }
             }
@@ -146,7 +162,12 @@ impl Handler {
                 if let Some(info) = self.procs.remove(p.hdr.pid)
                     && info.trusted()
                 {
-                    info!(pid = p.hdr.pid, process = info.process(), config = ?info.origin.config, "linuxptp process exited");
+                    info!(
+                        pid = p.hdr.pid,
+                        process = info.process(),
+                        config = %info.origin.config.as_deref().unwrap_or("none"),
+                        "linuxptp process exited"
+                    );
                     status_line(&self.engine, &info, false);
                 }
             }
