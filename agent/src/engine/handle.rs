@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use super::{Engine, Ingest, Origin, Sink, Snapshot};
+use super::{Engine, Ingest, Origin, Sink, Snapshot, What};
 use crate::event::EventKind;
 
 /// Shared access to the engine plus its timer task.
@@ -28,13 +28,26 @@ impl EngineHandle {
 
     /// One line; what the engine made of it, for the source's counters.
     pub fn ingest_line(&self, origin: &Origin, line: &[u8]) -> Ingest {
+        self.apply(origin, Instant::now(), What::Line(line))
+    }
+
+    /// One fact of `origin`'s daemon that happened `at`.
+    pub fn apply(&self, origin: &Origin, at: Instant, what: What<'_>) -> Ingest {
         let mut e = self.engine.lock();
         let before = e.next_deadline();
-        let r = e.ingest_line(origin, line, Instant::now(), &*self.sink);
+        let r = e.apply(origin, at, what, &*self.sink);
         if e.next_deadline() != before {
             self.timer.notify_one();
         }
         r
+    }
+
+    /// A line of a connection that names its writer only in tagged lines:
+    /// a tagged line sets `origin`'s config and process for the untagged
+    /// lines after it.
+    pub fn ingest_learning(&self, origin: &mut Origin, line: &[u8]) -> Ingest {
+        super::parse::common::learn(origin, line);
+        self.ingest_line(origin, line)
     }
 
     /// Forgets all clock state (`CMD RESTART`).

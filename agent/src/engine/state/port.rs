@@ -36,12 +36,14 @@ impl Engine {
                     port: l.port,
                     iface: Box::default(),
                     role: None,
+                    state: None,
                     gauge: None,
                 });
                 inst.ports.len() - 1
             }
         };
         let port = &mut inst.ports[k];
+        port.state = Some(l.to);
         if let Some(f) = iface.filter(|f| **f != *port.iface) {
             port.iface = f.into();
             port.gauge = None;

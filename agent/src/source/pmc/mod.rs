@@ -96,7 +96,7 @@ async fn client(engine: EngineHandle, config: Option<String>, uds: PathBuf) {
     let origin = Origin {
         process: Some("ptp4l".into()),
         config: config.as_deref().map(Arc::from),
-        pid: None,
+        ..Origin::default()
     };
     loop {
         if uds.exists() {
