@@ -38,8 +38,19 @@ pub fn start(
     );
     profiles.reload();
     tokio::spawn(profiles::watch(profiles));
-    tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
-    let source = start_source(cfg, engine.clone(), metrics.clone(), &state.source)?;
+    let daemons = pmc::Daemons::default();
+    let source = start_source(
+        cfg,
+        engine.clone(),
+        daemons.clone(),
+        metrics.clone(),
+        &state.source,
+    )?;
+    tokio::spawn(pmc::supervise(
+        engine.clone(),
+        daemons,
+        cfg.ptp4l_uds.clone(),
+    ));
     if let Some(addr) = &cfg.amqp {
         let st = state.clone();
         let current: CurrentFn =
@@ -60,6 +71,7 @@ pub fn start(
 fn start_source(
     cfg: &Config,
     engine: EngineHandle,
+    daemons: pmc::Daemons,
     metrics: Arc<Metrics>,
     status: &StatusHandle,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -78,6 +90,7 @@ fn start_source(
             watch: cfg.watch.clone(),
             ring_bytes: cfg.ebpf_ring_bytes,
             trust_any: cfg.ebpf_trust_any,
+            ignore_pidns: cfg.ebpf_ignore_pidns.clone(),
         };
         match ebpf::Probes::load(&opts) {
             Ok(probes) => {
@@ -107,7 +120,7 @@ fn start_source(
                 st.probes.clone_from(&probes.report);
                 status.set(st);
                 return Ok(tokio::spawn(async move {
-                    if let Err(e) = ebpf::run(probes, &opts, engine, metrics).await {
+                    if let Err(e) = ebpf::run(probes, &opts, engine, daemons, metrics).await {
                         tracing::error!(error = %e, "eBPF source stopped");
                     }
                 }));

@@ -19,7 +19,7 @@ pub struct Pid {
 /// What the source knows about the writer of a fact. A log line's own
 /// `[ptp4l.N.config]` tag, when it has one, names its instance only when
 /// the source cannot name the process (the log socket).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Origin {
     /// Process name (`ptp4l`, `phc2sys`, ...), when known.
     pub process: Option<Arc<str>>,

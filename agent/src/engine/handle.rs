@@ -8,12 +8,20 @@ use parking_lot::Mutex;
 use super::{Engine, Ingest, Origin, Sink, Snapshot, What};
 use crate::event::EventKind;
 
+/// A fact that must wait for the log lines written before it.
+pub type Deferred = (Origin, Instant, What<'static>);
+
+/// How many deferred facts may wait for the line source.
+const ORDER_QUEUE: usize = 1024;
+
 /// Shared access to the engine plus its timer task.
 #[derive(Clone)]
 pub struct EngineHandle {
     engine: Arc<Mutex<Engine>>,
     sink: Arc<dyn Sink>,
     timer: Arc<tokio::sync::Notify>,
+    /// The line source that orders other sources' facts after its lines.
+    order: Arc<Mutex<Option<tokio::sync::mpsc::Sender<Deferred>>>>,
 }
 
 impl EngineHandle {
@@ -23,7 +31,35 @@ impl EngineHandle {
             engine: Arc::new(Mutex::new(engine)),
             sink,
             timer: Arc::new(tokio::sync::Notify::new()),
+            order: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Makes the caller (a line source) the one that applies other
+    /// sources' facts: it reads every line already written, then applies
+    /// each fact it receives, so a daemon's facts are applied in the order
+    /// they happened.
+    pub fn order_after_lines(&self) -> tokio::sync::mpsc::Receiver<Deferred> {
+        let (tx, rx) = tokio::sync::mpsc::channel(ORDER_QUEUE);
+        *self.order.lock() = Some(tx);
+        rx
+    }
+
+    /// A fact of another source (the management socket): through the line
+    /// source when there is one, else at once.
+    pub fn apply_in_order(&self, origin: Origin, at: Instant, what: What<'static>) {
+        let tx = self.order.lock().clone();
+        let (origin, at, what) = match tx {
+            None => (origin, at, what),
+            Some(tx) => match tx.try_send((origin, at, what)) {
+                Ok(()) => return,
+                Err(
+                    tokio::sync::mpsc::error::TrySendError::Full(f)
+                    | tokio::sync::mpsc::error::TrySendError::Closed(f),
+                ) => f,
+            },
+        };
+        self.apply(&origin, at, what);
     }
 
     /// One line; what the engine made of it, for the source's counters.

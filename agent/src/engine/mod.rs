@@ -20,7 +20,7 @@ pub(crate) mod tests;
 
 pub use clock::Thresholds;
 pub use fact::{Daemon, Origin, Pid, What};
-pub use handle::EngineHandle;
+pub use handle::{Deferred, EngineHandle};
 pub use state::{DEAD_OFFSET, Engine, Ingest};
 
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};

@@ -67,6 +67,9 @@ pub(super) struct Instance {
     pub th: Thresholds,
     /// Set by a source that knows the process's `-i`.
     pub explicit_iface: Option<Box<str>>,
+    /// The daemon's interfaces as its source read them: port N is
+    /// `ifaces[N - 1]` when no profile says otherwise.
+    pub ifaces: Vec<Box<str>>,
     /// The address segment of the main clock: its interface's alias, else
     /// the instance name.
     pub leaf: Box<str>,
@@ -103,6 +106,7 @@ impl Instance {
             info: None,
             th: Thresholds::default(),
             explicit_iface: None,
+            ifaces: Vec::new(),
             master: None,
             realtime: None,
             gm: None,

@@ -87,8 +87,10 @@ impl Engine {
         if process == b"ptp4l" && origin.daemon.is_some() {
             let inst = &mut self.instances[i];
             inst.explicit_iface = d.ifaces.first().map(|f| f.as_str().into());
+            inst.ifaces = d.ifaces.iter().map(|f| f.as_str().into()).collect();
             inst.tag = d.tag.map(Into::into);
             inst.profile = d.profile.map(Into::into);
+            self.rebuild_aliases();
             self.refresh(i);
         }
         let cx = Cx {

@@ -38,6 +38,13 @@ impl Engine {
         let Some(i) = i else {
             return Ingest::Ignored;
         };
+        if matches!(
+            what,
+            What::PortState { .. } | What::ClockClass(_) | What::TimeStatus { .. }
+        ) {
+            // A daemon that answers is alive.
+            self.instances[i].dead = false;
+        }
         let cx = Cx {
             origin,
             prefix: &p,
@@ -103,7 +110,7 @@ impl Engine {
         let fresh = inst
             .last_servo
             .is_some_and(|t| cx.now.saturating_duration_since(t) < SERVO_FRESH);
-        if fresh || inst.dead || inst.is_tbc() || inst.gm.is_some() || !inst.ts2phc.is_empty() {
+        if fresh || inst.is_tbc() || inst.gm.is_some() || !inst.ts2phc.is_empty() {
             return Ingest::Ignored;
         }
         let slave = inst.ports.iter().any(|p| p.state == Some(PortState::Slave));

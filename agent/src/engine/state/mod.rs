@@ -75,8 +75,9 @@ impl Engine {
         &self.node
     }
 
-    /// Names the main clock's interface of `config` (from a process's
-    /// command line): values are then addressed by its alias (§3.9).
+    /// Names the main clock's interface of `config` (a source that knows
+    /// the interface but not the process): values are then addressed by
+    /// its alias (§3.9).
     pub fn set_interface(&mut self, config: &str, iface: &str) {
         let i = self.instance(config.as_bytes());
         self.instances[i].explicit_iface = Some(iface.into());
@@ -109,18 +110,8 @@ impl Engine {
                     .set(v);
             }
         }
-        let ports: Vec<(String, String)> = set
-            .configs
-            .iter()
-            .flat_map(|c| {
-                let key = instance_key(&c.config);
-                c.interfaces
-                    .iter()
-                    .map(move |i| (phc_of(i).unwrap_or_else(|| key.clone()), i.clone()))
-            })
-            .collect();
-        self.aliases = AliasMap::new(&ports);
         let old = std::mem::replace(&mut self.profiles, set);
+        self.rebuild_aliases();
         let (metrics, new) = (&self.metrics, &self.profiles);
         self.instances.retain_mut(|inst| {
             let gone = lookup(&old, &inst.name).is_some() && lookup(new, &inst.name).is_none();
@@ -375,6 +366,39 @@ impl Engine {
         if leaf != inst.leaf {
             inst.leaf = leaf;
             inst.readdress(&self.metrics, &self.node);
+        }
+    }
+
+    /// Aliases over the profiles' ports and those of the daemons the
+    /// source knows (each its own PHC unless sysfs says otherwise), so two
+    /// daemons' interfaces never share an alias by the naming rule alone.
+    fn rebuild_aliases(&mut self) {
+        let mut ports: Vec<(String, String)> = self
+            .profiles
+            .configs
+            .iter()
+            .flat_map(|c| {
+                let key = instance_key(&c.config);
+                c.interfaces
+                    .iter()
+                    .map(move |i| (phc_of(i).unwrap_or_else(|| key.clone()), i.clone()))
+            })
+            .collect();
+        for inst in &self.instances {
+            let Some(d) = inst.daemon else {
+                continue;
+            };
+            for f in &inst.ifaces {
+                if ports.iter().any(|(_, i)| **i == **f) {
+                    continue;
+                }
+                let key = phc_of(f).unwrap_or_else(|| format!("pid {}:{}", d.ns, d.pid));
+                ports.push((key, f.to_string()));
+            }
+        }
+        self.aliases = AliasMap::new(&ports);
+        for i in 0..self.instances.len() {
+            self.refresh(i);
         }
     }
 

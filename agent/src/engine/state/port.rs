@@ -27,7 +27,8 @@ impl Engine {
                 .info
                 .as_ref()
                 .and_then(|c| c.interfaces.get(usize::from(l.port) - 1))
-                .map(String::as_str),
+                .map(String::as_str)
+                .or_else(|| inst.ifaces.get(usize::from(l.port) - 1).map(AsRef::as_ref)),
         };
         let k = match inst.ports.iter().position(|p| p.port == l.port) {
             Some(k) => k,

@@ -17,8 +17,9 @@ use tracing::{debug, info, trace};
 
 use super::lines::{stitch, syslog_to_stdout};
 use super::procs::{ProcInfo, ProcTable};
-use crate::engine::{Daemon, EngineHandle, What};
+use crate::engine::{Daemon, EngineHandle, Origin, What};
 use crate::metrics::Metrics;
+use crate::source::pmc::Daemons;
 
 /// Metric handles resolved once.
 struct Handles {
@@ -33,6 +34,8 @@ struct Handles {
 /// Turns records into engine input and metrics.
 pub struct Handler {
     procs: ProcTable,
+    /// Live ptp4l and their management sockets, for the clients.
+    daemons: Daemons,
     engine: EngineHandle,
     metrics: Arc<Metrics>,
     h: Handles,
@@ -59,6 +62,7 @@ impl Handler {
         };
         Self {
             procs: ProcTable::default(),
+            daemons: Daemons::default(),
             engine,
             metrics,
             h,
@@ -69,6 +73,16 @@ impl Handler {
     /// Trusts watched processes by name alone (benches and tests only).
     pub fn trust_any(&mut self, yes: bool) {
         self.procs.trust_any = yes;
+    }
+
+    /// Keeps `d` up to date with the live ptp4l processes.
+    pub fn follow(&mut self, d: Daemons) {
+        self.daemons = d;
+    }
+
+    /// A fact of another source, in order after the lines read so far.
+    pub fn apply(&self, origin: &Origin, at: Instant, what: What<'_>) {
+        self.engine.apply(origin, at, what);
     }
 
     /// Processes in these pid namespaces change nothing.
@@ -84,6 +98,9 @@ impl Handler {
             if info.trusted() {
                 info!(pid, process = info.process(), config = ?info.origin.config, "linuxptp process found");
                 started(&self.engine, &self.metrics, info, Instant::now());
+                if let Some(uds) = &info.uds {
+                    self.daemons.up(&info.origin, uds.clone());
+                }
             }
         }
     }
@@ -99,6 +116,7 @@ impl Handler {
     pub fn reconcile(&mut self) {
         for (pid, info) in self.procs.take_gone() {
             info!(pid, process = info.process(), config = ?info.origin.config, "linuxptp process gone (its exit record was lost)");
+            self.daemons.down(&info.origin);
             self.engine
                 .apply(&info.origin, Instant::now(), What::Exited);
         }
@@ -161,6 +179,7 @@ impl Handler {
                     && info.trusted()
                 {
                     info!(pid = p.hdr.pid, process = info.process(), config = ?info.origin.config, "linuxptp process exited");
+                    self.daemons.down(&info.origin);
                     self.engine
                         .apply(&info.origin, instant_of(p.hdr.ktime_ns), What::Exited);
                 }

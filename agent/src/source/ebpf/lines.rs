@@ -144,7 +144,7 @@ mod tests {
         let mut v = Vec::new();
         let mut go = |d: &[u8], t: bool, p: &mut Vec<u8>| {
             stitch(p, d, t, 64, |l| {
-                v.push(String::from_utf8_lossy(l).into_owned())
+                v.push(String::from_utf8_lossy(l).into_owned());
             })
         };
         assert!(!go(b"ptp4l[1.0]: master off", false, &mut partial));

@@ -2,6 +2,8 @@
 //! socket (linuxptp 3.1.1 `msg.h`, `tlv.h`, `pmc_common.c`): a 34-byte PTP
 //! header, the 14-byte management fields, one management TLV.
 
+use crate::engine::parse::port::PortState;
+
 /// messageType MANAGEMENT.
 const MANAGEMENT: u8 = 0x0d;
 const PTP_VERSION: u8 = 2;
@@ -13,6 +15,7 @@ const HEADER: usize = 34;
 const TLV_AT: usize = HEADER + 14;
 
 pub const PARENT_DATA_SET: u16 = 0x2002;
+pub const TIME_STATUS_NP: u16 = 0xc000;
 pub const PORT_DATA_SET: u16 = 0x2004;
 pub const SUBSCRIBE_EVENTS_NP: u16 = 0xc003;
 /// linuxptp 3.1.1 knows only this notification.
@@ -102,22 +105,34 @@ pub fn parse(m: &[u8]) -> Option<Reply<'_>> {
 /// `portDS.portState` of a PORT_DATA_SET (after the 10-byte identity),
 /// with the port number from the identity.
 #[must_use]
-pub fn port_state(data: &[u8]) -> Option<(u16, &'static str)> {
+pub fn port_state(data: &[u8]) -> Option<(u16, PortState)> {
     let port = u16::from_be_bytes([*data.get(8)?, *data.get(9)?]);
     let state = match data.get(10)? {
-        1 => "INITIALIZING",
-        2 => "FAULTY",
-        3 => "DISABLED",
-        4 => "LISTENING",
-        5 => "PRE_MASTER",
-        6 => "MASTER",
-        7 => "PASSIVE",
-        8 => "UNCALIBRATED",
-        9 => "SLAVE",
-        10 => "GRAND_MASTER",
+        1 => PortState::Initializing,
+        2 => PortState::Faulty,
+        3 => PortState::Disabled,
+        4 => PortState::Listening,
+        5 => PortState::PreMaster,
+        6 => PortState::Master,
+        7 => PortState::Passive,
+        8 => PortState::Uncalibrated,
+        9 => PortState::Slave,
+        10 => PortState::GrandMaster,
         _ => return None,
     };
     Some((port, state))
+}
+
+/// `TIME_STATUS_NP`: the master offset (ns) and `gmPresent`. Layout
+/// (linuxptp `struct time_status_np`): master_offset i64, ingress_time
+/// i64, cumulativeScaledRateOffset i32, scaledLastGmPhaseChange i32,
+/// gmTimeBaseIndicator u16, lastGmPhaseChange 12 bytes, gmPresent i32,
+/// gmIdentity 8 bytes.
+#[must_use]
+pub fn time_status(data: &[u8]) -> Option<(i64, bool)> {
+    let offset = i64::from_be_bytes(data.get(..8)?.try_into().ok()?);
+    let gm = i32::from_be_bytes(data.get(38..42)?.try_into().ok()?);
+    Some((offset, gm != 0))
 }
 
 /// `parentDS.grandmasterClockQuality.clockClass`.
@@ -164,7 +179,7 @@ mod tests {
         m[54 + 10] = 9;
         let r = parse(&m).unwrap();
         assert_eq!((r.action, r.port, r.id), (2, 1, PORT_DATA_SET));
-        assert_eq!(port_state(r.data), Some((1, "SLAVE")));
+        assert_eq!(port_state(r.data), Some((1, PortState::Slave)));
         assert_eq!(parse(&m[..40]), None);
         assert_eq!(parse(b""), None);
         let mut bad = m.clone();
@@ -174,5 +189,10 @@ mod tests {
         pds[19] = 248;
         assert_eq!(gm_clock_class(&pds), Some(248));
         assert_eq!(gm_clock_class(&[0; 5]), None);
+        let mut ts = [0u8; 50];
+        ts[..8].copy_from_slice(&(-42i64).to_be_bytes());
+        ts[38..42].copy_from_slice(&1i32.to_be_bytes());
+        assert_eq!(time_status(&ts), Some((-42, true)));
+        assert_eq!(time_status(&ts[..40]), None);
     }
 }
