@@ -164,13 +164,16 @@ impl Handler {
                 let info = self.procs.refresh(p.hdr.pid);
                 debug!(pid = p.hdr.pid, comm = %String::from_utf8_lossy(comm_str(&p.comm)), trusted = info.trusted(), "exec");
                 if info.trusted() {
-                    info!(pid = p.hdr.pid, process = info.process(), config = ?info.origin.config, ifaces = ?info.ifaces, "linuxptp process started");
+                    info!(pid = p.hdr.pid, process = info.process(), config = ?info.origin.config, ifaces = ?info.ifaces, uds = ?info.uds, "linuxptp process started");
                     started(
                         &self.engine,
                         &self.metrics,
                         info,
                         instant_of(p.hdr.ktime_ns),
                     );
+                    if let Some(uds) = &info.uds {
+                        self.daemons.up(&info.origin, uds.clone());
+                    }
                 }
             }
             Decoded::Exit(p) => {

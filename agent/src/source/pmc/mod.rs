@@ -66,6 +66,7 @@ pub async fn supervise(engine: EngineHandle, daemons: Daemons, fallback: PathBuf
         for k in want {
             if let std::collections::hash_map::Entry::Vacant(v) = clients.entry(k) {
                 let (origin, path) = v.key().clone();
+                debug!(uds = %path.display(), pid = ?origin.pid, config = ?origin.config, "ptp4l management client started.");
                 v.insert(tokio::spawn(client(engine.clone(), origin, path)));
             }
         }
@@ -125,7 +126,16 @@ async fn client(engine: EngineHandle, origin: Origin, uds: PathBuf) {
     }
     let mut warned = false;
     loop {
-        if uds.exists() {
+        // A socket path shared by several ptp4l belongs to one of them: a
+        // daemon is followed only through a socket it bound itself.
+        let exists = uds.exists();
+        debug!(uds = %uds.display(), exists, "ptp4l management socket check.");
+        let own = exists && origin.daemon.is_none_or(|d| daemons::owned_by(d.pid, &uds));
+        if exists && !own && !warned {
+            warn!(uds = %uds.display(), pid = ?origin.pid, "ptp4l's management socket is bound by another process (set uds_address per ptp4l): not followed.");
+            warned = true;
+        }
+        if own {
             let mut answered = false;
             let r = session(&engine, &origin, &uds, &mut answered).await;
             match &r {
