@@ -62,7 +62,9 @@ fn states(c: &Consumer, addr: &str) -> Vec<String> {
 }
 
 fn wait_state(c: &Consumer, addr: &str, want: &str, a: &Agent) {
-    let ok = wait_for(LONG, || states(c, addr).iter().any(|s| s == want).then_some(()));
+    let ok = wait_for(LONG, || {
+        states(c, addr).iter().any(|s| s == want).then_some(())
+    });
     assert!(
         ok.is_some(),
         "{addr}: no {want}; got {:?}\nagent log:\n{}",
@@ -78,7 +80,11 @@ fn current(a: &Agent, suffix: &str, addr: &str) -> Vec<String> {
     if r.status == 404 {
         return Vec::new();
     }
-    let want = if suffix == CLASS { "metric" } else { "notification" };
+    let want = if suffix == CLASS {
+        "metric"
+    } else {
+        "notification"
+    };
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     v["data"]["values"]
         .as_array()
@@ -315,7 +321,12 @@ fn an_unrelated_ptp4l_with_the_same_config_name_changes_nothing() {
     assert!(gone.is_some(), "{}", a.log());
     // Time for a wrong FREERUN to arrive, if there were one.
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(states(&c, &addr)[before..], [] as [String; 0], "{}", a.log());
+    assert_eq!(
+        states(&c, &addr)[before..],
+        [] as [String; 0],
+        "{}",
+        a.log()
+    );
     assert_eq!(current(&a, LOCK, &addr), ["LOCKED"]);
     let stranger_addr = a.address(&format!("/{}/master", other.slave_if));
     assert!(states(&c, &stranger_addr).is_empty());

@@ -50,8 +50,11 @@ pub fn request(action: Action, id: u16, seq: u16, data: &[u8]) -> Vec<u8> {
     m[33] = 0x7f;
     // targetPortIdentity: all clocks, all ports.
     m[34..44].fill(0xff);
-    m[44] = 1; // startingBoundaryHops
-    m[45] = 1; // boundaryHops
+    // No boundary hops (`pmc -b 0`, as the linuxptp-daemon runs it): with
+    // one, ptp4l forwards the request to the clocks on its ports and hands
+    // their answers back to us as if they were its own.
+    m[44] = 0; // startingBoundaryHops
+    m[45] = 0; // boundaryHops
     m[46] = action as u8;
     m[TLV_AT..TLV_AT + 2].copy_from_slice(&TLV_MANAGEMENT.to_be_bytes());
     m[TLV_AT + 2..TLV_AT + 4].copy_from_slice(&u16::try_from(tlv_len).unwrap_or(0).to_be_bytes());
@@ -155,7 +158,7 @@ mod tests {
         assert_eq!(&m[30..34], &[0, 7, 4, 0x7f]);
         assert_eq!(
             &m[34..46],
-            &[0xff; 10].iter().copied().chain([1, 1]).collect::<Vec<_>>()[..]
+            &[0xff; 10].iter().copied().chain([0, 0]).collect::<Vec<_>>()[..]
         );
         assert_eq!(m[46], 0);
         assert_eq!(&m[48..54], &[0, 1, 0, 2, 0x20, 0x02]);
