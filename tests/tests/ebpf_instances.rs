@@ -308,9 +308,7 @@ fn an_unrelated_ptp4l_with_the_same_config_name_changes_nothing() {
             .unwrap(),
     ));
     let seen = wait_for(Duration::from_secs(20), || {
-        a.log()
-            .contains(&format!("{}", other.slave_if))
-            .then_some(())
+        a.log().contains(other.slave_if.as_str()).then_some(())
     });
     assert!(seen.is_some(), "the stranger was not seen:\n{}", a.log());
     std::thread::sleep(Duration::from_secs(2));

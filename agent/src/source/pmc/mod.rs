@@ -132,7 +132,7 @@ async fn client(engine: EngineHandle, origin: Origin, uds: PathBuf) {
         debug!(uds = %uds.display(), exists, "ptp4l management socket check.");
         let own = exists && origin.daemon.is_none_or(|d| daemons::owned_by(d.pid, &uds));
         if exists && !own && !warned {
-            warn!(uds = %uds.display(), pid = ?origin.pid, "ptp4l's management socket is bound by another process (set uds_address per ptp4l): not followed.");
+            warn!(uds = %uds.display(), pid = ?origin.pid, "The socket at ptp4l's management path is not (yet) bound by that ptp4l (several ptp4l sharing one path need uds_address each): not followed until it is.");
             warned = true;
         }
         if own {
