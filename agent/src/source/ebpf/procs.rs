@@ -175,21 +175,28 @@ pub fn inspect(pid: u32) -> ProcInfo {
     } else {
         Err(Distrust::NoMarkers)
     };
+    describe(&mut info, &base, pid, name, &cmdline);
+    info
+}
+
+/// Fills in what a trusted process is: its namespace, config, interfaces
+/// and management socket.
+fn describe(info: &mut ProcInfo, base: &Path, pid: u32, name: &str, cmdline: &[u8]) {
     info.origin.process = Some(name.into());
     // Without its namespace the process cannot be told from another of the
     // same config name: it exited while being read.
-    let Some(ns) = pid_ns(&base) else {
+    let Some(ns) = pid_ns(base) else {
         info.trust = Err(Distrust::Vanished);
-        return info;
+        return;
     };
     info.origin.daemon = Some(Pid { ns, pid });
-    let args = parse_cmdline(&cmdline);
+    let args = parse_cmdline(cmdline);
     let mut uds = None;
     if let Some(cfg) = &args.config {
         info.origin.config = Path::new(cfg)
             .file_name()
             .map(|f| f.to_string_lossy().into());
-        match read_config(&base, cfg) {
+        match read_config(base, cfg) {
             Ok(f) => {
                 info.profile = f.profile;
                 info.tag = f.message_tag;
@@ -206,9 +213,8 @@ pub fn inspect(pid: u32) -> ProcInfo {
     }
     if name == "ptp4l" {
         let uds = uds.unwrap_or_else(|| PathBuf::from(crate::source::pmc::DEFAULT_UDS));
-        info.uds = Some(in_root(&base, &uds.to_string_lossy()));
+        info.uds = Some(in_root(base, &uds.to_string_lossy()));
     }
-    info
 }
 
 /// The inode of `/proc/<pid>/ns/pid` (`pid:[4026531836]`).
@@ -230,13 +236,14 @@ fn in_root(proc_dir: &Path, path: &str) -> PathBuf {
 /// [`inspect`], or with `trust_any` a process trusted by its `comm` alone.
 fn inspect_with(pid: u32, trust_any: bool) -> ProcInfo {
     let mut info = inspect(pid);
+    let base = PathBuf::from(format!("/proc/{pid}"));
     if trust_any
         && info.trust == Err(Distrust::NotLinuxptp)
-        && let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        && let Ok(comm) = std::fs::read_to_string(base.join("comm"))
+        && let Ok(cmdline) = std::fs::read(base.join("cmdline"))
     {
-        info.origin.process = Some(comm.trim_end_matches('\n').into());
-        info.origin.daemon = pid_ns(Path::new(&format!("/proc/{pid}"))).map(|ns| Pid { ns, pid });
         info.trust = Ok(());
+        describe(&mut info, &base, pid, comm.trim_end_matches('\n'), &cmdline);
     }
     info
 }

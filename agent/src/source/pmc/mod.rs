@@ -288,3 +288,6 @@ fn handle(
     debug!(?what, "From ptp4l's management socket.");
     engine.apply_in_order(origin.clone(), Instant::now(), what);
 }
+
+#[cfg(test)]
+mod tests;
