@@ -322,7 +322,9 @@ fn an_unrelated_ptp4l_with_the_same_config_name_changes_nothing() {
     assert_eq!(
         states(&c, &addr)[before..],
         [] as [String; 0],
-        "{}",
+        "{:#?}\nslave:\n{}\nagent:\n{}",
+        c.bodies("/lock"),
+        std::fs::read_to_string(a.dir.path().join("s.log")).unwrap_or_default(),
         a.log()
     );
     assert_eq!(current(&a, LOCK, &addr), ["LOCKED"]);

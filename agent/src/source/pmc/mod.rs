@@ -19,7 +19,7 @@
 mod daemons;
 pub mod wire;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -51,9 +51,10 @@ type Target = (Origin, PathBuf);
 /// Runs one client per ptp4l (see the module doc), following changes.
 pub async fn supervise(engine: EngineHandle, daemons: Daemons, fallback: PathBuf) {
     let mut clients: HashMap<Target, JoinHandle<()>> = HashMap::new();
+    let mut warned = HashSet::new();
     loop {
         let want = match daemons.targets() {
-            Some(t) => t,
+            Some(t) => unshared(t, &mut warned),
             None => profile_targets(&engine, &fallback),
         };
         clients.retain(|k, h| {
@@ -72,6 +73,31 @@ pub async fn supervise(engine: EngineHandle, daemons: Daemons, fallback: PathBuf
         }
         tokio::time::sleep(CHECK).await;
     }
+}
+
+/// The targets whose socket file is theirs alone. Several ptp4l that use
+/// one path (ptp4l's default `/var/run/ptp4l` in one filesystem, from
+/// different network namespaces) leave one file, bound by the last of them:
+/// which one answers there cannot be told, so none of them is followed
+/// (their exits still come from the kernel).
+fn unshared(targets: Vec<Target>, warned: &mut HashSet<PathBuf>) -> Vec<Target> {
+    use std::os::unix::fs::MetadataExt;
+    let ids: Vec<Option<(u64, u64)>> = targets
+        .iter()
+        .map(|(_, p)| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())))
+        .collect();
+    targets
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (_, path))| {
+            let shared = ids[*i].is_some() && ids.iter().filter(|x| **x == ids[*i]).count() > 1;
+            if shared && warned.insert(path.clone()) {
+                warn!(uds = %path.display(), "Several ptp4l use this management socket path (set uds_address per ptp4l): not followed.");
+            }
+            !shared
+        })
+        .map(|(_, t)| t)
+        .collect()
 }
 
 /// The ptp4l configs of the profiles (socket mode), or the fallback.
