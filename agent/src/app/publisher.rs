@@ -114,6 +114,9 @@ fn start_source(
                         "--ebpf-trust-any: watched processes are trusted by name alone (benches and tests only)"
                     );
                 }
+                // Before the management clients start: they follow the
+                // daemons the probes find, not the profiles' configs.
+                daemons.keep();
                 st.active = "ebpf";
                 st.watch.clone_from(&cfg.watch);
                 st.ring_bytes = Some(cfg.ebpf_ring_bytes);

@@ -198,17 +198,72 @@ impl Drop for Local {
 
 /// Binds beside `uds`, as pmc does (`/var/run/pmc.<pid>`): a file path,
 /// not an abstract name, since ptp4l may live in another network
-/// namespace, and beside it, since it may have another /tmp.
-fn bind(uds: &Path) -> io::Result<Local> {
+/// namespace, and beside its socket, since it may have another /tmp. A
+/// socket reached through `/proc/<pid>/root` is bound from inside that
+/// process's mount namespace, so the address ptp4l answers to is a path
+/// of its own filesystem (ptp4l in a container has its own /proc).
+fn bind(uds: &Path, pid: Option<u32>) -> io::Result<Local> {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
+    let name = format!("cloud-event-agent.{}.{n}.pmc", std::process::id());
     let dir = uds.parent().unwrap_or_else(|| Path::new("/"));
-    let path = dir.join(format!("cloud-event-agent.{}.{n}.pmc", std::process::id()));
+    let path = dir.join(&name);
     let _ = std::fs::remove_file(&path);
-    let sock = UnixDatagram::bind(&path)?;
-    let local = Local { sock, path };
-    local.sock.connect(uds)?;
-    Ok(local)
+    let inner = pid.and_then(|p| {
+        let root = PathBuf::from(format!("/proc/{p}/root"));
+        let rest = uds.strip_prefix(&root).ok()?;
+        Some((p, Path::new("/").join(rest)))
+    });
+    let std_sock = match inner {
+        Some((p, inner)) => match bind_in_mount_ns(p, &inner, &name) {
+            Ok(s) => s,
+            Err(e) => {
+                debug!(error = %e, "Binding inside ptp4l's mount namespace failed; binding through /proc.");
+                bind_here(&path, uds)?
+            }
+        },
+        None => bind_here(&path, uds)?,
+    };
+    std_sock.set_nonblocking(true)?;
+    let sock = UnixDatagram::from_std(std_sock)?;
+    Ok(Local { sock, path })
+}
+
+fn bind_here(path: &Path, uds: &Path) -> io::Result<std::os::unix::net::UnixDatagram> {
+    let s = std::os::unix::net::UnixDatagram::bind(path)?;
+    s.connect(uds)?;
+    Ok(s)
+}
+
+/// Binds `<dir of inner>/<name>` and connects to `inner` on a thread that
+/// entered `pid`'s mount namespace (the thread ends with it).
+fn bind_in_mount_ns(
+    pid: u32,
+    inner: &Path,
+    name: &str,
+) -> io::Result<std::os::unix::net::UnixDatagram> {
+    use std::os::fd::AsRawFd;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))?;
+    let inner = inner.to_owned();
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        // SAFETY: unshare and setns act on this thread only (CLONE_FS
+        // first, so the namespace change does not reach the other
+        // threads); `ns` is an open namespace fd for the call.
+        unsafe {
+            if libc::unshare(libc::CLONE_FS) != 0
+                || libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNS) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let dir = inner.parent().unwrap_or_else(|| Path::new("/"));
+        let here = dir.join(&name);
+        let _ = std::fs::remove_file(&here);
+        bind_here(&here, &inner)
+    })
+    .join()
+    .map_err(|_| io::Error::other("bind thread panicked"))?
 }
 
 /// One connection: subscribe, snapshot, then follow. `answered` is set
@@ -219,7 +274,7 @@ async fn session(
     uds: &Path,
     answered: &mut bool,
 ) -> io::Result<()> {
-    let local = bind(uds)?;
+    let local = bind(uds, origin.daemon.map(|d| d.pid))?;
     let mut seq: u16 = 0;
     let mut next = || {
         seq = seq.wrapping_add(1);
