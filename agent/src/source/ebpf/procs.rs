@@ -212,7 +212,12 @@ fn describe(info: &mut ProcInfo, base: &Path, pid: u32, name: &str, cmdline: &[u
         info.ifaces = args.ifaces;
     }
     if name == "ptp4l" {
-        let uds = uds.unwrap_or_else(|| PathBuf::from(crate::source::pmc::DEFAULT_UDS));
+        // The command line wins over the config, as in ptp4l.
+        let uds = args
+            .uds
+            .map(PathBuf::from)
+            .or(uds)
+            .unwrap_or_else(|| PathBuf::from(crate::source::pmc::DEFAULT_UDS));
         info.uds = Some(in_root(base, &uds.to_string_lossy()));
     }
 }
@@ -267,6 +272,8 @@ fn has_markers(exe: &Path) -> bool {
 pub struct Args {
     pub config: Option<String>,
     pub ifaces: Vec<String>,
+    /// `--uds_address <path>` (a config option given on the command line).
+    pub uds: Option<String>,
 }
 
 #[must_use]
@@ -278,6 +285,14 @@ pub fn parse_cmdline(raw: &[u8]) -> Args {
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .skip(1);
     while let Some(a) = it.next() {
+        if a == "--uds_address" {
+            out.uds = it.next();
+            continue;
+        }
+        if let Some(v) = a.strip_prefix("--uds_address=") {
+            out.uds = Some(v.to_owned());
+            continue;
+        }
         let (flag, inline) = match a.as_bytes() {
             [b'-', f @ (b'f' | b'i'), rest @ ..] => (
                 *f,
@@ -399,6 +414,10 @@ mod tests {
         assert_eq!(parse_cmdline(b"ptp4l\0-f"), Args::default());
         assert_eq!(parse_cmdline(b""), Args::default());
         assert_eq!(parse_cmdline(b"phc2sys\0-a\0-r\0").config, None);
+        let a = parse_cmdline(b"ptp4l\0-i\0eth0\0--uds_address\0/run/x\0-m\0");
+        assert_eq!((a.uds.as_deref(), a.ifaces.len()), (Some("/run/x"), 1));
+        let a = parse_cmdline(b"ptp4l\0--uds_address=/run/y\0");
+        assert_eq!(a.uds.as_deref(), Some("/run/y"));
     }
 
     #[test]
