@@ -395,3 +395,67 @@ fn two_ptp4l_with_their_own_management_sockets_keep_their_own_class() {
     );
     assert_eq!(m, ["248"]);
 }
+
+/// A plain slave (`-i` only) whose master syncs faster than its
+/// `summary_interval`: it prints only `rms` summaries (and port lines),
+/// piped into the log socket as the README shows (tagged by sed); its
+/// management socket is not the one the config names, so nothing but the
+/// summaries with the SLAVE port can make it LOCKED.
+#[test]
+fn summary_only_slave_is_locked_from_its_summaries() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("n9u");
+    let a = &lab.a;
+    let c = Consumer::start();
+    a.subscribe("/sync/ptp-status/lock-state", &c.endpoint("/lock"));
+    let mut master = lab.master();
+    drain(&mut master);
+    let tmp = tempfile::tempdir().unwrap();
+    let uds = tmp.path().join("plain.sock");
+    let mut slave = ptp::spawn_ptp4l_args(
+        &lab.pair.slave_ns,
+        &[
+            "-i",
+            &lab.pair.slave_if,
+            "-S",
+            "-2",
+            "-s",
+            "-m",
+            "--pi_proportional_const",
+            "0.7",
+            "--pi_integral_const",
+            "0.3",
+            "--uds_address",
+            uds.to_str().unwrap(),
+        ],
+        std::process::Stdio::piped(),
+        std::process::Stdio::null(),
+    );
+    let out = slave.take_stdout();
+    let mut w = a.connect_socket();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            log.lock().unwrap().push(line.clone());
+            // The README's sed: the tag names the config (and its profile).
+            let tagged = match line.split_once("]: ") {
+                Some((head, rest)) => format!("{head}]: [ptp4l.0.config] {rest}"),
+                None => line,
+            };
+            w.line(&tagged);
+        }
+    });
+    let addr = lab.port_address();
+    wait_seq(&c, &addr, 0, &["LOCKED"]);
+    let lines = seen.lock().unwrap().clone();
+    assert!(lines.iter().any(|l| l.contains(" rms ")), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("master offset")),
+        "{lines:?}"
+    );
+    slave.kill();
+}
