@@ -123,3 +123,67 @@ impl EngineHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::engine::Thresholds;
+    use crate::engine::parse::port::PortState;
+    use crate::engine::tests::Recorder;
+    use crate::event::EventKind;
+    use crate::metrics::PtpMetrics;
+
+    /// A port state read from the socket waits for the line source, which
+    /// applies the lines written before it first: the daemon's `s0` then
+    /// its port leaving SLAVE is FREERUN, not HOLDOVER then FREERUN.
+    #[test]
+    fn facts_of_other_sources_wait_for_the_lines_before_them() {
+        let rec = Arc::new(Recorder::default());
+        let e = Engine::new(
+            "n1".into(),
+            Thresholds::default(),
+            PtpMetrics::unregistered().unwrap(),
+        );
+        let h = EngineHandle::new(e, rec.clone() as Arc<dyn Sink>);
+        let origin = Origin {
+            process: Some("ptp4l".into()),
+            config: Some("ptp4l.0.config".into()),
+            ..Origin::default()
+        };
+        h.ingest_line(
+            &origin,
+            b"ptp4l[1.0]: port 1: UNCALIBRATED to SLAVE on MASTER_CLOCK_SELECTED",
+        );
+        h.ingest_line(
+            &origin,
+            b"ptp4l[1.0]: master offset 5 s2 freq 1 path delay 2",
+        );
+        let mut rx = h.order_after_lines();
+        // The management client reads the port's new state...
+        let port = What::PortState {
+            port: 1,
+            state: PortState::Listening,
+        };
+        h.apply_in_order(origin.clone(), Instant::now(), port);
+        // ...while the `s0` ptp4l printed before it is still in the ring.
+        let lock = |r: &Recorder| -> Vec<String> {
+            r.states()
+                .into_iter()
+                .filter(|(k, _)| *k == EventKind::LockState)
+                .map(|(_, s)| s)
+                .collect()
+        };
+        assert_eq!(lock(&rec), ["LOCKED"]);
+        // The line source drains its lines, then applies the fact.
+        h.ingest_line(
+            &origin,
+            b"ptp4l[1.1]: master offset 5 s0 freq 1 path delay 2",
+        );
+        let (o, at, what) = rx.try_recv().unwrap();
+        h.apply(&o, at, what);
+        assert_eq!(lock(&rec), ["FREERUN"]);
+    }
+}
