@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UnixDatagram;
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 
 pub use daemons::Daemons;
 
@@ -155,7 +155,7 @@ async fn client(engine: EngineHandle, origin: Origin, uds: PathBuf) {
         // A socket path shared by several ptp4l belongs to one of them: a
         // daemon is followed only through a socket it bound itself.
         let exists = uds.exists();
-        debug!(uds = %uds.display(), exists, "ptp4l management socket check.");
+        trace!(uds = %uds.display(), exists, "ptp4l management socket check.");
         let own = exists && origin.daemon.is_none_or(|d| daemons::owned_by(d.pid, &uds));
         if exists && !own && !warned {
             warn!(uds = %uds.display(), pid = ?origin.pid, "The socket at ptp4l's management path is not (yet) bound by that ptp4l (several ptp4l sharing one path need uds_address each): not followed until it is.");
