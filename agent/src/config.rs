@@ -125,6 +125,13 @@ pub struct Args {
     #[arg(long, env = "EBPF_TRUST_ANY", hide = true)]
     pub ebpf_trust_any: bool,
 
+    /// Pid namespaces (the inode of `/proc/<pid>/ns/pid`, comma separated)
+    /// whose linuxptp processes the eBPF source ignores. Default: none; every
+    /// namespace of the node is watched, since the daemons run in their own
+    /// pods and an agent that missed them would report nothing.
+    #[arg(long, env = "EBPF_IGNORE_PIDNS", value_delimiter = ',')]
+    pub ebpf_ignore_pidns: Vec<u64>,
+
     /// Unix socket of the log-line protocol (linuxptp-daemon writes here).
     #[arg(long, env = "SOCKET_PATH", default_value = "/cloud-native/events.sock")]
     pub socket_path: PathBuf,
@@ -380,6 +387,7 @@ pub struct Config {
     pub watch: Vec<String>,
     pub ebpf_ring_bytes: u32,
     pub ebpf_trust_any: bool,
+    pub ebpf_ignore_pidns: Vec<u64>,
     pub socket_path: PathBuf,
     pub ptp_config_dir: PathBuf,
     pub ptp_profiles: PathBuf,
@@ -548,6 +556,7 @@ impl Args {
             watch,
             ebpf_ring_bytes: self.ebpf_ring_bytes,
             ebpf_trust_any: self.ebpf_trust_any,
+            ebpf_ignore_pidns: self.ebpf_ignore_pidns,
             socket_path: self.socket_path,
             ptp_config_dir: self.ptp_config_dir,
             ptp_profiles,

@@ -142,6 +142,8 @@ fn test() -> anyhow::Result<()> {
         "agent-tests",
         "--test",
         "ebpf",
+        "--test",
+        "ebpf_instances",
         "--",
         "--test-threads=1",
     ])

@@ -36,11 +36,23 @@ pub fn start(
         engine.clone(),
         metrics.ptp.clone(),
     );
+    let daemons = pmc::Daemons::default();
     let source = if cfg.ptp_plugin {
         profiles.reload();
         tokio::spawn(profiles::watch(profiles));
-        tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
-        start_source(cfg, engine.clone(), metrics.clone(), &state.source)?
+        let source = start_source(
+            cfg,
+            engine.clone(),
+            daemons.clone(),
+            metrics.clone(),
+            &state.source,
+        )?;
+        tokio::spawn(pmc::supervise(
+            engine.clone(),
+            daemons,
+            cfg.ptp4l_uds.clone(),
+        ));
+        source
     } else {
         // The anchor loads its PTP plugin only with PTP_PLUGIN=true.
         info!("PTP_PLUGIN is false: no PTP source runs; the API serves what is published to it");
@@ -66,6 +78,7 @@ pub fn start(
 fn start_source(
     cfg: &Config,
     engine: EngineHandle,
+    daemons: pmc::Daemons,
     metrics: Arc<Metrics>,
     status: &StatusHandle,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -84,6 +97,7 @@ fn start_source(
             watch: cfg.watch.clone(),
             ring_bytes: cfg.ebpf_ring_bytes,
             trust_any: cfg.ebpf_trust_any,
+            ignore_pidns: cfg.ebpf_ignore_pidns.clone(),
         };
         match ebpf::Probes::load(&opts) {
             Ok(probes) => {
@@ -111,6 +125,9 @@ fn start_source(
                         "--ebpf-trust-any: watched processes are trusted by name alone (benches and tests only)"
                     );
                 }
+                // Before the management clients start: they follow the
+                // daemons the probes find, not the profiles' configs.
+                daemons.keep();
                 st.active = "ebpf";
                 st.watch.clone_from(&cfg.watch);
                 st.ring_bytes = Some(cfg.ebpf_ring_bytes);
@@ -118,7 +135,7 @@ fn start_source(
                 status.set(st);
                 let status = status.clone();
                 return Ok(tokio::spawn(async move {
-                    let reason = match ebpf::run(probes, &opts, engine, metrics).await {
+                    let reason = match ebpf::run(probes, &opts, engine, daemons, metrics).await {
                         Err(e) => format!("the eBPF source stopped: {e}"),
                         Ok(()) => "the eBPF source stopped".to_owned(),
                     };
