@@ -104,6 +104,7 @@ pub async fn run(
         publishers,
         dispatcher: dispatcher.clone(),
         engine: engine.clone(),
+        current: crate::current::Current::new(engine.clone(), dispatcher.clone()),
         metrics: metrics.clone(),
         max_body_bytes: cfg.max_body_bytes,
         source: StatusHandle::default(),

@@ -24,7 +24,8 @@ use crate::event::{Event, EventKind};
 use crate::metrics::Metrics;
 use crate::transport::{Outgoing, Tap};
 
-/// The current state of a kind (engine values, last event, or placeholder).
+/// The current state of a kind, or its placeholder
+/// ([`crate::current::Current::or_placeholder`]).
 pub type CurrentFn = Arc<dyn Fn(EventKind) -> Event + Send + Sync>;
 
 struct Counters {
