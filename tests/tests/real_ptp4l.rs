@@ -459,3 +459,66 @@ fn summary_only_slave_is_locked_from_its_summaries() {
     );
     slave.kill();
 }
+
+/// Socket mode with a config of the user's own name: `slave.cfg` in the
+/// config directory (its own `uds_address`, no `message_tag`), ptp4l's
+/// output tagged `[slave.cfg]` by the README's sed and piped into the log
+/// socket. LOCKED; after `kill -9` the management socket of that ptp4l is
+/// gone: FREERUN, and no stale clock class.
+#[test]
+fn any_config_name_kill9_gives_freerun_and_no_stale_class() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("n9c");
+    let a = &lab.a;
+    let c = Consumer::start();
+    a.subscribe("/sync/ptp-status/lock-state", &c.endpoint("/lock"));
+    a.subscribe("/sync/ptp-status/clock-class", &c.endpoint("/class"));
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = a.dir.path().join("slave.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "#profile: slave1\n[global]\n{TIMING}slaveOnly 1\nfree_running 0\n\
+             pi_proportional_const 0.7\npi_integral_const 0.3\nuds_address {}\n[{}]\n",
+            tmp.path().join("slave.sock").display(),
+            lab.pair.slave_if
+        ),
+    )
+    .unwrap();
+    // Only slave.cfg names the slave's interface.
+    std::fs::remove_file(&lab.slave_cfg).unwrap();
+    let addr = lab.port_address();
+    let mut master = lab.master();
+    drain(&mut master);
+    let mut slave = start_ptp4l_piped(&lab.pair.slave_ns, &cfg);
+    let out = slave.take_stdout();
+    let mut w = a.connect_socket();
+    let piper = std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            // sed 's/^\(ptp4l\[[^]]*\]:\) /\1 [slave.cfg] /'
+            let tagged = match line.split_once("]: ") {
+                Some((head, rest)) => format!("{head}]: [slave.cfg] {rest}"),
+                None => line,
+            };
+            w.line(&tagged);
+        }
+    });
+    let n = wait_seq(&c, &addr, 0, &["LOCKED"]);
+    let class = wait_for(LONG, || {
+        values(&c, "/class", &addr, "metric")
+            .contains(&"248".to_owned())
+            .then_some(())
+    });
+    assert!(class.is_some(), "{:?}", c.bodies("/class"));
+    slave.kill();
+    piper.join().unwrap();
+    wait_seq(&c, &addr, n, &["FREERUN"]);
+    assert_eq!(
+        current(a, "/sync/ptp-status/lock-state", &addr, "notification"),
+        ["FREERUN"]
+    );
+    assert!(current(a, "/sync/ptp-status/clock-class", &addr, "metric").is_empty());
+}

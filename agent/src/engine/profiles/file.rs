@@ -1,6 +1,9 @@
 //! One linuxptp config file (`/var/run/ptp4l.0.config`, §3.2): the
 //! daemon's `#profile: <name>` header, the interface sections (numbered as
-//! ptp4l numbers its ports) and the `uds_address` of `[global]`.
+//! ptp4l numbers its ports) and the `uds_address` of `[global]`. Besides
+//! the names the daemon writes, a user's own `*.cfg` / `*.conf` (the
+//! README's socket mode: `ptp4l -f slave.cfg`) is one when it has a
+//! `[global]` section.
 
 use std::path::PathBuf;
 
@@ -20,6 +23,9 @@ pub struct ConfigFile {
     /// `message_tag` as the config name it carries (`[ptp4l.7.config]`
     /// gives `ptp4l.7.config`; a `:level` suffix is dropped).
     pub message_tag: Option<String>,
+    /// It has a `[global]` section: what makes a file of any name a
+    /// linuxptp config.
+    pub global: bool,
 }
 
 /// Whether `name` is a config the daemon writes:
@@ -36,6 +42,24 @@ pub fn is_config_name(name: &str) -> bool {
         proc_name,
         "ptp4l" | "ts2phc" | "phc2sys" | "synce4l" | "chronyd"
     ) && n.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// Whether the file `name` of the config directory is read: a daemon's
+/// name, or a `*.cfg` / `*.conf` of the user's (kept only when it is a
+/// linuxptp config, see [`ConfigFile::is_linuxptp`]).
+#[must_use]
+pub fn is_candidate(name: &str) -> bool {
+    is_config_name(name)
+        || (!name.starts_with('.') && (name.ends_with(".cfg") || name.ends_with(".conf")))
+}
+
+impl ConfigFile {
+    /// A daemon's name is a config whatever it holds; any other file only
+    /// with a `[global]` section (not some other program's `.conf`).
+    #[must_use]
+    pub fn is_linuxptp(&self) -> bool {
+        self.global || is_config_name(&self.name)
+    }
 }
 
 /// `[ptp4l.7.config:6]` -> `ptp4l.7.config`.
@@ -71,6 +95,7 @@ pub fn parse(name: &str, text: &str) -> Result<ConfigFile, ProfileError> {
                 reason: "unterminated section header".into(),
             })?;
             section = s.trim().to_owned();
+            f.global |= section == "global";
             // synce4l's `[<synce1>]` names a device, not a port.
             if !NOT_PORTS.contains(&section.as_str())
                 && !section.starts_with('<')
@@ -104,6 +129,28 @@ mod tests {
         assert!(!is_config_name("ts2phc.0.cfg"));
         assert!(!is_config_name("ptp4l.x.config"));
         assert!(!is_config_name("foo.0.config"));
+    }
+
+    #[test]
+    fn any_name_with_a_global_section() {
+        assert!(is_candidate("ptp4l.0.config"));
+        assert!(is_candidate("slave.cfg"));
+        assert!(is_candidate("gm.conf"));
+        assert!(!is_candidate(".slave.cfg"));
+        assert!(!is_candidate("ptp-profiles.json"));
+        assert!(!is_candidate("slave.cfg.bak"));
+        assert!(
+            parse("slave.cfg", "[global]\n[eth0]\n")
+                .unwrap()
+                .is_linuxptp()
+        );
+        assert!(
+            !parse("other.conf", "[server]\nport 1\n")
+                .unwrap()
+                .is_linuxptp()
+        );
+        assert!(!parse("empty.cfg", "").unwrap().is_linuxptp());
+        assert!(parse("ptp4l.0.config", "").unwrap().is_linuxptp());
     }
 
     #[test]

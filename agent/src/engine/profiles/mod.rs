@@ -120,13 +120,14 @@ pub fn load(
         let mut names: Vec<String> = rd
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| file::is_config_name(n))
+            .filter(|n| file::is_candidate(n))
             .collect();
         names.sort();
         for name in names {
             let path = dir.join(&name);
             match read(&path).and_then(|t| file::parse(&name, &t)) {
-                Ok(f) => files.push(f),
+                Ok(f) if f.is_linuxptp() => files.push(f),
+                Ok(_) => {}
                 Err(e) => {
                     errors.push(e);
                     if let Some(f) = last.files.iter().find(|f| f.name == name) {
@@ -192,6 +193,9 @@ mod tests {
         std::fs::write(d.path().join("ptp4l.2.config"), "[global\n").unwrap();
         std::fs::write(d.path().join("ptp4l.3.config"), b"[ens\xff]\n").unwrap();
         std::fs::write(d.path().join("notes.txt"), "x").unwrap();
+        // A user's own name: a config when it has `[global]`.
+        std::fs::write(d.path().join("slave.cfg"), "[global]\n[ens3f0]\n").unwrap();
+        std::fs::write(d.path().join("other.conf"), "[server]\nport 1\n").unwrap();
         let json = d.path().join("profiles.json");
         std::fs::write(
             &json,
@@ -202,7 +206,9 @@ mod tests {
         let mut last = LastGood::default();
         let (set, errors) = load(d.path(), &json, Thresholds::default(), &mut last);
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert_eq!(set.configs.len(), 2);
+        assert_eq!(set.configs.len(), 3);
+        assert_eq!(set.config("slave.cfg").unwrap().interfaces, ["ens3f0"]);
+        assert!(set.config("other.conf").is_none());
         let c0 = set.config("ptp4l.0.config").unwrap();
         assert_eq!(c0.interfaces, ["ens1f0", "ens1f1"]);
         assert_eq!(c0.thresholds.max_offset, 5000);

@@ -29,7 +29,7 @@ impl Fingerprint {
         if let Ok(rd) = std::fs::read_dir(dir) {
             for e in rd.filter_map(Result::ok) {
                 if let Ok(n) = e.file_name().into_string()
-                    && super::file::is_config_name(&n)
+                    && super::file::is_candidate(&n)
                 {
                     let (m, l) = stat(&e.path());
                     v.push((n, m, l));

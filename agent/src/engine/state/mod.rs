@@ -221,6 +221,16 @@ impl Engine {
         &self.profiles
     }
 
+    /// Whether the instance of `config` is a ptp4l's: it printed ptp4l's
+    /// servo or port lines (only ptp4l prints those). What lets the
+    /// management-socket follower take a config of any name for a ptp4l's.
+    #[must_use]
+    pub fn is_ptp4l(&self, config: &str) -> bool {
+        self.instances.iter().any(|i| {
+            &*i.name == config && i.daemon.is_none() && (i.master.is_some() || !i.ports.is_empty())
+        })
+    }
+
     /// How many instances the engine tracks (tests, diagnostics).
     #[must_use]
     pub fn instance_count(&self) -> usize {
@@ -293,12 +303,14 @@ impl Engine {
         if let Some(i) = self.find_named(name, origin) {
             return Some(i);
         }
-        // Tags are config names (§3.2 step 2); anything else is garbage,
+        // Tags are config names (§3.2 step 2): the daemon's, or a config
+        // of the config directory (`slave.cfg`); anything else is garbage,
         // and must not grow the instance list. A daemon the source knows
         // (eBPF) may use any config name.
         if origin.daemon.is_none()
             && (p.config.is_some() || origin.config.is_some())
             && !is_config_name(tagged)
+            && self.profiles.config(tagged).is_none()
         {
             return None;
         }

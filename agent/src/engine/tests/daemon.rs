@@ -241,3 +241,31 @@ fn alias_collision_uses_raw_names() {
     assert_eq!(ev[0].1, "/cluster/node/n1/eth0/master");
     assert_eq!(ev[2].1, "/cluster/node/n1/eth1/master");
 }
+
+/// Socket mode with a config of the user's own name: lines tagged
+/// `[slave.cfg]` make an instance only when `slave.cfg` is a loaded
+/// config, and it counts as a ptp4l's (for the management-socket
+/// follower) only once ptp4l's own lines came with that tag.
+#[test]
+fn any_config_name_in_the_profiles_is_a_tag() {
+    let mut t = T::new();
+    t.profiles(
+        &[
+            ("slave.cfg", "#profile: x\n[global]\n[eno1]\n"),
+            ("clock.cfg", "[global]\n[eno2]\n"),
+        ],
+        "",
+    );
+    let line = "ptp4l[1.0]: [junk.cfg] master offset 5 s2 freq 1 path delay 2";
+    assert!(!matches!(t.feed(line), Ingest::Used));
+    assert_eq!(t.e.instance_count(), 0);
+    assert!(t.states().is_empty());
+    t.feed("phc2sys[1.0]: [clock.cfg] CLOCK_REALTIME phc offset 5 s2 freq 1 delay 2");
+    assert!(!t.r.take().is_empty());
+    assert!(!t.e.is_ptp4l("clock.cfg"));
+    assert!(!t.e.is_ptp4l("slave.cfg"));
+    t.feed("ptp4l[1.0]: [slave.cfg] master offset 5 s2 freq 1 path delay 2");
+    assert_eq!(t.r.take()[0].1, "/cluster/node/n1/eno1/master");
+    assert!(t.e.is_ptp4l("slave.cfg"));
+    assert!(!t.e.is_ptp4l("clock.cfg"));
+}

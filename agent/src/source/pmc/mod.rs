@@ -32,6 +32,7 @@ use tracing::{debug, info, trace, warn};
 pub use daemons::Daemons;
 
 use crate::engine::parse::port::PortState;
+use crate::engine::profiles::file::is_config_name;
 use crate::engine::{EngineHandle, Origin, What};
 
 /// ptp4l's default management socket.
@@ -100,9 +101,17 @@ fn unshared(targets: Vec<Target>, warned: &mut HashSet<PathBuf>) -> Vec<Target> 
         .collect()
 }
 
-/// The ptp4l configs of the profiles (socket mode), or the fallback.
+/// The ptp4l configs of the profiles (socket mode), or the fallback. A
+/// config is a ptp4l's by its name (`ptp4l.N.config`), or, whatever it is
+/// called (`slave.cfg`), once the engine saw ptp4l's lines with its tag:
+/// never is a ts2phc or phc2sys config (whose `uds_address` names the
+/// ptp4l it talks to) taken for a ptp4l.
 fn profile_targets(engine: &EngineHandle, fallback: &Path) -> Vec<Target> {
-    let set = engine.with(|e, _| e.profiles().clone());
+    let (set, seen) = engine.with(|e, _| {
+        let set = e.profiles().clone();
+        let seen: Vec<bool> = set.configs.iter().map(|c| e.is_ptp4l(&c.config)).collect();
+        (set, seen)
+    });
     let origin = |config: Option<&str>| Origin {
         process: Some("ptp4l".into()),
         config: config.map(Into::into),
@@ -111,8 +120,9 @@ fn profile_targets(engine: &EngineHandle, fallback: &Path) -> Vec<Target> {
     let mut want: Vec<Target> = set
         .configs
         .iter()
-        .filter(|c| c.config.starts_with("ptp4l."))
-        .map(|c| {
+        .zip(seen)
+        .filter(|(c, seen)| c.config.starts_with("ptp4l.") || (*seen && !is_config_name(&c.config)))
+        .map(|(c, _)| {
             let path = c.uds_address.clone().unwrap_or_else(|| fallback.to_owned());
             (origin(Some(&c.config)), path)
         })
