@@ -234,7 +234,8 @@ fn v1_consumer_decodes_cloud_native_events() {
 }
 
 /// The repository's example consumer, rebuilt on the client: subscribes to
-/// its five resources and makes them again when the publisher lost them.
+/// its five resources and makes them again when the publisher lost them;
+/// its log, piped, is plain text with plain values.
 #[test]
 fn example_consumer_keeps_its_five_subscriptions() {
     let p = Agent::start(&[]);
@@ -251,13 +252,39 @@ fn example_consumer_keeps_its_five_subscriptions() {
             "1",
         ])
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Its log, wherever it writes it.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let out: [Box<dyn std::io::Read + Send>; 2] = [
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for pipe in out {
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+    }
     let five = || (subs_of(&p, &endpoint, "v2").len() == 5).then_some(());
     let ok = wait_for(T, five);
     let r = request("DELETE", &p.api("/subscriptions"), None).unwrap();
     assert_eq!(r.status, 204);
     let again = wait_for(T, five);
+    p.create_event(LOCK, "LOCKED");
+    let logged = wait_for(T, || {
+        let l = log.lock().unwrap();
+        l.lines()
+            .find(|x| x.contains("received event") && x.contains("LOCKED"))
+            .map(str::to_owned)
+    });
     let _ = child.kill();
     let _ = child.wait();
     assert!(
@@ -265,4 +292,11 @@ fn example_consumer_keeps_its_five_subscriptions() {
         "{:?}",
         subs_of(&p, &endpoint, "v2")
     );
+    let line = logged.unwrap_or_else(|| panic!("no event logged: {}", log.lock().unwrap()));
+    assert!(
+        !line.contains('\u{1b}'),
+        "no colour codes when piped: {line:?}"
+    );
+    assert!(!line.contains("Some("), "plain values: {line}");
+    assert!(line.contains("latency_ms="), "{line}");
 }

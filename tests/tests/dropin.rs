@@ -265,6 +265,44 @@ fn v2_and_v1_are_separate_views_of_one_store() {
     );
 }
 
+/// One consumer endpoint may hold a v1 and a v2 subscription to the same
+/// resource: each API sees and answers for its own, so neither a 409 nor
+/// an answer naming a subscription the other API cannot show.
+#[test]
+fn one_endpoint_may_subscribe_through_v1_and_v2() {
+    let mut a = Agent::start(&[]);
+    let c = Consumer::start();
+    let endpoint = c.endpoint("/both");
+    let v1 = a.subscribe_v1(LOCK, &endpoint);
+    let v2 = a.subscribe(LOCK, &endpoint);
+    assert_ne!(v2["SubscriptionId"], v1["id"]);
+    let v2_id = v2["SubscriptionId"].as_str().unwrap();
+    assert_eq!(get(&a.api(&format!("/subscriptions/{v2_id}"))).status, 200);
+    // The other way round: v1 answers with its own, not the v2 one.
+    let again = a.subscribe_v1(LOCK, &endpoint);
+    assert_eq!(again["id"], v1["id"]);
+    let v1_list = get(&a.api_v1("/subscriptions")).json();
+    assert_eq!(v1_list.as_array().unwrap().len(), 1, "{v1_list}");
+    // Both survive a restart with their own API.
+    a.restart();
+    assert_eq!(
+        get(&a.api("/subscriptions"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        get(&a.api_v1("/subscriptions"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 #[test]
 fn percent_encoded_addresses_are_decoded() {
     let a = Agent::start(&[]);

@@ -46,7 +46,7 @@ fn create_writes_the_anchor_format_and_reloads() {
     assert!(s.generation() > g0);
     assert_eq!(s.list(), vec![a.clone(), b.clone()]);
     assert_eq!(s.get(b.id), Some(b.clone()));
-    assert_eq!(s.find(&a.resource, &a.endpoint), Some(a.clone()));
+    assert_eq!(s.find(&a.resource, &a.endpoint, a.version), Some(a.clone()));
 
     let name = format!("{}.json", client_id("http://c:1/e"));
     assert_eq!(json_files(d.path()), std::slice::from_ref(&name));

@@ -211,20 +211,28 @@ impl Store {
         self.inner.read().get(id).cloned()
     }
 
-    /// The subscription of `endpoint` to exactly `resource`, if any.
+    /// The subscription of `endpoint` to exactly `resource` made through
+    /// API `version`, if any (v1 and v2 are separate views: one endpoint may
+    /// hold one of each).
     #[must_use]
-    pub fn find(&self, resource: &str, endpoint: &str) -> Option<Subscription> {
+    pub fn find(
+        &self,
+        resource: &str,
+        endpoint: &str,
+        version: ApiVersion,
+    ) -> Option<Subscription> {
         let inner = self.inner.read();
         inner
             .of_endpoint(endpoint)
-            .find(|s| s.resource == resource)
+            .find(|s| s.resource == resource && s.version == version)
             .cloned()
     }
 
     /// Adds `sub` once its client file is on disk. Blocking.
     ///
     /// # Errors
-    /// [`CreateError::Duplicate`] (same resource and endpoint, or id taken),
+    /// [`CreateError::Duplicate`] (same resource, endpoint and API version,
+    /// or id taken),
     /// or the file could not be written (then nothing changed).
     pub fn create(&self, sub: Subscription) -> Result<(), CreateError> {
         let _client = self.stripe(&sub.endpoint).lock();
@@ -232,7 +240,7 @@ impl Store {
             let inner = self.inner.read();
             let dup = inner
                 .of_endpoint(&sub.endpoint)
-                .find(|s| s.resource == sub.resource)
+                .find(|s| s.resource == sub.resource && s.version == sub.version)
                 .or_else(|| inner.get(sub.id));
             if let Some(existing) = dup {
                 return Err(CreateError::Duplicate(Box::new(existing.clone())));

@@ -59,10 +59,15 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Colour only on a terminal: piped logs stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
     let version = match args.api {
@@ -103,16 +108,18 @@ async fn main() -> anyhow::Result<()> {
         tokio::select! {
             ev = events.next() => {
                 let Some(ev) = ev else { return Ok(()) };
+                // Plain values in log fields: an event without a time (or
+                // from the future) logs no latency rather than `None`.
                 let latency_ms = ev
                     .time
                     .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .map(|d| d.as_secs_f64() * 1e3);
+                    .map_or_else(String::new, |d| format!("{:.3}", d.as_secs_f64() * 1e3));
                 let values: Vec<String> = ev
                     .values
                     .iter()
                     .map(|v| format!("{}={}", v.resource, v.value))
                     .collect();
-                info!(r#type = %ev.type_name, values = ?values, latency_ms = ?latency_ms, "received event");
+                info!(r#type = %ev.type_name, values = ?values, latency_ms = %latency_ms, "received event");
             }
             _ = pull.tick(), if args.pull_interval > 0 => {
                 for a in &addresses {

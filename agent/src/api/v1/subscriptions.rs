@@ -64,7 +64,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
         )
         .field("resource"));
     }
-    if let Some(existing) = st.store.find(&req.resource, &endpoint) {
+    if let Some(existing) = st.store.find(&req.resource, &endpoint, ApiVersion::V1) {
         return Ok(existing);
     }
     check_endpoint(ctx, &endpoint).await?;

@@ -45,7 +45,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
     }
     // Cheap check first, so a duplicate does not notify the consumer again;
     // the store checks again under its lock.
-    if let Some(existing) = st.store.find(&info.resource, &endpoint) {
+    if let Some(existing) = st.store.find(&info.resource, &endpoint, ApiVersion::V2) {
         return Err(conflict(&existing));
     }
     let id = Uuid::new_v4();
