@@ -11,6 +11,7 @@ pub mod http;
 pub mod ptp;
 pub mod receipts;
 pub mod schema;
+pub mod stages;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::{Engine, Ingest, Origin, Sink, Snapshot};
-use crate::event::EventKind;
+use crate::event::{Event, EventKind};
 
 /// Shared access to the engine plus its timer task.
 #[derive(Clone)]
@@ -28,9 +28,19 @@ impl EngineHandle {
 
     /// One line; what the engine made of it, for the source's counters.
     pub fn ingest_line(&self, origin: &Origin, line: &[u8]) -> Ingest {
+        self.ingest_line_at(origin, line, Instant::now())
+    }
+
+    /// One line the source read at `read`: the events it causes carry that
+    /// time to the delivery's stage timing.
+    pub fn ingest_line_at(&self, origin: &Origin, line: &[u8], read: Instant) -> Ingest {
+        let sink = Stamp {
+            sink: &*self.sink,
+            read,
+        };
         let mut e = self.engine.lock();
         let before = e.next_deadline();
-        let r = e.ingest_line(origin, line, Instant::now(), &*self.sink);
+        let r = e.ingest_line(origin, line, Instant::now(), &sink);
         if e.next_deadline() != before {
             self.timer.notify_one();
         }
@@ -72,5 +82,17 @@ impl EngineHandle {
                 None => self.timer.notified().await,
             }
         }
+    }
+}
+
+/// Passes events on with the time their cause was read.
+struct Stamp<'a> {
+    sink: &'a dyn Sink,
+    read: Instant,
+}
+
+impl Sink for Stamp<'_> {
+    fn publish(&self, event: Event) {
+        self.sink.publish_read(event, self.read);
     }
 }

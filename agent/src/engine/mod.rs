@@ -25,8 +25,15 @@ pub use state::{DEAD_OFFSET, Engine, Ingest};
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 
 /// Where published events go (the delivery dispatcher). Must not block.
-pub trait Sink: Send + Sync + 'static {
+pub trait Sink: Send + Sync {
     fn publish(&self, event: Event);
+
+    /// `event`, caused by a line or record the source read at `read` (the
+    /// first stage of the stage timing; see [`EngineHandle::ingest_line_at`]).
+    fn publish_read(&self, event: Event, read: std::time::Instant) {
+        let _ = read;
+        self.publish(event);
+    }
 }
 
 /// What the source knows about the writer of a line, for lines that carry

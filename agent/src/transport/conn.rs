@@ -3,7 +3,7 @@
 //! own connection).
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::Uri;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,6 +99,8 @@ pub struct Conn {
     /// Reused request and response buffers.
     req: Vec<u8>,
     buf: Vec<u8>,
+    /// When the last request was written to the socket (stage timing).
+    written: Option<Instant>,
 }
 
 /// How an exchange failed, for the reconnect-once rule.
@@ -123,6 +125,7 @@ impl Conn {
             head,
             req: Vec::new(),
             buf: Vec::new(),
+            written: None,
         }
     }
 
@@ -145,6 +148,12 @@ impl Conn {
                 Err(DeliveryError::Timeout(timeout))
             }
         }
+    }
+
+    /// When the last request was completely written to the socket.
+    #[must_use]
+    pub fn written(&self) -> Option<Instant> {
+        self.written
     }
 
     async fn post_inner(&mut self, body: &[&[u8]]) -> Result<u16, DeliveryError> {
@@ -186,6 +195,7 @@ impl Conn {
             .write_all(&self.req)
             .await
             .map_err(|e| Failure::Stale(DeliveryError::Io(e)))?;
+        self.written = Some(Instant::now());
         self.buf.clear();
         let (code, keep_alive) = read_response(stream, &mut self.buf).await?;
         if !keep_alive {

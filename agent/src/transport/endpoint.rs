@@ -125,6 +125,12 @@ impl Endpoint {
                 Outcome::Answered(code) => {
                     failures = 0;
                     let m = &shared.metrics.delivery;
+                    if let Some(written) = conn.as_ref().and_then(Conn::written) {
+                        let answered = written.elapsed();
+                        m.stages.answered.observe(answered.as_secs_f64());
+                        let w = written.saturating_duration_since(item.queued);
+                        m.stages.written.observe(w.as_secs_f64());
+                    }
                     if (200..300).contains(&code) {
                         m.latency
                             .observe(item.event.created.elapsed().as_secs_f64());

@@ -161,14 +161,19 @@ impl Dispatcher {
     /// Publishes an event that does not come from the engine and keeps it as
     /// the kind's current state.
     pub fn publish_external(&self, event: Event) {
-        if let Some(out) = self.publish_out(event, true) {
+        if let Some(out) = self.publish_out(event, None, true) {
             self.external[out.kind().index()].store(Some(out));
         }
     }
 
     /// Queues `event` to its endpoints and taps. Unless `keep`, an event
     /// nobody receives is not even serialised.
-    fn publish_out(&self, event: Event, keep: bool) -> Option<Arc<Outgoing>> {
+    fn publish_out(
+        &self,
+        event: Event,
+        read: Option<Instant>,
+        keep: bool,
+    ) -> Option<Arc<Outgoing>> {
         if self.closing.load(Ordering::Acquire) {
             return None;
         }
@@ -177,7 +182,21 @@ impl Dispatcher {
         if !keep && routes.by_kind[kind.index()].is_empty() && self.taps.load().is_empty() {
             return None;
         }
-        let out = Arc::new(Outgoing::new(event));
+        let out = Arc::new(Outgoing::read_at(event, read));
+        let stages = &self.shared.metrics.delivery.stages;
+        if let Some(read) = read {
+            stages.engine.observe(
+                out.event
+                    .created
+                    .saturating_duration_since(read)
+                    .as_secs_f64(),
+            );
+        }
+        stages.queued.observe(
+            out.queued
+                .saturating_duration_since(out.event.created)
+                .as_secs_f64(),
+        );
         for ep in &routes.by_kind[kind.index()] {
             ep.push(out.clone(), &self.shared);
         }
@@ -317,7 +336,11 @@ impl Dispatcher {
 
 impl Sink for Dispatcher {
     fn publish(&self, event: Event) {
-        self.publish_out(event, false);
+        self.publish_out(event, None, false);
+    }
+
+    fn publish_read(&self, event: Event, read: Instant) {
+        self.publish_out(event, Some(read), false);
     }
 }
 

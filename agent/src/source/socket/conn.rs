@@ -37,10 +37,12 @@ pub(super) async fn serve(stream: UnixStream, engine: EngineHandle, lines: Socke
                 return;
             }
         };
+        // When these bytes were read: the first stage of the stage timing.
+        let read = Instant::now();
         if buf.is_empty() {
             // EOF: a last line without newline still counts.
             if !discarding && !line.is_empty() {
-                conn.line(&line);
+                conn.line(&line, read);
             }
             debug!("Log socket connection closed.");
             return;
@@ -58,10 +60,10 @@ pub(super) async fn serve(stream: UnixStream, engine: EngineHandle, lines: Socke
         } else if !complete {
             line.extend_from_slice(chunk);
         } else if line.is_empty() {
-            conn.line(chunk);
+            conn.line(chunk, read);
         } else {
             line.extend_from_slice(chunk);
-            conn.line(&line);
+            conn.line(&line, read);
             line.clear();
         }
         reader.consume(used);
@@ -77,7 +79,7 @@ struct Conn {
 }
 
 impl Conn {
-    fn line(&mut self, line: &[u8]) {
+    fn line(&mut self, line: &[u8], read: Instant) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match line {
             b"CMD RESTART" => {
@@ -97,7 +99,7 @@ impl Conn {
             return;
         }
         self.learn(line);
-        match self.engine.ingest_line(&self.origin, line) {
+        match self.engine.ingest_line_at(&self.origin, line, read) {
             Ingest::Used => self.lines.ok.inc(),
             Ingest::Ignored => {
                 trace!(line = %String::from_utf8_lossy(line), "Log line ignored.");
