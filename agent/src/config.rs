@@ -8,6 +8,9 @@ use std::time::Duration;
 use axum::http::Uri;
 use clap::{Parser, ValueEnum};
 
+mod security;
+pub use security::{AuthSettings, SA_DIR, Security, SecurityArgs};
+
 /// sysexits.h EX_USAGE: the exit code for invalid configuration.
 pub const EX_USAGE: i32 = 64;
 
@@ -182,6 +185,10 @@ pub struct Args {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+
+    /// TLS, auth, endpoint policy, connection limits.
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 /// SASL PLAIN credentials for the broker.
@@ -238,6 +245,7 @@ pub struct Config {
     pub delivery_timeout: Duration,
     pub drain_timeout: Duration,
     pub max_body_bytes: usize,
+    pub security: Security,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +276,8 @@ pub enum ConfigError {
     BadThresholds,
     #[error("--store-path {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Security(String),
 }
 
 impl Args {
@@ -377,6 +387,7 @@ impl Args {
             delivery_timeout: Duration::from_millis(self.delivery_timeout_ms.max(1)),
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             max_body_bytes: self.max_body_bytes,
+            security: self.security.validate()?,
         })
     }
 }

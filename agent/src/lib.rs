@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod event;
@@ -13,4 +14,5 @@ pub mod metrics;
 pub mod relay;
 pub mod source;
 pub mod store;
+pub mod tls;
 pub mod transport;

@@ -82,7 +82,11 @@ pub fn request_with(
     parse(&raw)
 }
 
-fn parse(raw: &[u8]) -> std::io::Result<Response> {
+/// Parses a whole HTTP/1.1 response.
+///
+/// # Errors
+/// Not an HTTP response.
+pub fn parse(raw: &[u8]) -> std::io::Result<Response> {
     let bad = || std::io::Error::other("malformed HTTP response");
     let end = raw
         .windows(4)

@@ -8,10 +8,12 @@ pub mod broker;
 pub mod chain;
 pub mod examples;
 pub mod http;
+pub mod kube;
 pub mod ptp;
 pub mod receipts;
 pub mod schema;
 pub mod stages;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -76,6 +78,10 @@ pub struct Agent {
     extra: Vec<String>,
     /// Append stderr to `<dir>/agent.log` instead of inheriting it.
     log_to_file: bool,
+    /// Open-file limit (soft and hard) the agent starts with.
+    nofile: Option<u64>,
+    /// The API serves TLS: how to reach `/health` at start.
+    https: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Agent {
@@ -86,6 +92,48 @@ impl Agent {
     #[must_use]
     pub fn start(extra: &[&str]) -> Self {
         Self::start_with(extra, false)
+    }
+
+    /// Like [`Agent::start`], under an open-file limit of `nofile` (soft
+    /// and hard), as a container may run it.
+    #[must_use]
+    pub fn start_with_nofile(extra: &[&str], nofile: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("store")).unwrap();
+        let mut a = Self {
+            child: None,
+            dir,
+            api_port: free_port(),
+            metrics_port: free_port(),
+            node: Self::NODE.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            log_to_file: false,
+            nofile: Some(nofile),
+            https: None,
+        };
+        a.spawn();
+        a
+    }
+
+    /// Like [`Agent::start_logged`] for an agent whose API serves TLS (the
+    /// flags in `extra`); `client` reaches its `/health`.
+    #[must_use]
+    pub fn start_tls(extra: &[&str], client: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("store")).unwrap();
+        let mut a = Self {
+            child: None,
+            dir,
+            api_port: free_port(),
+            metrics_port: free_port(),
+            node: Self::NODE.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            log_to_file: true,
+            nofile: None,
+            https: Some(client),
+        };
+        a.spawn();
+        a
     }
 
     /// Like [`Agent::start`], with the agent's log kept in `<dir>/agent.log`
@@ -106,6 +154,8 @@ impl Agent {
             node: Self::NODE.to_owned(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             log_to_file,
+            nofile: None,
+            https: None,
         };
         a.spawn();
         a
@@ -135,6 +185,17 @@ impl Agent {
                 .open(d.join("agent.log"))
                 .unwrap();
             cmd.stderr(f).env("NO_COLOR", "1");
+        }
+        if let Some(n) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs
+            // between fork and exec here.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(std::io::Error::from)
+                });
+            }
         }
         let child = cmd
             .args(["--node-name", &self.node])
@@ -176,7 +237,11 @@ impl Agent {
             .expect("spawn cloud-event-agent");
         self.child = Some(child);
         let ok = wait_for(Duration::from_secs(20), || {
-            let r = http::request("GET", &self.api("/health"), None).ok()?;
+            let path = "/api/ocloudNotifications/v2/health";
+            let r = match &self.https {
+                Some(c) => tls::request(c, self.api_port, "GET", path, None, &[]).ok()?,
+                None => http::request("GET", &self.api("/health"), None).ok()?,
+            };
             (r.status == 200).then_some(())
         });
         assert!(ok.is_some(), "agent did not become healthy");
@@ -304,6 +369,13 @@ impl Agent {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap());
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
         c.wait().unwrap()
+    }
+
+    /// Starts the binary again on the same store, socket and ports, with
+    /// `extra` flags instead of the first ones.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.extra = extra.iter().map(|s| (*s).to_owned()).collect();
+        self.restart();
     }
 
     /// Starts the binary again on the same store, socket and ports.

@@ -150,7 +150,7 @@ fn bad_subscription_requests() {
     // The endpoint check must be answered 2xx.
     let refusing = Consumer::with_args(&["--status", "500"]);
     let r = v1_sub(&a, &a.address(LOCK), &refusing.endpoint("/e"));
-    v1_error(&r, "HTTP 500");
+    v1_error(&r, "unreachable");
     let list = request("GET", &a.api_v1("/subscriptions"), None)
         .unwrap()
         .json();

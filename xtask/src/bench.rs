@@ -27,6 +27,8 @@ pub fn bench() -> anyhow::Result<()> {
     run_bin("bench-chain", &path)?;
     println!("\n## Memory\n");
     run_bin("bench-rss", &path)?;
+    println!("\n## TLS and scale (10,000 subscribers)\n");
+    run_bin("bench-scale", &path)?;
     if root {
         println!("\n## eBPF source (real probes, this machine's kernel)\n");
         run_bin("bench-ebpf", &path)?;

@@ -3,12 +3,16 @@
 //! `encoding/json` does; `SubscriptionId` and `UriLocation` are ignored
 //! (O-RAN: "shall ignore").
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
 use super::problem::Problem;
+use crate::transport::policy::Policy;
 
 /// The fields of a `SubscriptionInfo` request that we use.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,30 +32,118 @@ fn too_large(limit: usize) -> Problem {
     .with("limit", limit)
 }
 
-/// Reads the whole body, refusing more than `limit` bytes (413).
+/// How long a client may take to send its body once its head arrived.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// At most this much of a refused body is read and thrown away while and
+/// after the answer goes out (lingering close): a client that writes its
+/// whole body before reading (Python's `http.client`) then reads its 413 or
+/// 415 instead of a broken pipe. Past it the connection is closed.
+pub const DRAIN_LIMIT: u64 = 1 << 20;
+
+/// Whether `headers` declare a JSON body: `application/json` or a
+/// `+json` type (`application/cloudevents+json`), any parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let Some((ty, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    ty.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+fn unsupported_type(headers: &HeaderMap) -> Problem {
+    let got = headers.get(header::CONTENT_TYPE).map_or_else(
+        || "none".to_owned(),
+        |v| format!("{:?}", String::from_utf8_lossy(v.as_bytes())),
+    );
+    Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Request body must be JSON",
+        format!("writes take Content-Type: application/json; this request has {got}"),
+    )
+}
+
+/// Reads the whole JSON body, refusing more than `limit` bytes (413) and
+/// any other content type (415); a refused body is drained first, up to
+/// [`DRAIN_LIMIT`].
 ///
 /// # Errors
-/// 413 over the limit, 400 when the body cannot be read.
+/// 415 not JSON, 413 over the limit, 408 too slow, 400 unreadable.
 pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // No body and no type: nothing to mistake for JSON (400 below).
+    let empty = declared == Some(0) && !headers.contains_key(header::CONTENT_TYPE);
+    if !empty && !is_json(headers) {
+        drain(body);
+        return Err(unsupported_type(headers));
+    }
     if declared.is_some_and(|n| n > limit as u64) {
+        drain(body);
         return Err(too_large(limit));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let e = e.into_inner();
-        if e.is::<http_body_util::LengthLimitError>() {
-            too_large(limit)
-        } else {
-            Problem::bad_request(
-                "unreadable-body",
-                "Request body could not be read",
-                format!("reading the request body failed: {e}"),
-            )
+    let mut body = body;
+    let mut out = bytes::BytesMut::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                if out.len() + data.len() > limit {
+                    return Ok(false);
+                }
+                out.extend_from_slice(&data);
+            }
         }
-    })
+        Ok::<_, axum::Error>(true)
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(true)) => Ok(out.freeze()),
+        Ok(Ok(false)) => {
+            drain(body);
+            Err(too_large(limit))
+        }
+        Ok(Err(e)) => Err(Problem::bad_request(
+            "unreadable-body",
+            "Request body could not be read",
+            format!("reading the request body failed: {e}"),
+        )),
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            "Request body too slow",
+            format!("the request body did not arrive within {BODY_TIMEOUT:?}"),
+        )),
+    }
+}
+
+/// Reads and discards up to [`DRAIN_LIMIT`] bytes of `body`, within
+/// [`BODY_TIMEOUT`], on a task of its own: the answer goes out meanwhile
+/// (the connection keeps reading while the body is alive).
+fn drain(mut body: Body) {
+    let discard = async move {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                seen += data.len() as u64;
+                if seen > DRAIN_LIMIT {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(BODY_TIMEOUT, discard).await;
+    });
 }
 
 /// The value of `name` in `obj`: exact key first, else case-insensitive.
@@ -175,11 +267,12 @@ pub fn parse_info_as(bytes: &[u8], keys: &Keys) -> Result<InfoRequest, Problem> 
     Ok(InfoRequest { resource, endpoint })
 }
 
-/// `EndpointUri` must be an absolute `http` or `https` URL with a host.
+/// `EndpointUri` must be an absolute `http` or `https` URL with a host
+/// that `policy` allows.
 ///
 /// # Errors
 /// 400 naming `EndpointUri` and what is wrong with it.
-pub fn check_endpoint(endpoint: &str) -> Result<(), Problem> {
+pub fn check_endpoint(endpoint: &str, policy: &Policy) -> Result<(), Problem> {
     let bad = |why: String| {
         Problem::bad_request(
             "invalid-field",
@@ -194,8 +287,39 @@ pub fn check_endpoint(endpoint: &str) -> Result<(), Problem> {
         Some(s) => return Err(bad(format!("scheme {s:?} is not http or https"))),
         None => return Err(bad("it has no scheme".into())),
     }
-    if uri.host().is_none_or(str::is_empty) {
+    let host = uri.host().unwrap_or_default();
+    if host.is_empty() {
         return Err(bad("it has no host".into()));
+    }
+    if !policy.allows_host(host) {
+        return Err(Problem::bad_request(
+            "endpoint-not-allowed",
+            "EndpointUri not allowed",
+            format!("EndpointUri {endpoint:?}: host {host} is not allowed by the endpoint policy"),
+        )
+        .field("EndpointUri"));
+    }
+    Ok(())
+}
+
+/// Whether a subscription read from a store file would be taken by the
+/// API: an absolute http(s) `EndpointUri` the policy allows, and a
+/// resource that covers an event kind of `node`.
+///
+/// # Errors
+/// What the API would have said.
+pub fn check_stored(
+    node: &str,
+    policy: &Policy,
+    resource: &str,
+    endpoint: &str,
+) -> Result<(), String> {
+    check_endpoint(endpoint, policy).map_err(|p| p.detail.clone())?;
+    if crate::event::EventKind::matching(node, resource)
+        .next()
+        .is_none()
+    {
+        return Err(format!("resource {resource} names no event of node {node}"));
     }
     Ok(())
 }
@@ -265,9 +389,35 @@ mod tests {
     }
 
     #[test]
+    fn json_content_types() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::CONTENT_TYPE, v.parse().unwrap());
+            m
+        };
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/cloudevents+json",
+        ] {
+            assert!(is_json(&h(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonx",
+            "+json",
+        ] {
+            assert!(!is_json(&h(bad)), "{bad}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[test]
     fn endpoint_must_be_absolute_http() {
         for ok in ["http://e", "https://e:8443/x?y=1", "HTTP://10.0.0.1:9/e"] {
-            check_endpoint(ok).unwrap();
+            check_endpoint(ok, &Policy::default()).unwrap();
         }
         for bad in [
             "/event",
@@ -277,8 +427,10 @@ mod tests {
             "not a url",
             "mailto:x@y",
         ] {
-            let p = check_endpoint(bad).unwrap_err();
+            let p = check_endpoint(bad, &Policy::default()).unwrap_err();
             assert_eq!(p.field, Some("EndpointUri"), "{bad}");
         }
+        let p = check_endpoint("http://169.254.169.254/latest", &Policy::default()).unwrap_err();
+        assert_eq!(p.kind, "endpoint-not-allowed");
     }
 }

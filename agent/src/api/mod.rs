@@ -4,10 +4,12 @@
 //! the notifier, and map the outcome to a status code; every error is a
 //! problem+json body ([`problem::Problem`]).
 
+pub mod auth;
 mod body;
 pub mod notify;
 pub mod problem;
 pub mod schemas;
+pub mod serve;
 mod v1;
 mod v2;
 
@@ -21,6 +23,7 @@ use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
 use crate::store::{Publishers, Store};
 use crate::transport::Dispatcher;
+pub use body::check_stored;
 use problem::Problem;
 
 /// Path of the v2 API.

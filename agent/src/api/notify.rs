@@ -1,6 +1,7 @@
-//! The initial notification (§1.2 step 6): on subscribe, the current state
-//! of each covered event kind (or the §2.6 placeholder) is POSTed to the
-//! endpoint, which must answer 2xx before the subscription is stored.
+//! The initial notification: on subscribe, the current state of each
+//! covered event kind (or the placeholder) is POSTed to the endpoint, once
+//! the subscription is stored (so the consumer can already find it); an
+//! endpoint that does not answer 2xx undoes the subscription.
 
 use bytes::Bytes;
 
@@ -11,36 +12,40 @@ use crate::event::{Event, EventKind};
 /// Sends one CloudEvent per kind, in order; stops at the first refusal.
 ///
 /// # Errors
-/// 400 naming the kind and what the endpoint answered (status or failure).
+/// 400 "unreachable"; why is logged, not answered (the API must not serve
+/// as a port scanner).
 pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Result<(), Problem> {
     for &kind in kinds {
         let body = Bytes::from(current_or_placeholder(st, kind).to_v2_json());
-        let refused = |detail: String| {
-            Problem::bad_request(
-                "endpoint-rejected",
-                "The endpoint did not accept the initial notification",
-                detail,
-            )
-            .field("EndpointUri")
-        };
-        match st.dispatcher.post_once(endpoint, body).await {
-            Ok(code) if (200..300).contains(&code) => {}
-            Ok(code) => {
-                return Err(refused(format!(
-                    "the endpoint {endpoint} answered the initial notification ({}) with HTTP {code}; it must answer 2xx",
-                    kind.source()
-                ))
-                .with("endpointStatus", code));
-            }
-            Err(e) => {
-                return Err(refused(format!(
-                    "the initial notification ({}) to {endpoint} failed: {e}",
-                    kind.source()
-                )));
-            }
-        }
+        probe(st, endpoint, body, "EndpointUri").await?;
     }
     Ok(())
+}
+
+/// POSTs `body` to `endpoint` once; `Ok` on 2xx.
+///
+/// # Errors
+/// 400 `endpoint-rejected` naming `field`, with the same detail whatever
+/// the endpoint did (refused, timed out, answered 405): the reason goes to
+/// the log only.
+pub async fn probe(
+    st: &AppState,
+    endpoint: &str,
+    body: Bytes,
+    field: &'static str,
+) -> Result<(), Problem> {
+    let why = match st.dispatcher.post_once(endpoint, body).await {
+        Ok(code) if (200..300).contains(&code) => return Ok(()),
+        Ok(code) => format!("answered HTTP {code}"),
+        Err(e) => e.to_string(),
+    };
+    tracing::info!(endpoint, reason = %why, "endpoint check failed");
+    Err(Problem::bad_request(
+        "endpoint-rejected",
+        "The endpoint is unreachable",
+        format!("{field} {endpoint} is unreachable: it must accept a POST with a 2xx answer"),
+    )
+    .field(field))
 }
 
 /// The current state of `kind`: the engine's values, else the last event

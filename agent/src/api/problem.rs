@@ -71,14 +71,17 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, kind, title, detail)
     }
 
-    /// A server-side failure (the store could not write).
+    /// A server-side failure (the store could not write). `detail` (which
+    /// names files) goes to the log; the body says only what failed, so no
+    /// path or OS error reaches an API client.
     #[must_use]
-    pub fn internal(detail: String) -> Self {
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %detail, "request failed inside the agent");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "store-failure",
             "The change could not be stored",
-            detail,
+            "the subscription store could not be written; the agent's log says why".to_owned(),
         )
     }
 

@@ -29,7 +29,9 @@ fn state() -> AppState {
             timeout: Duration::from_millis(500),
             queue_capacity: 8,
             max_consecutive_failures: 10,
+            idle: Duration::from_secs(30),
         },
+        crate::transport::test_outbound(),
         metrics.clone(),
         store.clone() as Arc<dyn Subscriptions>,
     );

@@ -3,6 +3,7 @@
 //! `consumer`.
 
 mod consumer;
+mod limits;
 mod publisher;
 
 use std::sync::Arc;
@@ -11,13 +12,16 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing::info;
 
+use crate::api::serve::{self, Closed, Limits};
 use crate::api::{self, API_V2, AppState};
 use crate::config::{Config, Role};
 use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
 use crate::metrics::Metrics;
 use crate::source::StatusHandle;
 use crate::store::{Publishers, Store, Subscriptions};
-use crate::transport::{DeliveryConfig, Dispatcher};
+use crate::tls::TlsAcceptor;
+use crate::transport::policy::Policy;
+use crate::transport::{DeliveryConfig, Dispatcher, Outbound};
 
 /// Runs the agent until `shutdown` resolves, then drains.
 ///
@@ -28,6 +32,14 @@ pub async fn run(
     cfg: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let nofile = limits::raise_nofile();
+    let sec = &cfg.security;
+    let (api_cap, metrics_cap, outbound_cap) = limits::caps(
+        nofile,
+        sec.max_api_connections,
+        sec.max_outbound_connections,
+    );
+    info!(api = api_cap, outbound = outbound_cap, "connection caps");
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     // Start-up, nothing else runs yet: loading (and fsync) may block here.
     let store = Arc::new(
@@ -50,10 +62,19 @@ pub async fn run(
             timeout: cfg.delivery_timeout,
             queue_capacity: cfg.queue_capacity,
             max_consecutive_failures: cfg.max_consecutive_failures,
+            idle: sec.outbound_idle,
         },
+        Outbound::new(
+            crate::tls::client_config(&sec.endpoint_tls)
+                .context("loading --endpoint-ca/-cert/-key")?,
+            Policy::new(&sec.endpoint_policy).context("--endpoint-policy")?,
+            outbound_cap,
+            metrics.security.outbound_connections.clone(),
+        ),
         metrics.clone(),
         store.clone() as Arc<dyn Subscriptions>,
     );
+    check_loaded(&store, &dispatcher.outbound().policy, &cfg.node_name);
     // Defaults for instances without a profile (flags).
     let thresholds = Thresholds {
         max_offset: cfg.max_offset_threshold,
@@ -85,6 +106,21 @@ pub async fn run(
     };
     tokio::spawn(engine.clone().run_timers());
     let mut router = api::router(state.clone());
+    if let Some(settings) = &sec.auth {
+        let auth = crate::auth::Authenticator::new(
+            settings.clone(),
+            metrics.security.auth_failures.clone(),
+            metrics.security.outbound_connections.clone(),
+        )
+        .context("setting up token auth")?;
+        info!(
+            token_review = settings.token_review,
+            jwks = settings.jwks_url.is_some(),
+            protect_reads = settings.protect_reads,
+            "token auth on the REST API"
+        );
+        router = api::auth::layer(router, auth);
+    }
     let source = match cfg.role {
         Role::Publisher => Some(publisher::start(&cfg, &state, thresholds)?),
         Role::Consumer => {
@@ -92,13 +128,40 @@ pub async fn run(
             None
         }
     };
-    tokio::spawn(serve_metrics(metrics_listener, metrics));
-
-    info!(addr = %cfg.api_addr, node = %cfg.node_name, "REST API listening");
-    axum::serve(api_listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving the REST API")?;
+    let limits = Limits {
+        max_connections: api_cap,
+        header_timeout: sec.header_timeout,
+        idle_timeout: sec.idle_timeout,
+        max_buf: Limits::MAX_BUF,
+    };
+    let closed = &metrics.security.connections_closed;
+    tokio::spawn(serve::serve(
+        metrics_listener,
+        metrics_router(metrics.clone()),
+        Limits {
+            max_connections: metrics_cap,
+            ..limits.clone()
+        },
+        None,
+        Closed::new(closed.clone(), "metrics"),
+        std::future::pending(),
+    ));
+    let tls = match &sec.tls {
+        Some(files) => Some(
+            TlsAcceptor::start(files.clone(), sec.tls_reload).context("loading the TLS files")?,
+        ),
+        None => None,
+    };
+    info!(addr = %cfg.api_addr, node = %cfg.node_name, tls = tls.is_some(), "REST API listening");
+    serve::serve(
+        api_listener,
+        router,
+        limits,
+        tls,
+        Closed::new(closed.clone(), "api"),
+        shutdown,
+    )
+    .await;
     if let Some(source) = source {
         // Dropping the socket source removes its file.
         source.abort();
@@ -107,6 +170,20 @@ pub async fn run(
     info!("draining delivery queues");
     dispatcher.shutdown(cfg.drain_timeout).await;
     Ok(())
+}
+
+/// Store files are validated like API input: a subscription the API
+/// would refuse (bad scheme, a policy-refused host, another node's
+/// resource) gets a log line naming its file. It stays in the file (a node
+/// renamed back, a policy widened, finds it again) and is never delivered
+/// to: routing and connecting apply the same checks.
+fn check_loaded(store: &Store, policy: &Policy, node: &str) {
+    for sub in store.list() {
+        if let Err(why) = api::check_stored(node, policy, &sub.resource, &sub.endpoint) {
+            let file = format!("{}.json", crate::store::client_id(&sub.endpoint));
+            tracing::warn!(%file, id = %sub.id, reason = %why, "stored subscription is not valid here; it gets no events");
+        }
+    }
 }
 
 /// Runs `fut` on a single-threaded runtime of its own thread. fe2o3-amqp
@@ -139,15 +216,12 @@ pub(crate) fn amqp_config(cfg: &Config, addr: &str) -> crate::transport::amqp::A
     }
 }
 
-async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>) {
-    let app = axum::Router::new().route(
+fn metrics_router(metrics: Arc<Metrics>) -> axum::Router {
+    axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
             let m = metrics.clone();
             async move { ([("content-type", "text/plain; version=0.0.4")], m.render()) }
         }),
-    );
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!(error = %e, "metrics listener stopped");
-    }
+    )
 }

@@ -10,7 +10,8 @@ pub struct DeliveryMetrics {
     pub queue_depth: IntGauge,
     /// Older undelivered state replaced by newer state for the same resource.
     pub coalesced: IntCounter,
-    /// Deliveries by outcome: `success`, `rejected` (non-2xx), `failed`.
+    /// Deliveries by outcome: `success`, `rejected` (non-2xx), `failed`,
+    /// `timeout` (sent, not answered in time), `dropped`.
     pub deliveries: IntCounterVec,
     /// Retries after a failed attempt.
     pub retries: IntCounter,

@@ -7,6 +7,7 @@ mod delivery;
 mod ebpf;
 mod ptp;
 mod ptp_series;
+mod security;
 mod transport;
 
 pub use api::ApiMetrics;
@@ -14,6 +15,7 @@ pub use delivery::DeliveryMetrics;
 pub use ebpf::EbpfMetrics;
 pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
 pub use ptp_series::{Family, SeriesSet};
+pub use security::SecurityMetrics;
 pub use transport::TransportMetrics;
 
 use prometheus::core::Collector;
@@ -26,6 +28,7 @@ pub struct Metrics {
     pub delivery: DeliveryMetrics,
     pub ebpf: EbpfMetrics,
     pub ptp: PtpMetrics,
+    pub security: SecurityMetrics,
     pub transport: TransportMetrics,
 }
 
@@ -41,6 +44,7 @@ impl Metrics {
             delivery: DeliveryMetrics::register(&registry)?,
             ebpf: EbpfMetrics::register(&registry)?,
             ptp: PtpMetrics::register(&registry)?,
+            security: SecurityMetrics::register(&registry)?,
             transport: TransportMetrics::register(&registry)?,
             registry,
         })

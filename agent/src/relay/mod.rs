@@ -242,7 +242,9 @@ mod tests {
                 timeout: Duration::from_secs(1),
                 queue_capacity: 4,
                 max_consecutive_failures: 0,
+                idle: Duration::from_secs(30),
             },
+            crate::transport::test_outbound(),
             metrics.clone(),
             store.clone() as Arc<dyn Subscriptions>,
         );

@@ -1,21 +1,35 @@
 //! One HTTP/1.1 keep-alive connection to one consumer endpoint, owned by
 //! that endpoint's worker (no shared pool: a hung consumer holds only its
-//! own connection).
+//! own connection), over TCP or TLS. Every open connection holds a permit
+//! of [`Outbound`], so the number of subscribers is not bounded by the
+//! open-file limit.
 
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper::Uri;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use prometheus::IntGauge;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::policy::Policy;
 
 /// Why a POST got no HTTP answer.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error("invalid endpoint URI {0:?}")]
     BadUri(String),
-    #[error("endpoint scheme {0:?} is not supported (http only)")]
+    #[error("endpoint scheme {0:?} is not supported (http or https)")]
     Scheme(String),
+    #[error("{0} is not allowed by the endpoint policy")]
+    Forbidden(String),
+    #[error("TLS with {addr} failed: {source}")]
+    Tls { addr: String, source: io::Error },
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     #[error("cannot resolve {host}: {source}")]
@@ -31,14 +45,26 @@ pub enum DeliveryError {
 }
 
 impl DeliveryError {
-    /// Failures that count towards removing a consumer (the anchor's rule:
-    /// DNS errors, timeouts, refused connections; not resets).
+    /// Failures that count towards removing a consumer: nobody is there
+    /// (DNS errors, refused or reset connections). A timeout is not one: a
+    /// consumer that answers, however slowly, is alive (the anchor counts
+    /// timeouts too, and so unsubscribes consumers that got every event).
     #[must_use]
     pub fn counts_as_dead(&self) -> bool {
-        matches!(
-            self,
-            Self::Timeout(_) | Self::Resolve { .. } | Self::Refused(_)
-        )
+        match self {
+            Self::Resolve { .. } | Self::Refused(_) => true,
+            Self::Io(e) => matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            ),
+            _ => false,
+        }
+    }
+
+    /// The request went out and no answer came in time.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_))
     }
 }
 
@@ -47,6 +73,7 @@ impl DeliveryError {
 pub struct Target {
     host: String,
     port: u16,
+    tls: bool,
     /// `Host` header value.
     authority: String,
     /// Path and query.
@@ -55,23 +82,25 @@ pub struct Target {
 
 impl Target {
     /// # Errors
-    /// The URI does not parse, or is not `http://`.
+    /// The URI does not parse, or is not `http://` or `https://`.
     pub fn parse(endpoint: &str) -> Result<Self, DeliveryError> {
         let uri: Uri = endpoint
             .parse()
             .map_err(|_| DeliveryError::BadUri(endpoint.to_owned()))?;
-        match uri.scheme_str() {
-            Some(s) if s.eq_ignore_ascii_case("http") => {}
+        let tls = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => false,
+            Some(s) if s.eq_ignore_ascii_case("https") => true,
             Some(s) => return Err(DeliveryError::Scheme(s.to_owned())),
             None => return Err(DeliveryError::BadUri(endpoint.to_owned())),
-        }
+        };
         let auth = uri
             .authority()
             .ok_or_else(|| DeliveryError::BadUri(endpoint.to_owned()))?;
         let host = auth.host().trim_start_matches('[').trim_end_matches(']');
         Ok(Self {
             host: host.to_owned(),
-            port: auth.port_u16().unwrap_or(80),
+            port: auth.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+            tls,
             authority: auth.as_str().to_owned(),
             path: uri
                 .path_and_query()
@@ -84,6 +113,132 @@ impl Target {
     }
 }
 
+/// What every outbound connection shares: TLS client config, endpoint
+/// policy, and the cap on open connections.
+pub struct Outbound {
+    pub tls: Arc<rustls::ClientConfig>,
+    pub policy: Policy,
+    permits: Arc<Semaphore>,
+    /// Connections waiting for a permit.
+    waiting: AtomicUsize,
+    /// Wakes idle connections to close when others wait.
+    pressure: Notify,
+    open: IntGauge,
+}
+
+impl Outbound {
+    #[must_use]
+    pub fn new(
+        tls: Arc<rustls::ClientConfig>,
+        policy: Policy,
+        max_connections: usize,
+        open: IntGauge,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            tls,
+            policy,
+            permits: Arc::new(Semaphore::new(max_connections.max(1))),
+            waiting: AtomicUsize::new(0),
+            pressure: Notify::new(),
+            open,
+        })
+    }
+
+    /// Whether a connection is waiting for a permit (idle ones should go).
+    #[must_use]
+    pub fn under_pressure(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > 0
+    }
+
+    /// Resolves when another connection needs a permit.
+    pub async fn pressed(&self) {
+        let n = self.pressure.notified();
+        if self.under_pressure() {
+            return;
+        }
+        n.await;
+    }
+
+    /// A permit to open a connection; while waiting, idle connections are
+    /// told to give theirs up. `None` only if the cap was torn down.
+    async fn permit(&self) -> Option<OwnedSemaphorePermit> {
+        if let Ok(p) = self.permits.clone().try_acquire_owned() {
+            return Some(p);
+        }
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Waiting(&self.waiting);
+        // Counted before the announcement: an idle connection that starts
+        // waiting after it sees the count (see `pressed`).
+        self.pressure.notify_waiters();
+        self.permits.clone().acquire_owned().await.ok()
+    }
+}
+
+/// A plain or TLS stream.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// An open connection and its permit.
+struct Live {
+    io: Io,
+    _permit: OwnedSemaphorePermit,
+    open: IntGauge,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.open.dec();
+    }
+}
+
 /// Largest response (head and body) we read from a consumer.
 const MAX_RESPONSE: usize = 1 << 20;
 
@@ -93,7 +248,10 @@ const MAX_RESPONSE: usize = 1 << 20;
 /// is most of our per-delivery CPU on a 2-core node).
 pub struct Conn {
     target: Target,
-    stream: Option<TcpStream>,
+    out: Arc<Outbound>,
+    stream: Option<Live>,
+    /// Taken before a delivery starts (see [`Conn::reserve`]).
+    permit: Option<OwnedSemaphorePermit>,
     /// `POST <path> HTTP/1.1 ... Content-Length: `, built once.
     head: Vec<u8>,
     /// Reused request and response buffers.
@@ -113,7 +271,7 @@ enum Failure {
 
 impl Conn {
     #[must_use]
-    pub fn new(target: Target) -> Self {
+    pub fn new(target: Target, out: Arc<Outbound>) -> Self {
         let head = format!(
             "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: ",
             target.path, target.authority
@@ -121,11 +279,93 @@ impl Conn {
         .into_bytes();
         Self {
             target,
+            out,
             stream: None,
+            permit: None,
             head,
             req: Vec::new(),
             buf: Vec::new(),
             written: None,
+        }
+    }
+
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Waits for the permit a new connection needs, if one will be needed:
+    /// callers wait here, in a small future, rather than inside a whole
+    /// delivery's (thousands of endpoints may wait at once).
+    pub async fn reserve(&mut self) {
+        if self.stream.is_none() && self.permit.is_none() {
+            self.permit = self.out.permit().await;
+        }
+    }
+
+    /// Closes the connection (its permit goes back) and frees its buffers:
+    /// an idle subscriber costs its queue and task, not a socket.
+    pub fn close(&mut self) {
+        self.stream = None;
+        self.permit = None;
+        self.req = Vec::new();
+        self.buf = Vec::new();
+    }
+
+    /// Sends one request with `headers` (`Name: value` lines without the
+    /// CRLF) and `body`; returns the status and the response body (at most
+    /// 1 MiB). For the agent's own calls (TokenReview, JWKS).
+    ///
+    /// # Errors
+    /// As [`Conn::post`].
+    pub async fn call(
+        &mut self,
+        method: &str,
+        headers: &[String],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), DeliveryError> {
+        let fut = async {
+            if self.stream.is_none() {
+                self.stream = Some(self.connect().await?);
+            }
+            let Some(live) = self.stream.as_mut() else {
+                return Err(DeliveryError::BadUri(self.target.authority.clone()));
+            };
+            let mut req = format!(
+                "{method} {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+                self.target.path,
+                self.target.authority,
+                body.len()
+            );
+            for h in headers {
+                req.push_str(h);
+                req.push_str("\r\n");
+            }
+            req.push_str("\r\n");
+            let mut bytes = req.into_bytes();
+            bytes.extend_from_slice(body);
+            live.io.write_all(&bytes).await?;
+            self.buf.clear();
+            let mut out = Vec::new();
+            let (code, keep) = read_response(&mut live.io, &mut self.buf, Some(&mut out))
+                .await
+                .map_err(|(Failure::Stale(e) | Failure::Other(e))| e)?;
+            if !keep {
+                self.stream = None;
+            }
+            Ok((code, out))
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
+                self.stream = None;
+                Err(e)
+            }
+            Err(_) => {
+                self.stream = None;
+                Err(DeliveryError::Timeout(timeout))
+            }
         }
     }
 
@@ -165,6 +405,8 @@ impl Conn {
             Ok(code) => Ok(code),
             Err(Failure::Stale(e)) if reused => {
                 tracing::trace!(error = %e, "kept-alive connection closed; reconnecting");
+                // Its permit back first: the new one may need it.
+                self.stream = None;
                 self.stream = Some(self.connect().await?);
                 self.exchange(body)
                     .await
@@ -192,66 +434,114 @@ impl Conn {
             self.req.extend_from_slice(part);
         }
         stream
+            .io
             .write_all(&self.req)
             .await
             .map_err(|e| Failure::Stale(DeliveryError::Io(e)))?;
         self.written = Some(Instant::now());
         self.buf.clear();
-        let (code, keep_alive) = read_response(stream, &mut self.buf).await?;
+        let (code, keep_alive) = read_response(&mut stream.io, &mut self.buf, None).await?;
         if !keep_alive {
             self.stream = None;
         }
         Ok(code)
     }
 
-    async fn connect(&self) -> Result<TcpStream, DeliveryError> {
+    async fn connect(&mut self) -> Result<Live, DeliveryError> {
         let t = &self.target;
-        let addrs: Vec<_> = tokio::net::lookup_host((t.host.as_str(), t.port))
+        let resolved: Vec<_> = tokio::net::lookup_host((t.host.as_str(), t.port))
             .await
             .map_err(|source| DeliveryError::Resolve {
                 host: t.host.clone(),
                 source,
             })?
             .collect();
+        let addrs: Vec<_> = resolved
+            .iter()
+            .filter(|a| self.out.policy.allows(&t.host, a.ip()))
+            .copied()
+            .collect();
+        if addrs.is_empty() && !resolved.is_empty() {
+            return Err(DeliveryError::Forbidden(t.host.clone()));
+        }
+        let permit = match self.permit.take() {
+            Some(p) => p,
+            None => self
+                .out
+                .permit()
+                .await
+                .ok_or(DeliveryError::Protocol("no connection permits"))?,
+        };
         let mut last = None;
+        let mut tcp = None;
         for a in addrs {
             match TcpStream::connect(a).await {
                 Ok(stream) => {
                     // One small request per event: latency, not batching.
                     let _ = stream.set_nodelay(true);
-                    return Ok(stream);
+                    tcp = Some(stream);
+                    break;
                 }
                 Err(e) => last = Some(e),
             }
         }
-        Err(match last {
-            Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                DeliveryError::Refused(t.addr())
-            }
-            Some(source) => DeliveryError::Connect {
+        let Some(tcp) = tcp else {
+            return Err(match last {
+                Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    DeliveryError::Refused(t.addr())
+                }
+                Some(source) => DeliveryError::Connect {
+                    addr: t.addr(),
+                    source,
+                },
+                None => DeliveryError::Resolve {
+                    host: t.host.clone(),
+                    source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+                },
+            });
+        };
+        let io = if t.tls {
+            let tls_err = |source| DeliveryError::Tls {
                 addr: t.addr(),
                 source,
-            },
-            None => DeliveryError::Resolve {
-                host: t.host.clone(),
-                source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
-            },
+            };
+            let name = crate::tls::server_name(&t.host).map_err(tls_err)?;
+            let s = tokio_rustls::TlsConnector::from(self.out.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(tls_err)?;
+            Io::Tls(Box::new(s))
+        } else {
+            Io::Plain(tcp)
+        };
+        self.out.open.inc();
+        Ok(Live {
+            io,
+            _permit: permit,
+            open: self.out.open.clone(),
         })
     }
 }
 
 /// Reads more bytes into `buf`; `Ok(0)` at end of stream.
-async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, DeliveryError> {
+async fn fill(stream: &mut Io, buf: &mut Vec<u8>) -> Result<usize, DeliveryError> {
     if buf.len() >= MAX_RESPONSE {
         return Err(DeliveryError::Protocol("response too large"));
     }
-    buf.reserve(4096);
+    // Answers to a POST are a few hundred bytes: small steps, small buffers
+    // on thousands of idle connections.
+    buf.reserve(1024);
     Ok(stream.read_buf(buf).await?)
 }
 
 /// Reads one whole response; returns its status and whether the
 /// connection may carry another request.
-async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(u16, bool), Failure> {
+async fn read_response(
+    stream: &mut Io,
+    buf: &mut Vec<u8>,
+    keep: Option<&mut Vec<u8>>,
+) -> Result<(u16, bool), Failure> {
+    let mut keep = keep;
     let mut start = 0;
     // Parse what is buffered first: an interim answer may be followed by
     // the real one in the same read.
@@ -297,7 +587,7 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(u16
         let keep_alive = framing != Framing::UntilClose && keeps_alive(&resp);
         let body_at = start + head_len;
         framing
-            .skip_body(stream, buf, body_at)
+            .skip_body(stream, buf, body_at, keep.as_deref_mut())
             .await
             .map_err(Failure::Other)?;
         return Ok((code, keep_alive));
@@ -345,12 +635,14 @@ impl Framing {
         }
     }
 
-    /// Reads past the body that starts at `buf[at..]`.
+    /// Reads past the body that starts at `buf[at..]`, copying it into
+    /// `keep` when given.
     async fn skip_body(
         self,
-        stream: &mut TcpStream,
+        stream: &mut Io,
         buf: &mut Vec<u8>,
         mut at: usize,
+        mut keep: Option<&mut Vec<u8>>,
     ) -> Result<(), DeliveryError> {
         let closed = || DeliveryError::Protocol("connection closed inside the response body");
         match self {
@@ -360,8 +652,16 @@ impl Framing {
                         return Err(closed());
                     }
                 }
+                if let Some(k) = keep {
+                    k.extend_from_slice(&buf[at..at + n]);
+                }
             }
-            Self::UntilClose => while fill(stream, buf).await? > 0 {},
+            Self::UntilClose => {
+                while fill(stream, buf).await? > 0 {}
+                if let Some(k) = keep {
+                    k.extend_from_slice(&buf[at..]);
+                }
+            }
             Self::Chunked => loop {
                 match httparse::parse_chunk_size(&buf[at..]) {
                     Ok(httparse::Status::Complete((line, 0))) => {
@@ -390,6 +690,9 @@ impl Framing {
                                 return Err(closed());
                             }
                         }
+                        if let Some(k) = keep.as_deref_mut() {
+                            k.extend_from_slice(&buf[at + line..end - 2]);
+                        }
                         at = end;
                     }
                     Ok(httparse::Status::Partial) => {
@@ -406,10 +709,16 @@ impl Framing {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
+
+    pub(crate) fn test_outbound(max: usize) -> Arc<Outbound> {
+        let tls = crate::tls::client_config(&crate::tls::ClientFiles::default()).unwrap();
+        let open = IntGauge::new("open", "open").unwrap();
+        Outbound::new(tls, Policy::default(), max, open)
+    }
 
     #[test]
     fn targets() {
@@ -419,8 +728,10 @@ mod tests {
         assert_eq!(t.authority, "consumer:8080");
         let t = Target::parse("http://[::1]/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 80));
+        let t = Target::parse("https://a/x").unwrap();
+        assert!(t.tls && t.port == 443);
         assert!(matches!(
-            Target::parse("https://a/"),
+            Target::parse("ftp://a/"),
             Err(DeliveryError::Scheme(_))
         ));
         assert!(Target::parse("not a uri").is_err());
@@ -468,7 +779,7 @@ mod tests {
             b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         ])
         .await;
-        let mut c = Conn::new(Target::parse(&uri).unwrap());
+        let mut c = Conn::new(Target::parse(&uri).unwrap(), test_outbound(4));
         let t = Duration::from_secs(5);
         let body: &[&[u8]] = &[b"{", b"}"];
         assert_eq!(c.post(body, t).await.unwrap(), 204);
@@ -495,7 +806,7 @@ mod tests {
                 drop(s);
             }
         });
-        let mut c = Conn::new(Target::parse(&uri).unwrap());
+        let mut c = Conn::new(Target::parse(&uri).unwrap(), test_outbound(4));
         let t = Duration::from_secs(5);
         assert_eq!(c.post(&[b"1"], t).await.unwrap(), 204);
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -517,7 +828,7 @@ mod tests {
                 let _ = s.read(&mut req).await.unwrap();
                 s.write_all(answer).await.unwrap();
             });
-            let mut c = Conn::new(Target::parse(&uri).unwrap());
+            let mut c = Conn::new(Target::parse(&uri).unwrap(), test_outbound(4));
             let e = c.post(&[b"{}"], Duration::from_secs(5)).await.unwrap_err();
             assert!(matches!(e, DeliveryError::Protocol(_)), "{e}");
             assert!(!e.counts_as_dead());
@@ -531,7 +842,10 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let mut c = Conn::new(Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap());
+        let mut c = Conn::new(
+            Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap(),
+            test_outbound(4),
+        );
         let e = c.post(&[b"{}"], Duration::from_secs(2)).await.unwrap_err();
         assert!(matches!(e, DeliveryError::Refused(_)), "{e}");
         assert!(e.counts_as_dead());

@@ -65,7 +65,12 @@ impl Endpoint {
                 self.pending.fetch_add(1, Ordering::AcqRel);
                 m.queue_depth.inc();
             }
-            Pushed::Coalesced => m.coalesced.inc(),
+            Pushed::Coalesced(n) => {
+                // n older entries out, one newer in.
+                self.pending.fetch_sub(n - 1, Ordering::AcqRel);
+                m.queue_depth.sub(i64::try_from(n - 1).unwrap_or(0));
+                m.coalesced.inc_by(n as u64);
+            }
             Pushed::DroppedOldest => shared.outcomes.dropped.inc(),
             Pushed::Closed => {}
         }
@@ -104,17 +109,22 @@ impl Endpoint {
 
     async fn run(self: Arc<Self>, shared: Arc<Shared>) {
         let mut conn = match Target::parse(&self.uri) {
-            Ok(t) => Some(Conn::new(t)),
+            Ok(t) => Some(Conn::new(t, shared.out.clone())),
             Err(e) => {
                 warn!(endpoint = %self.uri, error = %e, "cannot deliver to this endpoint");
                 None
             }
         };
         let mut failures = 0u32;
-        while let Some(item) = self.queue.pop().await {
+        while let Some(item) = self.next(conn.as_mut(), &shared).await {
             shared.metrics.delivery.queue_depth.dec();
             let outcome = match conn.as_mut() {
-                Some(c) => self.deliver(c, &item, &shared.cfg, &shared.retries).await,
+                Some(c) => {
+                    c.reserve().await;
+                    // Boxed: the delivery's state lives only while it runs,
+                    // not in every idle endpoint's task.
+                    Box::pin(self.deliver(c, &item, &shared.cfg, &shared.retries)).await
+                }
                 None => Outcome::Failed {
                     error: DeliveryError::BadUri(self.uri.to_string()),
                     superseded: false,
@@ -147,7 +157,11 @@ impl Endpoint {
                     superseded,
                 } => {
                     let m = &shared.metrics.delivery;
-                    shared.outcomes.failed.inc();
+                    if e.is_timeout() {
+                        shared.outcomes.timeout.inc();
+                    } else {
+                        shared.outcomes.failed.inc();
+                    }
                     if superseded {
                         m.coalesced.inc();
                     }
@@ -165,7 +179,36 @@ impl Endpoint {
                 }
             }
             self.pending.fetch_sub(1, Ordering::AcqRel);
+            if let Some(c) = conn.as_mut()
+                && shared.out.under_pressure()
+                && self.queue.is_empty()
+            {
+                // Others wait for a connection and this one has nothing
+                // to send: hand the permit over now.
+                c.close();
+            }
         }
+    }
+
+    /// The next event; meanwhile an open connection is closed when it has
+    /// been idle for the idle time, or when another endpoint needs its
+    /// permit.
+    async fn next(&self, conn: Option<&mut Conn>, shared: &Shared) -> Option<Arc<Outgoing>> {
+        let Some(conn) = conn else {
+            return self.queue.pop().await;
+        };
+        if !conn.is_open() {
+            // No socket: no permit or buffer kept while waiting either.
+            conn.close();
+            return self.queue.pop().await;
+        }
+        tokio::select! {
+            item = self.queue.pop() => return item,
+            () = tokio::time::sleep(shared.cfg.idle) => {}
+            () = shared.out.pressed() => {}
+        }
+        conn.close();
+        self.queue.pop().await
     }
 
     async fn deliver(
@@ -190,7 +233,11 @@ impl Endpoint {
         loop {
             match conn.post(body, cfg.timeout).await {
                 Ok(code) => return Outcome::Answered(code),
-                Err(error) if attempt >= RETRIES || self.queue.is_closed() => {
+                // A slow consumer most likely got it: sending it again
+                // would only queue a duplicate behind the first.
+                Err(error)
+                    if attempt >= RETRIES || self.queue.is_closed() || error.is_timeout() =>
+                {
                     return Outcome::Failed {
                         error,
                         superseded: false,

@@ -6,6 +6,7 @@
 pub mod amqp;
 mod conn;
 mod endpoint;
+pub mod policy;
 mod queue;
 
 use std::collections::HashMap;
@@ -18,8 +19,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use prometheus::IntCounter;
 
-pub use conn::DeliveryError;
 use conn::{Conn, Target};
+pub use conn::{DeliveryError, Outbound};
 use endpoint::Endpoint;
 pub use queue::Outgoing;
 
@@ -52,6 +53,8 @@ pub struct DeliveryConfig {
     pub queue_capacity: usize,
     /// Remove a consumer after this many network failures in a row (0: never).
     pub max_consecutive_failures: u32,
+    /// A connection to a consumer unused this long is closed.
+    pub idle: Duration,
 }
 
 /// `cne_events_received{type=<address>}` handles, resolved once per kind.
@@ -63,6 +66,7 @@ struct KindHandles {
 /// What every endpoint worker shares.
 pub(crate) struct Shared {
     cfg: DeliveryConfig,
+    out: Arc<Outbound>,
     metrics: Arc<Metrics>,
     subs: Arc<dyn Subscriptions>,
     kinds: Vec<KindHandles>,
@@ -75,6 +79,8 @@ struct Outcomes {
     success: IntCounter,
     rejected: IntCounter,
     failed: IntCounter,
+    /// Sent, no answer within the delivery timeout (not a failure).
+    timeout: IntCounter,
     dropped: IntCounter,
 }
 
@@ -105,6 +111,7 @@ impl Dispatcher {
     #[must_use]
     pub fn new(
         cfg: DeliveryConfig,
+        out: Arc<Outbound>,
         metrics: Arc<Metrics>,
         subs: Arc<dyn Subscriptions>,
     ) -> Arc<Self> {
@@ -125,11 +132,13 @@ impl Dispatcher {
             success: d.with_label_values(&["success"]),
             rejected: d.with_label_values(&["rejected"]),
             failed: d.with_label_values(&["failed"]),
+            timeout: d.with_label_values(&["timeout"]),
             dropped: d.with_label_values(&["dropped"]),
         };
         Arc::new(Self {
             shared: Arc::new(Shared {
                 cfg,
+                out,
                 metrics,
                 subs,
                 kinds,
@@ -206,6 +215,12 @@ impl Dispatcher {
         Some(out)
     }
 
+    /// The outbound connections' settings (TLS, policy, cap).
+    #[must_use]
+    pub fn outbound(&self) -> &Arc<Outbound> {
+        &self.shared.out
+    }
+
     #[must_use]
     pub fn node(&self) -> &str {
         &self.shared.cfg.node
@@ -217,7 +232,7 @@ impl Dispatcher {
     /// # Errors
     /// Network failure, timeout or an unusable URI.
     pub async fn post_once(&self, endpoint: &str, body: Bytes) -> Result<u16, DeliveryError> {
-        Conn::new(Target::parse(endpoint)?)
+        Conn::new(Target::parse(endpoint)?, self.shared.out.clone())
             .post(&[&body], self.shared.cfg.timeout)
             .await
     }
@@ -342,6 +357,30 @@ impl Sink for Dispatcher {
     fn publish_read(&self, event: Event, read: Instant) {
         self.publish_out(event, Some(read), false);
     }
+}
+
+/// One request of the agent's own (TokenReview, JWKS) to `url`; returns
+/// the status and the body (at most 1 MiB).
+///
+/// # Errors
+/// An unusable URL, a network failure or no answer within `timeout`.
+pub async fn call(
+    out: &Arc<Outbound>,
+    url: &str,
+    method: &str,
+    headers: &[String],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), DeliveryError> {
+    Conn::new(Target::parse(url)?, out.clone())
+        .call(method, headers, body, timeout)
+        .await
+}
+
+/// Outbound settings for unit tests: web PKI roots, default policy.
+#[cfg(test)]
+pub(crate) fn test_outbound() -> Arc<Outbound> {
+    conn::tests::test_outbound(1024)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! A subscriber's bounded queue. Sync state only matters as its latest
-//! value, so a full queue replaces the oldest undelivered event for the same
-//! resource instead of blocking the engine or growing without bound.
+//! value: once the queue has been full, it keeps one entry per resource, the
+//! newest, until the consumer has caught up (the queue ran empty), so a slow
+//! consumer gets the final state right after its current request instead of
+//! a backlog of stale ones.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,8 +92,9 @@ impl Outgoing {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pushed {
     Queued,
-    /// The queue was full; an older event for the same resource was dropped.
-    Coalesced,
+    /// The queue is coalescing; this many older events for the same
+    /// resource were dropped.
+    Coalesced(usize),
     /// The queue was full of other resources; the oldest event was dropped.
     DroppedOldest,
     /// The queue is closed (consumer removed or shutting down).
@@ -101,6 +104,9 @@ pub enum Pushed {
 pub struct Queue {
     items: Mutex<VecDeque<Arc<Outgoing>>>,
     capacity: usize,
+    /// Set when a push found the queue full; cleared when it runs empty.
+    /// While set, a push replaces every queued event of its resource.
+    coalescing: AtomicBool,
     ready: Notify,
     closed: AtomicBool,
 }
@@ -110,8 +116,10 @@ impl Queue {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            items: Mutex::new(VecDeque::with_capacity(capacity.min(64))),
+            // Grown on demand: most queues hold one event at a time.
+            items: Mutex::new(VecDeque::new()),
             capacity,
+            coalescing: AtomicBool::new(false),
             ready: Notify::new(),
             closed: AtomicBool::new(false),
         }
@@ -122,15 +130,22 @@ impl Queue {
             return Pushed::Closed;
         }
         let mut q = self.items.lock();
-        let outcome = if q.len() < self.capacity {
-            Pushed::Queued
-        } else if let Some(pos) = q.iter().position(|o| o.same_resource(&item)) {
-            q.remove(pos);
-            Pushed::Coalesced
-        } else {
+        if q.len() >= self.capacity {
+            self.coalescing.store(true, Ordering::Relaxed);
+        }
+        let mut outcome = Pushed::Queued;
+        if self.coalescing.load(Ordering::Relaxed) {
+            let before = q.len();
+            q.retain(|o| !o.same_resource(&item));
+            if q.len() < before {
+                outcome = Pushed::Coalesced(before - q.len());
+            }
+        }
+        if q.len() >= self.capacity {
+            // Full of other resources: the oldest goes.
             q.pop_front();
-            Pushed::DroppedOldest
-        };
+            outcome = Pushed::DroppedOldest;
+        }
         q.push_back(item);
         drop(q);
         self.ready.notify_one();
@@ -144,7 +159,7 @@ impl Queue {
             if self.closed.load(Ordering::Acquire) {
                 return None;
             }
-            if let Some(item) = self.items.lock().pop_front() {
+            if let Some(item) = self.pop_now() {
                 return Some(item);
             }
             let wait = self.ready.notified();
@@ -154,6 +169,16 @@ impl Queue {
             }
             wait.await;
         }
+    }
+
+    fn pop_now(&self) -> Option<Arc<Outgoing>> {
+        let mut q = self.items.lock();
+        let item = q.pop_front()?;
+        if q.is_empty() {
+            // Caught up: deliver every transition again.
+            self.coalescing.store(false, Ordering::Relaxed);
+        }
+        Some(item)
     }
 
     /// Whether a newer event for the same resource as `item` is queued.
@@ -168,6 +193,11 @@ impl Queue {
         let n = self.drain();
         self.ready.notify_one();
         n
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.items.lock().is_empty()
     }
 
     #[must_use]
@@ -211,11 +241,34 @@ mod tests {
         assert_eq!(q.push(ev(lock, "/b", "2")), Pushed::Queued);
         assert_eq!(q.push(ev(EventKind::SyncState, "/a", "3")), Pushed::Queued);
         // Same kind and address as "1": "1" goes, order of the rest kept.
-        assert_eq!(q.push(ev(lock, "/a", "4")), Pushed::Coalesced);
+        assert_eq!(q.push(ev(lock, "/a", "4")), Pushed::Coalesced(1));
         assert_eq!(values(&q), ["2", "3", "4"]);
         // Nothing for /c: the oldest goes.
         assert_eq!(q.push(ev(lock, "/c", "5")), Pushed::DroppedOldest);
         assert_eq!(values(&q), ["3", "4", "5"]);
+    }
+
+    /// A burst for one resource into a full queue leaves one entry, the
+    /// newest, not a queue of stale states (the slow-consumer case).
+    #[tokio::test]
+    async fn a_burst_keeps_one_entry_per_resource_until_caught_up() {
+        let q = Queue::new(4);
+        let lock = EventKind::LockState;
+        for v in 0..4 {
+            assert_eq!(q.push(ev(lock, "/a", &v.to_string())), Pushed::Queued);
+        }
+        assert_eq!(q.push(ev(lock, "/b", "b")), Pushed::DroppedOldest);
+        assert_eq!(q.push(ev(lock, "/a", "4")), Pushed::Coalesced(3));
+        for v in 5..100 {
+            assert_eq!(q.push(ev(lock, "/a", &v.to_string())), Pushed::Coalesced(1));
+        }
+        assert_eq!(values(&q), ["b", "99"]);
+        // Caught up: transitions are queued one by one again.
+        assert!(q.pop().await.is_some());
+        assert!(q.pop().await.is_some());
+        assert_eq!(q.push(ev(lock, "/a", "100")), Pushed::Queued);
+        assert_eq!(q.push(ev(lock, "/a", "101")), Pushed::Queued);
+        assert_eq!(values(&q), ["100", "101"]);
     }
 
     #[tokio::test]

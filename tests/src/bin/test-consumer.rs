@@ -3,7 +3,7 @@
 //! Listens on 127.0.0.1 (port 0 unless `--port`), prints `port=<n>` on the
 //! first stdout line, answers every POST with `--status` (default 204), or
 //! never answers when `--hang` (reads the request, then holds the
-//! connection). Records each POST with its receipt time; `GET /_events`
+//! connection), or answers after `--delay-ms`; HTTPS with `--tls-cert`. Records each POST with its receipt time; `GET /_events`
 //! returns them as a JSON array `[{"path", "recv_ns", "body"}]`, and
 //! `DELETE /_events` clears them. With `--receipts-only` (benches) it keeps
 //! no bodies, only `[path, id, created_ns, recv_ns]` per event, served by
@@ -39,6 +39,17 @@ struct Args {
     /// Keep receipts, not bodies (benches).
     #[arg(long)]
     receipts_only: bool,
+    /// Serve HTTPS with this PEM certificate (and `--tls-key`).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    #[arg(long)]
+    tls_key: Option<std::path::PathBuf>,
+    /// With `--tls-cert`: require client certificates of this CA.
+    #[arg(long, requires = "tls_cert")]
+    tls_client_ca: Option<std::path::PathBuf>,
+    /// Answer each POST after this many milliseconds (a slow consumer).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
 }
 
 struct State {
@@ -46,6 +57,7 @@ struct State {
     hang: bool,
     hang_after: Option<usize>,
     receipts_only: bool,
+    delay: std::time::Duration,
     events: Mutex<Vec<serde_json::Value>>,
     receipts: Mutex<Vec<(String, String, u128, u128)>>,
 }
@@ -60,18 +72,41 @@ async fn main() -> anyhow::Result<()> {
         hang: args.hang,
         hang_after: args.hang_after,
         receipts_only: args.receipts_only,
+        delay: std::time::Duration::from_millis(args.delay_ms),
         events: Mutex::new(Vec::new()),
         receipts: Mutex::new(Vec::new()),
     });
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let pair = agent_tests::tls::Pair {
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+            Some(tokio_rustls::TlsAcceptor::from(match &args.tls_client_ca {
+                Some(ca) => agent_tests::tls::server_config_mtls(&pair, ca),
+                None => agent_tests::tls::server_config(&pair),
+            }))
+        }
+        _ => None,
+    };
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(state.clone(), req));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let b = http1::Builder::new();
+            match tls {
+                Some(t) => {
+                    if let Ok(s) = t.accept(stream).await {
+                        let _ = b.serve_connection(TokioIo::new(s), svc).await;
+                    }
+                }
+                None => {
+                    let _ = b.serve_connection(TokioIo::new(stream), svc).await;
+                }
+            }
         });
     }
 }
@@ -140,6 +175,9 @@ async fn handle(
     };
     if state.hang || state.hang_after.is_some_and(|n| seen > n) {
         std::future::pending::<()>().await;
+    }
+    if !state.delay.is_zero() {
+        tokio::time::sleep(state.delay).await;
     }
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = state.status;

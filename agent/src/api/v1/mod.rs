@@ -81,7 +81,10 @@ struct V1Info<'a> {
 /// with the anchor's message in `error`.
 fn v1_error(p: Problem) -> Problem {
     let status = match p.status {
-        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::INTERNAL_SERVER_ERROR => p.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE
+        | StatusCode::REQUEST_TIMEOUT
+        | StatusCode::INTERNAL_SERVER_ERROR => p.status,
         _ => StatusCode::BAD_REQUEST,
     };
     let detail = p.detail.clone();

@@ -58,7 +58,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Publi
     let req = body::parse_info_as(&bytes, &body::V1_KEYS)?;
     let endpoint = req.endpoint.unwrap_or_default();
     if !endpoint.is_empty() {
-        body::check_endpoint(&endpoint)?;
+        body::check_endpoint(&endpoint, &st.dispatcher.outbound().policy)?;
         check_endpoint(ctx, &endpoint).await?;
     }
     let pubs = st.publishers.clone();

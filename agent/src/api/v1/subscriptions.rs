@@ -49,7 +49,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
     let bytes = body::read(headers, req, st.max_body_bytes).await?;
     let req = body::parse_info_as(&bytes, &body::V1_KEYS)?;
     let endpoint = req.endpoint.ok_or_else(|| body::missing("endpointUri"))?;
-    body::check_endpoint(&endpoint)?;
+    body::check_endpoint(&endpoint, &st.dispatcher.outbound().policy)?;
     if EventKind::matching(&st.node, &req.resource)
         .next()
         .is_none()
@@ -91,18 +91,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
 
 /// The anchor's v1 check: an empty POST that must be answered 2xx.
 pub(super) async fn check_endpoint(ctx: &Ctx, endpoint: &str) -> Result<(), Problem> {
-    let refused = |detail: String| {
-        Problem::bad_request("endpoint-rejected", "The endpoint check failed", detail)
-            .field("endpointUri")
-    };
-    match ctx.app.dispatcher.post_once(endpoint, Bytes::new()).await {
-        Ok(code) if (200..300).contains(&code) => Ok(()),
-        Ok(code) => Err(refused(format!(
-            "the endpoint {endpoint} answered the empty check POST with HTTP {code}; it must answer 2xx"
-        ))
-        .with("endpointStatus", code)),
-        Err(e) => Err(refused(format!("the check POST to {endpoint} failed: {e}"))),
-    }
+    crate::api::notify::probe(&ctx.app, endpoint, Bytes::new(), "endpointUri").await
 }
 
 fn v1_subs(ctx: &Ctx) -> Vec<Subscription> {

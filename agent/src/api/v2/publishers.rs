@@ -53,7 +53,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Publi
     let endpoint = info.endpoint.unwrap_or_default();
     if !endpoint.is_empty() {
         // The anchor checks a publisher endpoint with an empty POST.
-        body::check_endpoint(&endpoint)?;
+        body::check_endpoint(&endpoint, &st.dispatcher.outbound().policy)?;
         let refused = |detail: String| {
             Problem::bad_request("endpoint-rejected", "The endpoint check failed", detail)
                 .field("EndpointUri")

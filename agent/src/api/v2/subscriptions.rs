@@ -38,7 +38,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
     let bytes = body::read(headers, req, st.max_body_bytes).await?;
     let info = body::parse_info(&bytes)?;
     let endpoint = info.endpoint.ok_or_else(|| body::missing("EndpointUri"))?;
-    body::check_endpoint(&endpoint)?;
+    body::check_endpoint(&endpoint, &st.dispatcher.outbound().policy)?;
     let kinds: Vec<EventKind> = EventKind::matching(&st.node, &info.resource).collect();
     if kinds.is_empty() {
         return Err(unknown_resource(&st.node, &info.resource));
@@ -48,8 +48,6 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
     if let Some(existing) = st.store.find(&info.resource, &endpoint) {
         return Err(conflict(&existing));
     }
-    notify::initial(st, &kinds, &endpoint).await?;
-
     let id = Uuid::new_v4();
     let sub = Subscription {
         id,
@@ -61,11 +59,22 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
     let store = st.store.clone();
     let stored = sub.clone();
     match tokio::task::spawn_blocking(move || store.create(stored)).await {
-        Ok(Ok(())) => Ok(sub),
-        Ok(Err(CreateError::Duplicate(existing))) => Err(conflict(&existing)),
-        Ok(Err(CreateError::Store(e))) => Err(store_failed(&e)),
-        Err(e) => Err(Problem::internal(format!("the store task failed: {e}"))),
+        Ok(Ok(())) => {}
+        Ok(Err(CreateError::Duplicate(existing))) => return Err(conflict(&existing)),
+        Ok(Err(CreateError::Store(e))) => return Err(store_failed(&e)),
+        Err(e) => return Err(Problem::internal(format!("the store task failed: {e}"))),
     }
+    if let Err(p) = notify::initial(st, &kinds, &sub.endpoint).await {
+        // Undo: an endpoint that cannot take its first event is not subscribed.
+        let store = st.store.clone();
+        match tokio::task::spawn_blocking(move || store.delete(id)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!(%id, error = %e, "could not undo a subscription"),
+            Err(e) => warn!(%id, error = %e, "could not undo a subscription"),
+        }
+        return Err(p);
+    }
+    Ok(sub)
 }
 
 /// 404 for a resource that covers none of this node's event kinds.
