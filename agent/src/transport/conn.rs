@@ -108,8 +108,16 @@ impl Target {
         })
     }
 
-    fn addr(&self) -> String {
+    pub(super) fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+
+    pub(super) fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(super) fn authority(&self) -> &str {
+        &self.authority
     }
 }
 

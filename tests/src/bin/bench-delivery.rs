@@ -35,6 +35,20 @@ impl Setup {
     }
 }
 
+/// CPU seconds of a running process (utime + stime from /proc/<pid>/stat).
+fn proc_cpu(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    #[allow(clippy::cast_precision_loss)]
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
 /// Writes one line that flips the lock state (in range / out of range).
 fn flip(w: &mut LogWriter, k: usize) {
     let off = if k.is_multiple_of(2) { 5 } else { 5000 };
@@ -56,6 +70,7 @@ fn latency(
     flip(&mut w, 1);
     std::thread::sleep(Duration::from_millis(200));
     let before = stages::scrape(&s.agent);
+    let cpu0 = proc_cpu(s.agent.pid());
     let since = now_ns();
     let mut writes = Vec::with_capacity(transitions);
     for k in 0..transitions {
@@ -64,6 +79,8 @@ fn latency(
         std::thread::sleep(gap);
     }
     let got = s.wait_receipts(since, transitions * subscribers);
+    #[allow(clippy::cast_precision_loss)]
+    let cpu_ms = (proc_cpu(s.agent.pid()) - cpu0) * 1000.0 / transitions as f64;
     // Per endpoint, the k-th receipt (by creation) is the k-th line.
     let mut by_ep: HashMap<&str, Vec<(u128, u128)>> = HashMap::new();
     for r in &got {
@@ -106,7 +123,7 @@ fn latency(
     last.sort_unstable();
     per_delivery.sort_unstable();
     println!(
-        "| {subscribers} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+        "| {subscribers} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {cpu_ms:.3} |",
         last.len(),
         pct_us(&from_write, 0.5),
         pct_us(&from_write, 0.99),
@@ -155,9 +172,9 @@ fn main() {
         "Latency (µs), paced transitions: line written to receipt, and event creation to receipt\n"
     );
     println!(
-        "| subscribers | events | p50 line written to receipt | p99 line written to receipt | p50 per delivery | p99 per delivery | p50 to last subscriber | p99 to last subscriber | max to last subscriber |"
+        "| subscribers | events | p50 line written to receipt | p99 line written to receipt | p50 per delivery | p99 per delivery | p50 to last subscriber | p99 to last subscriber | max to last subscriber | agent CPU per transition (ms) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let runs = [
         (1, latency(1, 1000, Duration::from_millis(2))),
         (10, latency(10, 1000, Duration::from_millis(3))),
