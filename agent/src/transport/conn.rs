@@ -108,16 +108,8 @@ impl Target {
         })
     }
 
-    pub(super) fn addr(&self) -> String {
+    fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
-    }
-
-    pub(super) fn path(&self) -> &str {
-        &self.path
-    }
-
-    pub(super) fn authority(&self) -> &str {
-        &self.authority
     }
 }
 

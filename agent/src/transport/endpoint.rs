@@ -115,10 +115,6 @@ impl Endpoint {
                 None
             }
         };
-        // Measurement only: hyper's client in this task instead of conn.rs.
-        let mut hyper = std::env::var_os("CEA_HYPER_CLIENT")
-            .and_then(|_| Target::parse(&self.uri).ok())
-            .map(super::hyper_conn::HyperConn::new);
         let mut failures = 0u32;
         while let Some(item) = self.next(conn.as_mut(), &shared).await {
             shared.metrics.delivery.queue_depth.dec();
@@ -127,8 +123,7 @@ impl Endpoint {
                     c.reserve().await;
                     // Boxed: the delivery's state lives only while it runs,
                     // not in every idle endpoint's task.
-                    Box::pin(self.deliver(c, hyper.as_mut(), &item, &shared.cfg, &shared.retries))
-                        .await
+                    Box::pin(self.deliver(c, &item, &shared.cfg, &shared.retries)).await
                 }
                 None => Outcome::Failed {
                     error: DeliveryError::BadUri(self.uri.to_string()),
@@ -219,7 +214,6 @@ impl Endpoint {
     async fn deliver(
         &self,
         conn: &mut Conn,
-        mut hyper: Option<&mut super::hyper_conn::HyperConn>,
         item: &Outgoing,
         cfg: &DeliveryConfig,
         retries: &IntCounter,
@@ -237,11 +231,7 @@ impl Endpoint {
             None => &[&item.v2],
         };
         loop {
-            let r = match hyper.as_deref_mut() {
-                Some(h) => h.post(body, cfg.timeout).await,
-                None => conn.post(body, cfg.timeout).await,
-            };
-            match r {
+            match conn.post(body, cfg.timeout).await {
                 Ok(code) => return Outcome::Answered(code),
                 // A slow consumer most likely got it: sending it again
                 // would only queue a duplicate behind the first.

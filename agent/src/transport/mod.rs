@@ -6,7 +6,6 @@
 pub mod amqp;
 mod conn;
 mod endpoint;
-mod hyper_conn;
 pub mod policy;
 mod queue;
 
