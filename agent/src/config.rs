@@ -53,7 +53,7 @@ pub enum LogFormat {
 
 /// cloud-event-agent: O-RAN sync events from linuxptp, delivered as CloudEvents.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "cloud-event-agent", version, about)]
+#[command(name = "cloud-event-agent", version, about, args_override_self = true)]
 pub struct Args {
     /// Port of the O-RAN REST API.
     #[arg(long, env = "API_PORT", default_value_t = 9043)]
@@ -125,6 +125,13 @@ pub struct Args {
     #[arg(long, env = "EBPF_TRUST_ANY", hide = true)]
     pub ebpf_trust_any: bool,
 
+    /// Pid namespaces (the inode of `/proc/<pid>/ns/pid`, comma separated)
+    /// whose linuxptp processes the eBPF source ignores. Default: none; every
+    /// namespace of the node is watched, since the daemons run in their own
+    /// pods and an agent that missed them would report nothing.
+    #[arg(long, env = "EBPF_IGNORE_PIDNS", value_delimiter = ',')]
+    pub ebpf_ignore_pidns: Vec<u64>,
+
     /// Unix socket of the log-line protocol (linuxptp-daemon writes here).
     #[arg(long, env = "SOCKET_PATH", default_value = "/cloud-native/events.sock")]
     pub socket_path: PathBuf,
@@ -189,6 +196,155 @@ pub struct Args {
     /// TLS, auth, endpoint policy, connection limits.
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub drop_in: DropIn,
+}
+
+// ---------------------------------------------------------------------------
+// Drop-in for the anchor's sidecar: what ptp-operator's template passes
+// (`--api-version`, `PTP_PLUGIN`, `NAME_SPACE`, `PTP_PROFILE_PATH`), with the
+// anchor's meaning, and its flags that change nothing here (a warning).
+
+/// The anchor's arguments and environment that mean something here.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DropIn {
+    /// The REST API version the operator asks for: `1.0` (v1 and the v1-era
+    /// HTTP transport) or `2.0` (v2). Both versions are served whatever its
+    /// value, unless `--api-version-only` (the operator's daemon polls
+    /// v2's `/health` in both cases, so that one always answers).
+    #[arg(long, env = "API_VERSION", value_parser = parse_api_version)]
+    pub api_version: Option<ApiMajor>,
+
+    /// Serve only the version named by `--api-version`.
+    #[arg(long, env = "API_VERSION_ONLY", requires = "api_version")]
+    pub api_version_only: bool,
+
+    /// Keys of the values pushed to v1 subscribers: `legacy` (`resource`,
+    /// `dataType`, `valueType`, `value`: what the anchor's 4.14 consumers
+    /// read, and every later v1 reader accepts) or `oran` (`ResourceAddress`,
+    /// `data_type`, `value_type`, `value`).
+    #[arg(long, env = "V1_VALUE_KEYS", value_enum, default_value_t = V1ValueKeys::Legacy)]
+    pub v1_value_keys: V1ValueKeys,
+
+    /// `false` runs no PTP source (the anchor loads its PTP plugin only when
+    /// `PTP_PLUGIN` is true; unset here means true, so plain use needs no
+    /// variable). Accepts Go's boolean spellings (`1`, `t`, `TRUE`, ...).
+    #[arg(long, env = "PTP_PLUGIN", value_parser = parse_go_bool, default_value = "true", action = clap::ArgAction::Set)]
+    pub ptp_plugin: bool,
+
+    /// Namespace of the operator (the anchor's `NAME_SPACE`): without
+    /// `--transport-host` the agent names itself as the anchor's per-node
+    /// Service, `ptp-event-publisher-service-<node>.<ns>.svc.cluster.local`.
+    #[arg(long, env = "NAME_SPACE")]
+    pub namespace: Option<String>,
+
+    /// Directory of the ptp-configmap files, one per node name (the
+    /// anchor's `PTP_PROFILE_PATH`): `--ptp-profiles` defaults to
+    /// `<dir>/<node-name>`.
+    #[arg(long, env = "PTP_PROFILE_PATH", default_value = "/etc/linuxptp")]
+    pub ptp_profile_path: PathBuf,
+}
+
+/// `--api-version`'s major version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiMajor {
+    V1,
+    V2,
+}
+
+/// See [`DropIn::v1_value_keys`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum V1ValueKeys {
+    Legacy,
+    Oran,
+}
+
+/// `1.0`, `1`, `v1` (any `1.x`) or the same for 2.
+fn parse_api_version(s: &str) -> Result<ApiMajor, String> {
+    let t = s.trim().trim_start_matches(['v', 'V']);
+    match t.split('.').next().map(str::parse::<u32>) {
+        Some(Ok(1)) => Ok(ApiMajor::V1),
+        Some(Ok(2)) => Ok(ApiMajor::V2),
+        _ => Err(format!("{s:?}: the API versions are 1.0 and 2.0")),
+    }
+}
+
+/// Go's `strconv.ParseBool`, which the anchor reads its switches with.
+fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(format!("{other:?} is not a boolean (true or false)")),
+    }
+}
+
+/// Every flag the anchor's sidecar has had (its Go `flag` set, all
+/// releases). Those this agent does not define are accepted with a warning.
+const ANCHOR_FLAGS: &[&str] = &[
+    "api-port",
+    "api-version",
+    "auth-config",
+    "http-event-publishers",
+    "metrics-addr",
+    "store-path",
+    "transport-host",
+];
+
+/// The command line with the anchor's forms made ours: Go's single-dash
+/// `-store-path=x` becomes `--store-path=x`, and an anchor flag this agent
+/// does not define is removed (with its value) and named in the returned
+/// warnings. Everything else is left for clap to judge.
+#[must_use]
+pub fn anchor_compatible_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> (Vec<std::ffi::OsString>, Vec<String>) {
+    use clap::CommandFactory;
+    let cmd = Args::command();
+    let ours = |name: &str| cmd.get_arguments().any(|a| a.get_long() == Some(name));
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let mut args = args.into_iter();
+    out.extend(args.next());
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            out.push(arg);
+            out.extend(args.by_ref());
+            break;
+        }
+        let bare = text.strip_prefix("--").or_else(|| text.strip_prefix('-'));
+        let Some(bare) = bare.filter(|_| text.len() > 1) else {
+            out.push(arg);
+            continue;
+        };
+        let (name, inline) = match bare.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (bare, None),
+        };
+        if !ANCHOR_FLAGS.contains(&name) {
+            out.push(arg);
+            continue;
+        }
+        if ours(name) {
+            out.push(format!("--{bare}").into());
+            continue;
+        }
+        // The anchor's flags all take a value: `--flag value` eats the next.
+        let value = match inline {
+            Some(v) => v.to_owned(),
+            None => args
+                .next()
+                .map(|v| v.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        warnings.push(format!(
+            "--{name}={value}: a flag of cloud-event-proxy that changes nothing here; ignored"
+        ));
+    }
+    (out, warnings)
 }
 
 /// SASL PLAIN credentials for the broker.
@@ -231,6 +387,7 @@ pub struct Config {
     pub watch: Vec<String>,
     pub ebpf_ring_bytes: u32,
     pub ebpf_trust_any: bool,
+    pub ebpf_ignore_pidns: Vec<u64>,
     pub socket_path: PathBuf,
     pub ptp_config_dir: PathBuf,
     pub ptp_profiles: PathBuf,
@@ -246,6 +403,13 @@ pub struct Config {
     pub drain_timeout: Duration,
     pub max_body_bytes: usize,
     pub security: Security,
+    /// Which REST API versions are served (the v1-era HTTP transport goes
+    /// with v1); v2's `/health` always answers.
+    pub serve_v1: bool,
+    pub serve_v2: bool,
+    pub v1_value_keys: V1ValueKeys,
+    /// `PTP_PLUGIN=false`: no source runs.
+    pub ptp_plugin: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -333,13 +497,27 @@ impl Args {
             }
             other => (None, None, other),
         };
+        // The anchor's default transport host names its per-node Service in
+        // the operator's namespace.
+        let anchor_default = self
+            .drop_in
+            .namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .map(|ns| {
+                format!("http://ptp-event-publisher-service-NODE_NAME.{ns}.svc.cluster.local:9043")
+            });
+        let http_th = http_th.or(anchor_default
+            .as_deref()
+            .filter(|_| self.transport_host.is_none()));
         let public_base = public_base(http_th, &node_name, self.api_port)?;
         let http_event_publishers = self
             .http_event_publishers
             .iter()
             .map(|p| p.trim())
             .filter(|p| !p.is_empty())
-            .map(publisher_base)
+            // As the anchor does: NODE_NAME (short) and NODE_IP replaced.
+            .map(|p| publisher_base(&node_tokens(p, &node_name)))
             .collect::<Result<Vec<_>, _>>()?;
         let role = self.role.unwrap_or(if http_event_publishers.is_empty() {
             Role::Publisher
@@ -357,7 +535,11 @@ impl Args {
         }
         let ptp_profiles = self
             .ptp_profiles
-            .unwrap_or_else(|| PathBuf::from("/etc/linuxptp").join(&node_name));
+            .unwrap_or_else(|| self.drop_in.ptp_profile_path.join(&node_name));
+        let only = self
+            .drop_in
+            .api_version
+            .filter(|_| self.drop_in.api_version_only);
         Ok(Config {
             api_addr: SocketAddr::new(self.api_addr, self.api_port),
             store_path: self.store_path,
@@ -374,6 +556,7 @@ impl Args {
             watch,
             ebpf_ring_bytes: self.ebpf_ring_bytes,
             ebpf_trust_any: self.ebpf_trust_any,
+            ebpf_ignore_pidns: self.ebpf_ignore_pidns,
             socket_path: self.socket_path,
             ptp_config_dir: self.ptp_config_dir,
             ptp_profiles,
@@ -388,6 +571,10 @@ impl Args {
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             max_body_bytes: self.max_body_bytes,
             security: self.security.validate()?,
+            serve_v1: only != Some(ApiMajor::V2),
+            serve_v2: only != Some(ApiMajor::V1),
+            v1_value_keys: self.drop_in.v1_value_keys,
+            ptp_plugin: self.drop_in.ptp_plugin,
         })
     }
 }
@@ -436,6 +623,16 @@ fn publisher_base(p: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// `NODE_NAME` replaced by the short node name, `NODE_IP` by `$NODE_IP`.
+fn node_tokens(value: &str, node: &str) -> String {
+    let short = node.split('.').next().unwrap_or(node);
+    let mut value = value.replace("NODE_NAME", short);
+    if let Ok(ip) = std::env::var("NODE_IP") {
+        value = value.replace("NODE_IP", &ip);
+    }
+    value
+}
+
 /// `scheme://host:port` of this publisher, from `--transport-host` as the
 /// anchor reads it (only its host part; `NODE_NAME` is replaced by the short
 /// host name, `NODE_IP` by `$NODE_IP`).
@@ -443,11 +640,7 @@ fn public_base(th: Option<&str>, node: &str, api_port: u16) -> Result<String, Co
     let Some(th) = th.filter(|t| !t.is_empty()) else {
         return Ok(format!("http://localhost:{api_port}"));
     };
-    let short = node.split('.').next().unwrap_or(node);
-    let mut value = th.replace("NODE_NAME", short);
-    if let Ok(ip) = std::env::var("NODE_IP") {
-        value = value.replace("NODE_IP", &ip);
-    }
+    let value = node_tokens(th, node);
     let with_scheme = if value.contains("://") {
         value
     } else {
@@ -532,9 +725,16 @@ mod tests {
         assert_eq!(c.amqp.as_deref(), Some("broker:5672"));
         assert_eq!(c.public_base, "http://localhost:9043");
         assert_eq!(c.role, Role::Publisher);
-        let c = parse(&["--http-event-publishers", "p1:9043,http://p2:80"]).unwrap();
+        let c = parse(&[
+            "--http-event-publishers",
+            "p1:9043,http://p2:80,pub-NODE_NAME:9043",
+        ])
+        .unwrap();
         assert_eq!(c.role, Role::Consumer);
-        assert_eq!(c.http_event_publishers, ["http://p1:9043", "http://p2:80"]);
+        assert_eq!(
+            c.http_event_publishers,
+            ["http://p1:9043", "http://p2:80", "http://pub-n1:9043"]
+        );
         assert!(matches!(
             parse(&["--role", "consumer"]),
             Err(ConfigError::ConsumerWithoutPublishers)
@@ -569,5 +769,63 @@ mod tests {
             Err(ConfigError::BadNodeName(_))
         ));
         assert!(Args::try_parse_from(["x", "--source", "nope"]).is_err());
+    }
+
+    #[test]
+    fn the_operators_arguments_and_environment() {
+        let argv = [
+            "cloud-event-agent",
+            "--metrics-addr=127.0.0.1:9091",
+            "--store-path=/store",
+            "--transport-host=http://ptp-event-publisher-service-NODE_NAME.openshift-ptp.svc.cluster.local:9043",
+            "--api-version=2.0",
+            "--api-port=9043",
+            "--node-name=n1.example.com",
+        ];
+        let (args, warnings) = anchor_compatible_args(argv.iter().map(Into::into));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let c = Args::try_parse_from(args).unwrap().validate().unwrap();
+        assert!(c.serve_v1 && c.serve_v2, "2.0 alone keeps v1");
+        assert_eq!(c.store_path, PathBuf::from("/store"));
+        assert_eq!(
+            c.public_base,
+            "http://ptp-event-publisher-service-n1.openshift-ptp.svc.cluster.local:9043"
+        );
+        let only = parse(&["--api-version", "1.0", "--api-version-only"]).unwrap();
+        assert!(only.serve_v1 && !only.serve_v2);
+        assert!(Args::try_parse_from(["x", "--api-version", "3.0"]).is_err());
+        assert_eq!(parse_api_version("v2"), Ok(ApiMajor::V2));
+        assert_eq!(parse_go_bool("T"), Ok(true));
+        assert!(!parse(&["--ptp-plugin", "false"]).unwrap().ptp_plugin);
+        assert!(parse_go_bool("yes").is_err());
+        let c = parse(&["--namespace", "ptp", "--ptp-profile-path", "/p"]).unwrap();
+        assert_eq!(
+            c.public_base,
+            "http://ptp-event-publisher-service-n1.ptp.svc.cluster.local:9043"
+        );
+        assert_eq!(c.ptp_profiles, PathBuf::from("/p/n1.example.com"));
+    }
+
+    #[test]
+    fn anchor_only_flags_are_dropped_with_a_warning() {
+        let argv = ["x", "-store-path=/s", "--auth-config", "/a.json", "--bogus"];
+        let (args, warnings) = anchor_compatible_args(argv.iter().map(Into::into));
+        let defines_auth = {
+            use clap::CommandFactory;
+            Args::command()
+                .get_arguments()
+                .any(|a| a.get_long() == Some("auth-config"))
+        };
+        let args: Vec<String> = args.into_iter().map(|a| a.into_string().unwrap()).collect();
+        assert_eq!(args[..2], ["x", "--store-path=/s"]);
+        // Unknown to the anchor too: left for clap to refuse.
+        assert_eq!(args.last().map(String::as_str), Some("--bogus"));
+        if !defines_auth {
+            assert_eq!(warnings.len(), 1);
+            assert!(
+                warnings[0].contains("--auth-config=/a.json"),
+                "{warnings:?}"
+            );
+        }
     }
 }

@@ -3,11 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cloud_event_agent::config::{Args, EX_USAGE, LogFormat};
+use cloud_event_agent::config::{Args, EX_USAGE, LogFormat, anchor_compatible_args};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    // The operator's sidecar template passes the anchor's flags: those that
+    // change nothing here are dropped with a warning, not an exit.
+    let (argv, ignored) = anchor_compatible_args(std::env::args_os());
+    let args = match Args::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {
             let code = if e.use_stderr() { EX_USAGE } else { 0 };
@@ -23,6 +26,9 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(cfg.log_format);
+    for warning in ignored {
+        tracing::warn!("{warning}");
+    }
 
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -48,15 +54,31 @@ fn exit(code: i32) -> ExitCode {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("LOG_LEVEL")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = std::env::var("LOG_LEVEL")
+        .ok()
+        .and_then(|l| EnvFilter::try_new(logrus_level(&l)).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal: piped or collected
+    // logs stay plain (and NO_COLOR turns colour off everywhere).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Plain => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// `LOG_LEVEL` as the anchor reads it (logrus names) or a tracing filter.
+fn logrus_level(level: &str) -> &str {
+    match level.trim() {
+        "panic" | "fatal" | "PANIC" | "FATAL" => "error",
+        "warning" | "WARNING" => "warn",
+        other => other,
     }
 }
 

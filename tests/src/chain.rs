@@ -48,14 +48,18 @@ pub fn subscribe_v2_and_v1(c: &Agent, cnf: &Consumer) -> String {
         .to_owned()
 }
 
-/// Whether `body` carries a notification value `want`.
+/// Whether `body` carries a notification value `want` (v2's `data_type`
+/// or v1's legacy `dataType`).
 #[must_use]
 pub fn is_value(body: &serde_json::Value, want: &str) -> bool {
     body["data"]["values"]
         .as_array()
         .into_iter()
         .flatten()
-        .any(|v| v["data_type"] == "notification" && v["value"] == want)
+        .any(|v| {
+            (v["data_type"] == "notification" || v["dataType"] == "notification")
+                && v["value"] == want
+        })
 }
 
 /// Whether any of `bodies` carries a notification value `want`.

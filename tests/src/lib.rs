@@ -509,14 +509,15 @@ impl Drop for Consumer {
     }
 }
 
-/// The `value`s of the notification values of a CloudEvent body.
+/// The `value`s of the notification values of a CloudEvent body (v2's
+/// `data_type` or v1's legacy `dataType`).
 #[must_use]
 pub fn notification_values(body: &serde_json::Value) -> Vec<String> {
     body["data"]["values"]
         .as_array()
         .map(|vs| {
             vs.iter()
-                .filter(|v| v["data_type"] == "notification")
+                .filter(|v| v["data_type"] == "notification" || v["dataType"] == "notification")
                 .filter_map(|v| v["value"].as_str().map(str::to_owned))
                 .collect()
         })

@@ -189,13 +189,20 @@ pub fn start_ptp4l_piped(ns: &str, cfg: &Path) -> ChildGuard {
 }
 
 fn spawn_ptp4l(ns: &str, cfg: &Path, stdout: Stdio, stderr: Stdio) -> ChildGuard {
+    let cfg = cfg.to_str().expect("UTF-8 config path");
+    spawn_ptp4l_args(ns, &["-f", cfg, "-m"], stdout, stderr)
+}
+
+/// Starts `ptp4l args` in `ns` without CAP_SYS_TIME. The guard's pid is
+/// that of `ip netns exec`, which execs setpriv, which execs ptp4l: the
+/// same process.
+#[must_use]
+pub fn spawn_ptp4l_args(ns: &str, args: &[&str], stdout: Stdio, stderr: Stdio) -> ChildGuard {
     let child = Command::new("ip")
         .args(["netns", "exec", ns])
         .args(NOCAP)
         .arg("ptp4l")
-        .arg("-f")
-        .arg(cfg)
-        .arg("-m")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)

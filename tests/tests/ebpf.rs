@@ -65,6 +65,7 @@ fn load_probes(watch: &[&str], ring_bytes: u32) -> Probes {
         watch: watch.iter().map(|w| (*w).to_owned()).collect(),
         ring_bytes,
         trust_any: false,
+        ignore_pidns: Vec::new(),
     })
     .unwrap()
 }

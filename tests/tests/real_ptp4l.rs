@@ -252,3 +252,210 @@ fn real_ptp4l_management_socket_clock_class_and_roles() {
     assert!(own.is_some(), "{:?}", c.bodies("/class"));
     slave.kill();
 }
+
+/// Values of CurrentState `suffix` at `addr` of `data_type` (none on 404).
+fn current(a: &Agent, suffix: &str, addr: &str, data_type: &str) -> Vec<String> {
+    let r = a.current_state(suffix);
+    if r.status == 404 {
+        return Vec::new();
+    }
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    v["data"]["values"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|x| x["ResourceAddress"] == addr && x["data_type"] == data_type)
+        .filter_map(|x| x["value"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The README's socket mode: ptp4l's output piped into the log socket and
+/// nothing else (no `PTP_PROCESS_STATUS` lines). After `kill -9` the
+/// agent's own management client sees ptp4l stop answering: FREERUN, and
+/// the clock class is gone from CurrentState.
+#[test]
+fn readme_pipe_then_kill9_gives_freerun_and_no_stale_class() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("n9p");
+    let a = &lab.a;
+    let c = Consumer::start();
+    a.subscribe("/sync/ptp-status/lock-state", &c.endpoint("/lock"));
+    a.subscribe("/sync/ptp-status/clock-class", &c.endpoint("/class"));
+    let addr = lab.port_address();
+    let mut master = lab.master();
+    drain(&mut master);
+    let mut slave = lab.slave();
+    let out = slave.take_stdout();
+    let mut w = a.connect_socket();
+    let piper = std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            w.line(&line);
+        }
+    });
+    let n = wait_seq(&c, &addr, 0, &["LOCKED"]);
+    let class = wait_for(LONG, || {
+        values(&c, "/class", &addr, "metric")
+            .contains(&"248".to_owned())
+            .then_some(())
+    });
+    assert!(class.is_some(), "{:?}", c.bodies("/class"));
+    slave.kill();
+    piper.join().unwrap();
+    wait_seq(&c, &addr, n, &["FREERUN"]);
+    assert_eq!(
+        current(a, "/sync/ptp-status/lock-state", &addr, "notification"),
+        ["FREERUN"]
+    );
+    assert!(current(a, "/sync/ptp-status/clock-class", &addr, "metric").is_empty());
+}
+
+/// A ptp4l that prints nothing (`-q`, no `-m`): its port state and
+/// `TIME_STATUS_NP` offset, read from its management socket, make it
+/// LOCKED; `kill -9` makes it FREERUN.
+#[test]
+fn silent_ptp4l_is_followed_through_its_management_socket() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("n9q");
+    let a = &lab.a;
+    let c = Consumer::start();
+    a.subscribe("/sync/ptp-status/lock-state", &c.endpoint("/lock"));
+    let addr = lab.port_address();
+    let mut master = lab.master();
+    drain(&mut master);
+    let mut slave = ptp::spawn_ptp4l_args(
+        &lab.pair.slave_ns,
+        &["-f", lab.slave_cfg.to_str().unwrap(), "-q"],
+        std::process::Stdio::piped(),
+        std::process::Stdio::piped(),
+    );
+    let stdout = slave.take_stdout();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let mut r = stdout;
+        std::io::Read::read_to_string(&mut r, &mut out).ok();
+        out
+    });
+    let n = wait_seq(&c, &addr, 0, &["LOCKED"]);
+    slave.kill();
+    wait_seq(&c, &addr, n, &["FREERUN"]);
+    let out = reader.join().unwrap();
+    assert!(out.is_empty(), "ptp4l printed: {out}");
+}
+
+/// The demo: master and slave each with a config in the agent's config
+/// directory and their own management socket. Each instance has its own
+/// clock class, and the values do not alternate.
+#[test]
+fn two_ptp4l_with_their_own_management_sockets_keep_their_own_class() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("n9r");
+    let a = &lab.a;
+    // The master's config joins the slave's in the config directory.
+    std::fs::copy(&lab.master_cfg, a.dir.path().join("ptp4l.1.config")).unwrap();
+    let c = Consumer::start();
+    a.subscribe("/sync/ptp-status/clock-class", &c.endpoint("/class"));
+    let slave_addr = lab.port_address();
+    let master_addr = a.address(&format!("/{}/master", lab.pair.master_if));
+    let mut master = ptp::spawn_ptp4l_args(
+        &lab.pair.master_ns,
+        &[
+            "-f",
+            a.dir.path().join("ptp4l.1.config").to_str().unwrap(),
+            "-m",
+        ],
+        std::process::Stdio::piped(),
+        std::process::Stdio::null(),
+    );
+    drain(&mut master);
+    let mut slave = lab.slave();
+    drain(&mut slave);
+    for addr in [&slave_addr, &master_addr] {
+        let got = wait_for(LONG, || {
+            values(&c, "/class", addr, "metric")
+                .contains(&"248".to_owned())
+                .then_some(())
+        });
+        assert!(got.is_some(), "{addr}: {:?}", c.bodies("/class"));
+    }
+    // Several polls later: no class changes back and forth.
+    std::thread::sleep(Duration::from_secs(4));
+    let s = values(&c, "/class", &slave_addr, "metric");
+    let m = values(&c, "/class", &master_addr, "metric");
+    assert!(
+        s.len() <= 2 && s.last().map(String::as_str) == Some("248"),
+        "{s:?}"
+    );
+    assert_eq!(m, ["248"]);
+}
+
+/// A plain slave (`-i` only) whose master syncs faster than its
+/// `summary_interval`: it prints only `rms` summaries (and port lines),
+/// piped into the log socket as the README shows (tagged by sed); its
+/// management socket is not the one the config names, so nothing but the
+/// summaries with the SLAVE port can make it LOCKED.
+#[test]
+fn summary_only_slave_is_locked_from_its_summaries() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("n9u");
+    let a = &lab.a;
+    let c = Consumer::start();
+    a.subscribe("/sync/ptp-status/lock-state", &c.endpoint("/lock"));
+    let mut master = lab.master();
+    drain(&mut master);
+    let tmp = tempfile::tempdir().unwrap();
+    let uds = tmp.path().join("plain.sock");
+    let mut slave = ptp::spawn_ptp4l_args(
+        &lab.pair.slave_ns,
+        &[
+            "-i",
+            &lab.pair.slave_if,
+            "-S",
+            "-2",
+            "-s",
+            "-m",
+            "--pi_proportional_const",
+            "0.7",
+            "--pi_integral_const",
+            "0.3",
+            "--uds_address",
+            uds.to_str().unwrap(),
+        ],
+        std::process::Stdio::piped(),
+        std::process::Stdio::null(),
+    );
+    let out = slave.take_stdout();
+    let mut w = a.connect_socket();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            log.lock().unwrap().push(line.clone());
+            // The README's sed: the tag names the config (and its profile).
+            let tagged = match line.split_once("]: ") {
+                Some((head, rest)) => format!("{head}]: [ptp4l.0.config] {rest}"),
+                None => line,
+            };
+            w.line(&tagged);
+        }
+    });
+    let addr = lab.port_address();
+    wait_seq(&c, &addr, 0, &["LOCKED"]);
+    let lines = seen.lock().unwrap().clone();
+    assert!(lines.iter().any(|l| l.contains(" rms ")), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("master offset")),
+        "{lines:?}"
+    );
+    slave.kill();
+}

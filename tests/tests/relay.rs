@@ -89,9 +89,12 @@ fn http_chain_relays_in_each_subscribers_format_and_survives_publisher_restarts(
     p.create_event(LOCK, "FREERUN");
     cnf.wait_bodies("/v1", T, |b| has_value(b, "FREERUN"));
 
-    // The CNF unsubscribes: the sidecar deletes its subscription upstream.
+    // The CNF unsubscribes (v2 and v1 are separate views: both deletes are
+    // needed): the sidecar deletes its subscription upstream.
     let r = request("DELETE", &c.api("/subscriptions"), None).unwrap();
     assert_eq!(r.status, 204);
+    let r = request("DELETE", &c.api_v1("/subscriptions"), None).unwrap();
+    assert_eq!(r.status, 200);
     wait_relay_subs(&p, &c, 0);
 }
 

@@ -32,6 +32,8 @@ pub fn bench() -> anyhow::Result<()> {
     if root {
         println!("\n## eBPF source (real probes, this machine's kernel)\n");
         run_bin("bench-ebpf", &path)?;
+        println!("\n## Liveness (real ptp4l, kill -9)\n");
+        run_bin("bench-kill", &path)?;
     } else {
         eprintln!("xtask: not root: eBPF bench left out");
     }

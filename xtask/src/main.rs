@@ -30,6 +30,9 @@ enum Cmd {
     Build {
         #[arg(long)]
         release: bool,
+        /// Refuse to change Cargo.lock (the image build).
+        #[arg(long)]
+        locked: bool,
     },
     /// Run the whole test suite: unit and black-box tests, then (as root)
     /// the eBPF tests on this kernel, one thread, and the VM test.
@@ -50,7 +53,7 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Run { args } => run(&args),
-        Cmd::Build { release } => build(release),
+        Cmd::Build { release, locked } => build(release, locked),
         Cmd::Test => test(),
         Cmd::VmTest => vm::vm_test(),
         Cmd::Demo { seconds } => demo::demo(seconds),
@@ -95,12 +98,15 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
     )
 }
 
-fn build(release: bool) -> anyhow::Result<()> {
+fn build(release: bool, locked: bool) -> anyhow::Result<()> {
     let bin = toolchain::ensure()?;
     let mut c = cargo();
     c.args(["build", "--workspace", "--bins"]);
     if release {
         c.arg("--release");
+    }
+    if locked {
+        c.arg("--locked");
     }
     status(c.env("PATH", toolchain::path_with(&bin)))
 }
@@ -119,11 +125,14 @@ fn test() -> anyhow::Result<()> {
             .args(["build", "--workspace", "--bins", "--examples"])
             .env("PATH", &path),
     )?;
+    // The deploy/ test validates the rendered manifests offline with it.
+    let validate = setup::ensure_kubernetes_validate()?;
     // Everything but the eBPF tests, which run next on one thread.
     status(
         cargo()
             .args(["test", "--workspace", "--all-targets"])
             .env("PATH", &path)
+            .env("CEA_KUBERNETES_VALIDATE_BIN", &validate)
             .env("CEA_EBPF_DEFER", "1"),
     )?;
     let mut ebpf = cargo();
@@ -133,6 +142,8 @@ fn test() -> anyhow::Result<()> {
         "agent-tests",
         "--test",
         "ebpf",
+        "--test",
+        "ebpf_instances",
         "--",
         "--test-threads=1",
     ])

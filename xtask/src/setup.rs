@@ -60,3 +60,47 @@ pub fn ensure_packages(pkgs: &[&str]) -> anyhow::Result<()> {
     )
     .context("apt-get install")
 }
+
+/// The manifest validator `tests/tests/deploy.rs` runs, from PyPI, pinned.
+pub const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+
+/// A Python virtual environment with [`KUBERNETES_VALIDATE`] (it brings
+/// `jsonschema` and `PyYAML`, which the custom-resource check uses), made
+/// once under the cache; returns its `bin` directory, for
+/// `CEA_KUBERNETES_VALIDATE_BIN`. Debian's `python3-venv` is installed
+/// when `venv` is missing and we are root.
+///
+/// # Errors
+/// No Python with `venv`, or pip fails.
+pub fn ensure_kubernetes_validate() -> anyhow::Result<std::path::PathBuf> {
+    let venv = crate::toolchain::cache_dir().join("kubernetes-validate");
+    let bin = venv.join("bin");
+    let marker = venv.join(".installed");
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == KUBERNETES_VALIDATE) {
+        return Ok(bin);
+    }
+    let python = if Command::new("python3")
+        .args(["-m", "venv", "-h"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        "python3"
+    } else {
+        ensure_packages(&["python3-venv"])?;
+        "/usr/bin/python3"
+    };
+    eprintln!(
+        "xtask: installing {KUBERNETES_VALIDATE} in {}",
+        venv.display()
+    );
+    status(
+        Command::new(python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+    )
+    .context("python3 -m venv")?;
+    status(Command::new(bin.join("pip")).args(["install", "-q", KUBERNETES_VALIDATE]))
+        .context("pip install kubernetes-validate")?;
+    std::fs::write(&marker, KUBERNETES_VALIDATE).context("writing the venv marker")?;
+    Ok(bin)
+}

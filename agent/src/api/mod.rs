@@ -7,9 +7,11 @@
 pub mod auth;
 mod body;
 pub mod notify;
+mod path;
 pub mod problem;
 pub mod schemas;
 pub mod serve;
+mod transport;
 mod v1;
 mod v2;
 
@@ -63,6 +65,17 @@ struct Counters {
 struct Ctx {
     app: AppState,
     m: Counters,
+    /// The v1 API and the v1-era transport are served.
+    serve_v1: bool,
+}
+
+/// Which API versions a router serves (`--api-version-only`). v2's
+/// `/health` and the root `/health` answer in every case: ptp-operator's
+/// daemon container waits for the former before it starts linuxptp.
+#[derive(Clone, Copy, Debug)]
+pub struct Serve {
+    pub v1: bool,
+    pub v2: bool,
 }
 
 impl Ctx {
@@ -72,8 +85,13 @@ impl Ctx {
     }
 }
 
-/// The whole API router.
+/// The whole API router, both versions.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Serve { v1: true, v2: true })
+}
+
+/// The API router serving the versions in `serve`.
+pub fn router_with(state: AppState, serve: Serve) -> Router {
     let api = &state.metrics.api;
     let m = Counters {
         sub_failed_create: api.subscriptions.with_label_values(&["failed to create"]),
@@ -81,16 +99,28 @@ pub fn router(state: AppState) -> Router {
         pub_failed_create: api.publishers.with_label_values(&["failed to create"]),
         pub_failed_delete: api.publishers.with_label_values(&["failed to delete"]),
     };
-    let ctx = Arc::new(Ctx { app: state, m });
-    Router::new()
-        .nest(API_V2, v2::router())
-        .nest(API_V1, v1::router())
-        .fallback(not_found)
-        .with_state(ctx)
+    let ctx = Arc::new(Ctx {
+        app: state,
+        m,
+        serve_v1: serve.v1,
+    });
+    let mut r = Router::new().route("/health", axum::routing::get(transport::health));
+    r = if serve.v2 {
+        r.nest(API_V2, v2::router())
+    } else {
+        r.route(&format!("{API_V2}/health"), axum::routing::get(v2::health))
+    };
+    if serve.v1 {
+        r = r
+            .nest(API_V1, v1::router())
+            .route("/subscription", axum::routing::post(transport::register));
+    }
+    r.fallback(transport::fallback).with_state(ctx)
 }
 
-async fn not_found(uri: Uri) -> Problem {
-    no_such_path(uri.path())
+/// The reason the active source stopped, if it has (`/health` is 503).
+fn source_stopped(ctx: &Ctx) -> Option<String> {
+    ctx.app.source.get().stopped.clone()
 }
 
 fn no_such_path(path: &str) -> Problem {

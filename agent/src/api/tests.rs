@@ -30,6 +30,7 @@ fn state() -> AppState {
             queue_capacity: 8,
             max_consecutive_failures: 10,
             idle: Duration::from_secs(30),
+            v1_keys: crate::event::ValueKeys::Legacy,
         },
         crate::transport::test_outbound(),
         metrics.clone(),
@@ -172,6 +173,16 @@ fn openapi_documents_every_route() {
         ]
         .iter()
         .map(|p| format!("{API_V1}{p}")),
+    )
+    // The v1-era transport, at the root.
+    .chain(
+        [
+            "/health",
+            "/subscription",
+            "/{resource}/{clientId}/CurrentState",
+        ]
+        .iter()
+        .map(|p| (*p).to_owned()),
     )
     .collect();
     want.sort_unstable();

@@ -38,6 +38,10 @@ pub fn start(cfg: &Config, state: &AppState) -> anyhow::Result<axum::Router> {
         let sub = relay::amqp::AmqpSubscriber::new(amqp_config(cfg, addr), relay, metrics.clone());
         spawn_on_own_thread("amqp-subscriber", sub.run())?;
     }
-    info!(publishers = ?cfg.http_event_publishers, amqp = ?cfg.amqp, "consumer sidecar: relaying to the CNF");
+    info!(
+        publishers = %cfg.http_event_publishers.join(","),
+        amqp = %cfg.amqp.as_deref().unwrap_or("none"),
+        "consumer sidecar: relaying to the CNF"
+    );
     Ok(router)
 }

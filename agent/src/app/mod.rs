@@ -63,6 +63,10 @@ pub async fn run(
             queue_capacity: cfg.queue_capacity,
             max_consecutive_failures: cfg.max_consecutive_failures,
             idle: sec.outbound_idle,
+            v1_keys: match cfg.v1_value_keys {
+                crate::config::V1ValueKeys::Legacy => crate::event::ValueKeys::Legacy,
+                crate::config::V1ValueKeys::Oran => crate::event::ValueKeys::Oran,
+            },
         },
         Outbound::new(
             crate::tls::client_config(&sec.endpoint_tls)
@@ -105,7 +109,13 @@ pub async fn run(
         source: StatusHandle::default(),
     };
     tokio::spawn(engine.clone().run_timers());
-    let mut router = api::router(state.clone());
+    let mut router = api::router_with(
+        state.clone(),
+        api::Serve {
+            v1: cfg.serve_v1,
+            v2: cfg.serve_v2,
+        },
+    );
     if let Some(settings) = &sec.auth {
         let auth = crate::auth::Authenticator::new(
             settings.clone(),
@@ -121,6 +131,7 @@ pub async fn run(
         );
         router = api::auth::layer(router, auth);
     }
+    tokio::spawn(log_hangups());
     let source = match cfg.role {
         Role::Publisher => Some(publisher::start(&cfg, &state, thresholds)?),
         Role::Consumer => {
@@ -213,6 +224,18 @@ pub(crate) fn amqp_config(cfg: &Config, addr: &str) -> crate::transport::amqp::A
         node: cfg.node_name.clone(),
         container: format!("cloud-event-agent-{}", uuid::Uuid::new_v4().simple()),
         credentials: cfg.amqp_credentials.clone(),
+    }
+}
+
+/// SIGHUP re-reads profiles and configs (the profile watcher listens too);
+/// without a handler it would end the agent, as it ends the anchor.
+async fn log_hangups() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        info!("SIGHUP: re-reading PTP profiles and configs");
     }
 }
 

@@ -36,10 +36,28 @@ pub fn start(
         engine.clone(),
         metrics.ptp.clone(),
     );
-    profiles.reload();
-    tokio::spawn(profiles::watch(profiles));
-    tokio::spawn(pmc::supervise(engine.clone(), cfg.ptp4l_uds.clone()));
-    let source = start_source(cfg, engine.clone(), metrics.clone(), &state.source)?;
+    let daemons = pmc::Daemons::default();
+    let source = if cfg.ptp_plugin {
+        profiles.reload();
+        tokio::spawn(profiles::watch(profiles));
+        let source = start_source(
+            cfg,
+            engine.clone(),
+            daemons.clone(),
+            metrics.clone(),
+            &state.source,
+        )?;
+        tokio::spawn(pmc::supervise(
+            engine.clone(),
+            daemons,
+            cfg.ptp4l_uds.clone(),
+        ));
+        source
+    } else {
+        // The anchor loads its PTP plugin only with PTP_PLUGIN=true.
+        info!("PTP_PLUGIN is false: no PTP source runs; the API serves what is published to it");
+        tokio::spawn(std::future::pending())
+    };
     if let Some(addr) = &cfg.amqp {
         let st = state.clone();
         let current: CurrentFn =
@@ -60,6 +78,7 @@ pub fn start(
 fn start_source(
     cfg: &Config,
     engine: EngineHandle,
+    daemons: pmc::Daemons,
     metrics: Arc<Metrics>,
     status: &StatusHandle,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -78,6 +97,7 @@ fn start_source(
             watch: cfg.watch.clone(),
             ring_bytes: cfg.ebpf_ring_bytes,
             trust_any: cfg.ebpf_trust_any,
+            ignore_pidns: cfg.ebpf_ignore_pidns.clone(),
         };
         match ebpf::Probes::load(&opts) {
             Ok(probes) => {
@@ -95,21 +115,32 @@ fn start_source(
                     .filter(|p| p.attached)
                     .map(|p| p.program)
                     .collect();
-                info!(watch = ?cfg.watch, probes = ?attached, "source: eBPF");
+                info!(
+                    watch = %cfg.watch.join(","),
+                    probes = %attached.join(","),
+                    "source: eBPF"
+                );
                 if cfg.ebpf_trust_any {
                     tracing::warn!(
                         "--ebpf-trust-any: watched processes are trusted by name alone (benches and tests only)"
                     );
                 }
+                // Before the management clients start: they follow the
+                // daemons the probes find, not the profiles' configs.
+                daemons.keep();
                 st.active = "ebpf";
                 st.watch.clone_from(&cfg.watch);
                 st.ring_bytes = Some(cfg.ebpf_ring_bytes);
                 st.probes.clone_from(&probes.report);
                 status.set(st);
+                let status = status.clone();
                 return Ok(tokio::spawn(async move {
-                    if let Err(e) = ebpf::run(probes, &opts, engine, metrics).await {
-                        tracing::error!(error = %e, "eBPF source stopped");
-                    }
+                    let reason = match ebpf::run(probes, &opts, engine, daemons, metrics).await {
+                        Err(e) => format!("the eBPF source stopped: {e}"),
+                        Ok(()) => "the eBPF source stopped".to_owned(),
+                    };
+                    tracing::error!(reason, "source stopped");
+                    status.stopped(reason);
                 }));
             }
             Err(e) if cfg.source == SourceKind::Ebpf => {
@@ -128,9 +159,13 @@ fn start_source(
         engine,
         lines: metrics.ptp.socket_lines(),
     };
+    let status = status.clone();
     Ok(tokio::spawn(async move {
-        if let Err(e) = source.run().await {
-            tracing::error!(error = %e, "log socket source stopped");
-        }
+        let reason = match source.run().await {
+            Err(e) => format!("the log socket source stopped: {e}"),
+            Ok(()) => "the log socket source stopped".to_owned(),
+        };
+        tracing::error!(reason, "source stopped");
+        status.stopped(reason);
     }))
 }

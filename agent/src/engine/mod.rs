@@ -2,12 +2,15 @@
 //! change only. Synchronous and single-owner; sources call it through
 //! [`EngineHandle`], which also runs its timers (holdover).
 //!
-//! `parse/` reads lines in place, `clock.rs` is one clock's state machine,
-//! `node.rs` the node's sync-state, `state.rs` ties them per instance
-//! (a `ptp4l.N.config`, or the bare process name of a plain ptp4l).
+//! `fact.rs` is what sources hand in (typed facts tagged with their daemon
+//! and time), `parse/` reads lines in place, `clock.rs` is one clock's
+//! state machine, `node.rs` the node's sync-state, `state/` ties them per
+//! instance (a running daemon; for the log socket, a config name).
 
 pub mod alias;
+mod changes;
 pub mod clock;
+mod fact;
 mod handle;
 pub mod node;
 pub mod parse;
@@ -16,10 +19,9 @@ mod state;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::sync::Arc;
-
 pub use clock::Thresholds;
-pub use handle::EngineHandle;
+pub use fact::{Daemon, Origin, Pid, What};
+pub use handle::{Deferred, EngineHandle};
 pub use state::{DEAD_OFFSET, Engine, Ingest};
 
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
@@ -29,22 +31,11 @@ pub trait Sink: Send + Sync {
     fn publish(&self, event: Event);
 
     /// `event`, caused by a line or record the source read at `read` (the
-    /// first stage of the stage timing; see [`EngineHandle::ingest_line_at`]).
+    /// first stage of the stage timing; see [`EngineHandle::apply`]).
     fn publish_read(&self, event: Event, read: std::time::Instant) {
         let _ = read;
         self.publish(event);
     }
-}
-
-/// What the source knows about the writer of a line, for lines that carry
-/// no `[ptp4l.N.config]` tag.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Origin {
-    /// Process name (`ptp4l`, `phc2sys`, ...), when known.
-    pub process: Option<Arc<str>>,
-    /// Config name (`ptp4l.0.config`), when known.
-    pub config: Option<Arc<str>>,
-    pub pid: Option<u32>,
 }
 
 /// The current state of one event kind, for CurrentState and the initial

@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime};
 pub use kind::{EventKind, NODE_PREFIX};
 pub use time::rfc3339_nano;
 pub use value::{DataType, DataValue, SyncState, ValueType};
-pub use wire::{write_v2, write_values};
+pub use wire::{ValueKeys, write_v2, write_values, write_values_with};
 
 /// One event as the engine decided it: created once, serialised once.
 #[derive(Clone, Debug, PartialEq)]

@@ -20,18 +20,46 @@ pub fn write_v2(out: &mut Vec<u8>, ev: &Event) {
     out.push(b'}');
 }
 
-/// Appends `{"version":"1.0","values":[...]}`.
+/// The key names of a data value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ValueKeys {
+    /// `ResourceAddress`, `data_type`, `value_type`, `value`: O-RAN's, v2.
+    #[default]
+    Oran,
+    /// `resource`, `dataType`, `valueType`, `value`: the only ones the
+    /// anchor's 4.14 v1 readers know; its later v1 readers take both.
+    Legacy,
+}
+
+/// Appends `{"version":"1.0","values":[...]}` with O-RAN's keys.
 pub fn write_values(out: &mut Vec<u8>, values: &[DataValue]) {
+    write_values_with(out, values, ValueKeys::Oran);
+}
+
+/// Appends `{"version":"1.0","values":[...]}` with `keys`.
+pub fn write_values_with(out: &mut Vec<u8>, values: &[DataValue], keys: ValueKeys) {
+    let [resource, data_type, value_type]: [&[u8]; 3] = match keys {
+        ValueKeys::Oran => [
+            br#"{"ResourceAddress":"#,
+            br#","data_type":""#,
+            br#"","value_type":""#,
+        ],
+        ValueKeys::Legacy => [
+            br#"{"resource":"#,
+            br#","dataType":""#,
+            br#"","valueType":""#,
+        ],
+    };
     out.extend_from_slice(br#"{"version":"1.0","values":["#);
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(br#"{"ResourceAddress":"#);
+        out.extend_from_slice(resource);
         json_str(out, &v.resource_address);
-        out.extend_from_slice(br#","data_type":""#);
+        out.extend_from_slice(data_type);
         out.extend_from_slice(v.data_type.as_str().as_bytes());
-        out.extend_from_slice(br#"","value_type":""#);
+        out.extend_from_slice(value_type);
         out.extend_from_slice(v.value_type.as_str().as_bytes());
         out.extend_from_slice(br#"","value":"#);
         json_str(out, &v.value);

@@ -22,8 +22,8 @@ pub struct DeliveryMetrics {
 }
 
 /// Where an event's time goes, one histogram per stage, each the time
-/// since the previous stage: `engine` (line or record read to event
-/// made), `queued` (serialised and in every subscriber's queue),
+/// since the previous stage: `engine` (a line read from the log socket,
+/// or a record's kernel time on the eBPF path, to the event made), `queued` (serialised and in every subscriber's queue),
 /// `written` (per delivery: queued to the request written to the
 /// consumer's socket, the worker's wake-up included) and `answered`
 /// (written to the consumer's answer read). Two clock reads and two

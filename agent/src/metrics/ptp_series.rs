@@ -34,6 +34,21 @@ impl SeriesSet {
         }
     }
 
+    /// Removes the recorded series of `family` from `m` (a dead daemon's
+    /// clock class and port roles).
+    pub fn remove_family(&mut self, family: Family, m: &PtpMetrics) {
+        self.0.retain(|(f, labels)| {
+            if *f != family {
+                return true;
+            }
+            let l: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
+            for vec in m.family(*f) {
+                let _ = vec.remove_label_values(&l);
+            }
+            false
+        });
+    }
+
     /// Removes every recorded series from `m`.
     pub fn remove_all(&mut self, m: &PtpMetrics) {
         for (family, labels) in self.0.drain(..) {

@@ -243,6 +243,7 @@ mod tests {
                 queue_capacity: 4,
                 max_consecutive_failures: 0,
                 idle: Duration::from_secs(30),
+                v1_keys: crate::event::ValueKeys::Legacy,
             },
             crate::transport::test_outbound(),
             metrics.clone(),

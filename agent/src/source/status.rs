@@ -41,6 +41,10 @@ pub struct SourceStatus {
     pub ring_bytes: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<ProbeStatus>,
+    /// Why the active source stopped, once it has: `/health` then answers
+    /// 503 with this reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// Shared, swappable [`SourceStatus`].
@@ -65,5 +69,12 @@ impl StatusHandle {
     #[must_use]
     pub fn get(&self) -> Arc<SourceStatus> {
         self.0.load_full()
+    }
+
+    /// Marks the active source as stopped, for `/health`.
+    pub fn stopped(&self, reason: String) {
+        let mut s = (*self.get()).clone();
+        s.stopped = Some(reason);
+        self.set(s);
     }
 }

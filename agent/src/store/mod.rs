@@ -23,6 +23,10 @@ pub enum ApiVersion {
     V1,
     #[default]
     V2,
+    /// A consumer sidecar of the anchor's v1 era (OCP 4.12-4.18) registered
+    /// through the HTTP transport (`POST /subscription`): the endpoint is
+    /// the sidecar's base URL, events go to its `/event`.
+    Transport,
 }
 
 impl ApiVersion {
@@ -32,6 +36,10 @@ impl ApiVersion {
     pub fn of_uri_location(uri: &str) -> Self {
         if uri.contains("/ocloudNotifications/v1/") || uri.contains("/cloudNotifications/v1/") {
             Self::V1
+        } else if !uri.contains("/ocloudNotifications/") && uri.ends_with("/CurrentState") {
+            // A transport subscription's location is where its client pulls
+            // the state: `<publisher>/<resource>/<clientID>/CurrentState`.
+            Self::Transport
         } else {
             Self::V2
         }

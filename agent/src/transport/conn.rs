@@ -272,8 +272,14 @@ enum Failure {
 impl Conn {
     #[must_use]
     pub fn new(target: Target, out: Arc<Outbound>) -> Self {
+        Self::with_content_type(target, out, "application/json")
+    }
+
+    /// A connection whose POSTs carry `content_type`.
+    #[must_use]
+    pub fn with_content_type(target: Target, out: Arc<Outbound>, content_type: &str) -> Self {
         let head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: ",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: ",
             target.path, target.authority
         )
         .into_bytes();

@@ -16,6 +16,10 @@ use super::{DeliveryConfig, Shared};
 use crate::event::EventKind;
 use crate::event::v1::{V1_ID_PREFIX_LEN, v1_id_prefix};
 
+/// Structured-mode CloudEvents: what makes the anchor's sidecar receiver
+/// read the whole event from the body (it has no `ce-*` headers here).
+const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
+
 /// Attempts after the first before an event counts as failed.
 pub(super) const RETRIES: u32 = 3;
 /// First backoff; doubled per retry, with jitter.
@@ -31,6 +35,10 @@ pub struct Endpoint {
     /// Per event kind: `Some(subscription id)` when this endpoint gets that
     /// kind through a v1 subscription (v1 body), `None` for v2.
     v1_ids: Mutex<[Option<Uuid>; EventKind::ALL.len()]>,
+    /// A v1-era consumer sidecar: POSTs go to `<uri>/event`.
+    sidecar: bool,
+    /// Per event kind: sent as the v1-era transport's CloudEvent.
+    transport: Mutex<[bool; EventKind::ALL.len()]>,
 }
 
 enum Outcome {
@@ -45,13 +53,20 @@ enum Outcome {
 
 impl Endpoint {
     /// Creates the endpoint and starts its worker on `rt`.
-    pub fn spawn(uri: Arc<str>, shared: Arc<Shared>, rt: &tokio::runtime::Handle) -> Arc<Self> {
+    pub fn spawn(
+        uri: Arc<str>,
+        sidecar: bool,
+        shared: Arc<Shared>,
+        rt: &tokio::runtime::Handle,
+    ) -> Arc<Self> {
         let ep = Arc::new(Self {
             uri,
             queue: Queue::new(shared.cfg.queue_capacity),
             pending: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
             v1_ids: Mutex::new([None; EventKind::ALL.len()]),
+            sidecar,
+            transport: Mutex::new([false; EventKind::ALL.len()]),
         });
         rt.spawn(ep.clone().run(shared));
         ep
@@ -81,6 +96,11 @@ impl Endpoint {
         *self.v1_ids.lock() = ids;
     }
 
+    /// Which kinds go out as the v1-era transport's CloudEvent.
+    pub fn set_transport(&self, kinds: [bool; EventKind::ALL.len()]) {
+        *self.transport.lock() = kinds;
+    }
+
     /// The v1 subscription id `item` goes out with, or `None` for v2.
     fn v1_id(&self, item: &Outgoing) -> Option<Uuid> {
         self.v1_ids.lock()[item.kind().index()]
@@ -108,7 +128,17 @@ impl Endpoint {
     }
 
     async fn run(self: Arc<Self>, shared: Arc<Shared>) {
-        let mut conn = match Target::parse(&self.uri) {
+        let target = if self.sidecar {
+            Target::parse(&format!("{}/event", self.uri.trim_end_matches('/')))
+        } else {
+            Target::parse(&self.uri)
+        };
+        let mut conn = match target {
+            Ok(t) if self.sidecar => Some(Conn::with_content_type(
+                t,
+                shared.out.clone(),
+                CLOUDEVENTS_JSON,
+            )),
             Ok(t) => Some(Conn::new(t, shared.out.clone())),
             Err(e) => {
                 warn!(endpoint = %self.uri, error = %e, "cannot deliver to this endpoint");
@@ -223,9 +253,17 @@ impl Endpoint {
         // subscription's id prefix (on the stack) and the shared tail.
         let mut prefix = [0; V1_ID_PREFIX_LEN];
         let v1;
+        let transport;
         let body: &[&[u8]] = match self.v1_id(item) {
+            _ if self.transport.lock()[item.kind().index()] => {
+                transport = [item.transport_body(&cfg.node, cfg.v1_keys)];
+                &transport
+            }
             Some(id) => {
-                v1 = [v1_id_prefix(id, &mut prefix), item.v1_tail(&cfg.node)];
+                v1 = [
+                    v1_id_prefix(id, &mut prefix),
+                    item.v1_tail(&cfg.node, cfg.v1_keys),
+                ];
                 &v1
             }
             None => &[&item.v2],

@@ -25,7 +25,7 @@ use endpoint::Endpoint;
 pub use queue::Outgoing;
 
 use crate::engine::Sink;
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, ValueKeys};
 use crate::metrics::Metrics;
 use crate::store::{ApiVersion, Subscriptions};
 
@@ -42,6 +42,8 @@ enum Format {
     None,
     V2,
     V1(uuid::Uuid),
+    /// The v1-era HTTP transport: a structured v1 CloudEvent.
+    Transport,
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +57,8 @@ pub struct DeliveryConfig {
     pub max_consecutive_failures: u32,
     /// A connection to a consumer unused this long is closed.
     pub idle: Duration,
+    /// Value keys of what v1 subscribers and v1-era sidecars receive.
+    pub v1_keys: ValueKeys,
 }
 
 /// `cne_events_received{type=<address>}` handles, resolved once per kind.
@@ -226,6 +230,12 @@ impl Dispatcher {
         &self.shared.cfg.node
     }
 
+    /// Value keys of v1 bodies.
+    #[must_use]
+    pub fn v1_keys(&self) -> ValueKeys {
+        self.shared.cfg.v1_keys
+    }
+
     /// POSTs `body` to `endpoint` once on a new connection (the initial
     /// notification); returns the HTTP status.
     ///
@@ -295,7 +305,7 @@ impl Dispatcher {
                         .get(sub.endpoint.as_str())
                         .filter(|e| !e.is_dead())
                         .cloned();
-                    let Some(ep) = reuse.or_else(|| self.start(&sub.endpoint)) else {
+                    let Some(ep) = reuse.or_else(|| self.start(&sub.endpoint, sub.version)) else {
                         continue;
                     };
                     live.insert(ep.uri.clone(), ep.clone());
@@ -312,6 +322,7 @@ impl Dispatcher {
                     (ApiVersion::V2, _) => Format::V2,
                     (ApiVersion::V1, Format::None) => Format::V1(sub.id),
                     (ApiVersion::V1, kept) => kept,
+                    (ApiVersion::Transport, _) => Format::Transport,
                 };
                 let list = &mut routes.by_kind[kind.index()];
                 // One delivery per endpoint, however many of its
@@ -327,6 +338,7 @@ impl Dispatcher {
                     Format::V1(id) => Some(id),
                     _ => None,
                 }));
+                ep.set_transport(fmts.map(|f| f == Format::Transport));
             }
         }
         for (uri, ep) in endpoints.iter() {
@@ -340,12 +352,20 @@ impl Dispatcher {
         routes
     }
 
-    fn start(&self, uri: &str) -> Option<Arc<Endpoint>> {
+    fn start(&self, uri: &str, version: ApiVersion) -> Option<Arc<Endpoint>> {
         let Some(rt) = &self.runtime else {
             tracing::warn!(endpoint = uri, "no runtime to deliver on");
             return None;
         };
-        Some(Endpoint::spawn(uri.into(), self.shared.clone(), rt))
+        // A v1-era sidecar's endpoint is its base URL: events go to its
+        // `/event`, as structured CloudEvents its receiver recognises.
+        let sidecar = version == ApiVersion::Transport;
+        Some(Endpoint::spawn(
+            uri.into(),
+            sidecar,
+            self.shared.clone(),
+            rt,
+        ))
     }
 }
 

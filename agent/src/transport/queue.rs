@@ -13,7 +13,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, ValueKeys};
 
 /// One event on its way out: serialised once, shared by every queue.
 #[derive(Debug)]
@@ -24,6 +24,9 @@ pub struct Outgoing {
     /// The v1 application event after its id, built on first use: most
     /// events never reach a v1 subscriber.
     v1_tail: OnceLock<Bytes>,
+    /// The v1 CloudEvent for consumer sidecars of the v1-era HTTP
+    /// transport, built on first use.
+    transport: OnceLock<Bytes>,
     /// The address of the first value: events for the same clock coalesce,
     /// events for different clocks of one kind do not.
     key: Box<str>,
@@ -54,6 +57,7 @@ impl Outgoing {
             event,
             v2,
             v1_tail: OnceLock::new(),
+            transport: OnceLock::new(),
             key,
             read,
             queued: Instant::now(),
@@ -64,12 +68,20 @@ impl Outgoing {
     /// event; each subscriber sends its own id prefix before it
     /// ([`crate::event::v1::v1_id_prefix`]).
     #[must_use]
-    pub fn v1_tail(&self, node: &str) -> &[u8] {
+    pub fn v1_tail(&self, node: &str, keys: ValueKeys) -> &[u8] {
         self.v1_tail.get_or_init(|| {
             let mut out = Vec::with_capacity(self.v2.len());
-            crate::event::v1::write_v1_tail(&mut out, &self.event, node);
+            crate::event::v1::write_v1_tail(&mut out, &self.event, node, keys);
             Bytes::from(out)
         })
+    }
+
+    /// The structured v1 CloudEvent a v1-era consumer sidecar receives at
+    /// its `/event`, serialised once per event.
+    #[must_use]
+    pub fn transport_body(&self, node: &str, keys: ValueKeys) -> &[u8] {
+        self.transport
+            .get_or_init(|| crate::event::v1::v1_current_state(&self.event, node, keys).into())
     }
 
     /// The address of the first value: with the kind, what coalesces.

@@ -110,6 +110,7 @@ fn setup(
             queue_capacity: cap,
             max_consecutive_failures: max_failures,
             idle: Duration::from_secs(30),
+            v1_keys: crate::event::ValueKeys::Legacy,
         },
         crate::transport::test_outbound(),
         metrics.clone(),

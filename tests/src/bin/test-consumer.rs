@@ -4,7 +4,8 @@
 //! first stdout line, answers every POST with `--status` (default 204), or
 //! never answers when `--hang` (reads the request, then holds the
 //! connection), or answers after `--delay-ms`; HTTPS with `--tls-cert`. Records each POST with its receipt time; `GET /_events`
-//! returns them as a JSON array `[{"path", "recv_ns", "body"}]`, and
+//! returns them as a JSON array `[{"path", "recv_ns", "content_type",
+//! "body"}]`, and
 //! `DELETE /_events` clears them. With `--receipts-only` (benches) it keeps
 //! no bodies, only `[path, id, created_ns, recv_ns]` per event, served by
 //! `GET /_receipts` (`created_ns` from the CloudEvent `time`).
@@ -117,6 +118,12 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    let content_type = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let body = req
         .into_body()
         .collect()
@@ -168,9 +175,12 @@ async fn handle(
             .events
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        events.push(
-            serde_json::json!({ "path": path, "recv_ns": recv_ns.to_string(), "body": parsed }),
-        );
+        events.push(serde_json::json!({
+            "path": path,
+            "recv_ns": recv_ns.to_string(),
+            "content_type": content_type,
+            "body": parsed,
+        }));
         events.len()
     };
     if state.hang || state.hang_after.is_some_and(|n| seen > n) {

@@ -141,8 +141,12 @@ pub(super) async fn status_ping(
         for kind in EventKind::matching(&st.node, &sub.resource) {
             let ev = notify::current_or_placeholder(&st, kind);
             let body = match sub.version {
-                ApiVersion::V1 => crate::event::v1::v1_event(sub.id, &ev, &st.node),
+                ApiVersion::V1 => {
+                    crate::event::v1::v1_event(sub.id, &ev, &st.node, st.dispatcher.v1_keys())
+                }
                 ApiVersion::V2 => ev.to_v2_json(),
+                // A v1-era sidecar pulls its state through the transport.
+                ApiVersion::Transport => continue,
             };
             if let Err(e) = st.dispatcher.post_once(&sub.endpoint, body.into()).await {
                 warn!(endpoint = %sub.endpoint, error = %e, "status ping not delivered");
@@ -170,7 +174,11 @@ pub(super) async fn current_state(
     if method != Method::GET {
         return not_allowed(&method, path).into_response();
     }
-    let resource = addr.trim_end_matches('/');
+    let resource = match crate::api::path::resource(addr) {
+        Ok(r) => r,
+        Err(p) => return v1_error(p).into_response(),
+    };
+    let resource = resource.as_str();
     let node = &*ctx.app.node;
     let Some(kind) = EventKind::from_address(node, resource) else {
         return error(
@@ -184,7 +192,7 @@ pub(super) async fn current_state(
         Some(ev) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
-            crate::event::v1::v1_current_state(&ev, node),
+            crate::event::v1::v1_current_state(&ev, node, ctx.app.dispatcher.v1_keys()),
         )
             .into_response(),
         None => error("no-data", "No data yet", "event not found").into_response(),

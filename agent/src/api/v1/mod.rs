@@ -25,7 +25,7 @@ use super::{API_V1, Ctx, full_path, not_allowed};
 
 pub(super) fn router() -> Router<Arc<Ctx>> {
     Router::new()
-        .route("/health", get(health))
+        .route("/health", get(super::v2::health))
         .route("/dummy", post(dummy))
         .route("/log", post(events::log))
         .route("/create/event", post(events::create_event))
@@ -52,10 +52,6 @@ pub(super) fn router() -> Router<Arc<Ctx>> {
         )
         .route("/{*rest}", any(events::current_state))
         .method_not_allowed_fallback(method_not_allowed)
-}
-
-async fn health() -> &'static str {
-    "OK"
 }
 
 async fn dummy() -> StatusCode {

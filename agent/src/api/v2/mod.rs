@@ -52,9 +52,13 @@ pub(super) fn router() -> Router<Arc<Ctx>> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-/// 200, plain `OK` (the operator's readiness probe greps for it).
-async fn health() -> &'static str {
-    "OK"
+/// 200, plain `OK` (the operator's readiness probe greps for it); 503 with
+/// the reason once the active source has stopped.
+pub(super) async fn health(State(ctx): State<Arc<Ctx>>) -> Response {
+    match super::source_stopped(&ctx) {
+        None => "OK".into_response(),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason).into_response(),
+    }
 }
 
 /// Our extension: which source runs (`ebpf` or `socket`), why eBPF does

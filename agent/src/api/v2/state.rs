@@ -30,8 +30,12 @@ pub(super) async fn current_state(
             .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
         return resp;
     }
-    let resource = addr.trim_end_matches('/');
-    if resource.is_empty() {
+    let resource = match crate::api::path::resource(addr) {
+        Ok(r) => r,
+        Err(p) => return p.into_response(),
+    };
+    let resource = resource.as_str();
+    if resource == "/" {
         return Problem::bad_request(
             "empty-resource",
             "Resource address is empty",

@@ -119,12 +119,20 @@ fn no_such(id: &str) -> Problem {
     )
 }
 
+/// v2 sees only the subscriptions made through v2: the v1 API and the
+/// v1-era transport keep theirs (a v2 consumer that deletes all at start-up
+/// must not wipe the node's v1 applications).
+fn is_v2(s: &Subscription) -> bool {
+    s.version == ApiVersion::V2
+}
+
 pub(super) async fn list(State(ctx): State<Arc<Ctx>>) -> Response {
     let infos: Vec<SubscriptionInfo> = ctx
         .app
         .store
         .list()
         .iter()
+        .filter(|s| is_v2(s))
         .map(Subscription::to_info)
         .collect();
     json_list(&infos)
@@ -135,7 +143,11 @@ pub(super) async fn get_one(
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let id = path_id(id);
-    match Uuid::try_parse(&id).ok().and_then(|u| ctx.app.store.get(u)) {
+    match Uuid::try_parse(&id)
+        .ok()
+        .and_then(|u| ctx.app.store.get(u))
+        .filter(is_v2)
+    {
         Some(sub) => json(StatusCode::OK, &sub.to_info()),
         None => no_such(&id).into_response(),
     }
@@ -146,7 +158,10 @@ pub(super) async fn delete_one(
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let id = path_id(id);
-    let Ok(uuid) = Uuid::try_parse(&id) else {
+    let Some(uuid) = Uuid::try_parse(&id)
+        .ok()
+        .filter(|u| ctx.app.store.get(*u).is_some_and(|s| is_v2(&s)))
+    else {
         ctx.m.sub_failed_delete.inc();
         return no_such(&id).into_response();
     };
@@ -170,9 +185,9 @@ pub(super) async fn delete_one(
 
 pub(super) async fn delete_all(State(ctx): State<Arc<Ctx>>) -> Response {
     let store = ctx.app.store.clone();
-    match tokio::task::spawn_blocking(move || store.delete_all()).await {
+    match tokio::task::spawn_blocking(move || store.delete_version(ApiVersion::V2)).await {
         Ok(Ok(n)) => {
-            info!(subscriptions = n, "all subscriptions deleted");
+            info!(subscriptions = n, "all v2 subscriptions deleted");
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(Err(e)) => {

@@ -68,6 +68,24 @@ pub fn prefix(line: &[u8]) -> Prefix<'_> {
     }
 }
 
+/// Sets `origin`'s config and process from `line`'s tag, when it has one
+/// (allocates only when they differ from the last ones).
+pub fn learn(origin: &mut crate::engine::Origin, line: &[u8]) {
+    let p = prefix(line);
+    let (Some(cfg), Ok(process)) = (p.config, std::str::from_utf8(p.process)) else {
+        return;
+    };
+    let Ok(cfg) = std::str::from_utf8(cfg) else {
+        return;
+    };
+    if origin.config.as_deref() != Some(cfg) {
+        origin.config = Some(cfg.into());
+    }
+    if !process.is_empty() && origin.process.as_deref() != Some(process) {
+        origin.process = Some(process.into());
+    }
+}
+
 /// `PTP_PROCESS_STATUS:N` (the daemon's process up/down line): `Some(up)`.
 #[must_use]
 pub fn process_status(message: &[u8]) -> Option<bool> {

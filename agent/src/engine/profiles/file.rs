@@ -17,6 +17,9 @@ pub struct ConfigFile {
     /// Interface sections in file order: port N is `interfaces[N - 1]`.
     pub interfaces: Vec<String>,
     pub uds_address: Option<PathBuf>,
+    /// `message_tag` as the config name it carries (`[ptp4l.7.config]`
+    /// gives `ptp4l.7.config`; a `:level` suffix is dropped).
+    pub message_tag: Option<String>,
 }
 
 /// Whether `name` is a config the daemon writes:
@@ -33,6 +36,13 @@ pub fn is_config_name(name: &str) -> bool {
         proc_name,
         "ptp4l" | "ts2phc" | "phc2sys" | "synce4l" | "chronyd"
     ) && n.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// `[ptp4l.7.config:6]` -> `ptp4l.7.config`.
+fn tag_name(v: &str) -> Option<String> {
+    let v = v.trim_start_matches('[').trim_end_matches(']');
+    let v = v.rsplit_once(':').map_or(v, |(n, _)| n);
+    (!v.is_empty()).then(|| v.to_owned())
 }
 
 /// Parses `text`, the content of the file `name`.
@@ -72,10 +82,10 @@ pub fn parse(name: &str, text: &str) -> Result<ConfigFile, ProfileError> {
         }
         if section == "global" {
             let mut kv = line.split_whitespace();
-            if kv.next() == Some("uds_address")
-                && let Some(v) = kv.next()
-            {
-                f.uds_address = Some(PathBuf::from(v));
+            match (kv.next(), kv.next()) {
+                (Some("uds_address"), Some(v)) => f.uds_address = Some(PathBuf::from(v)),
+                (Some("message_tag"), Some(v)) => f.message_tag = tag_name(v),
+                _ => {}
             }
         }
     }
@@ -104,6 +114,8 @@ mod tests {
         assert_eq!(f.profile.as_deref(), Some("test-slave"));
         assert_eq!(f.interfaces, ["ens3f0", "ens3f1"]);
         assert_eq!(f.uds_address, Some(PathBuf::from("/tmp/x/ptp4l")));
+        let f = parse("slave.cfg", "[global]\nmessage_tag [ptp4l.7.config]\n").unwrap();
+        assert_eq!(f.message_tag.as_deref(), Some("ptp4l.7.config"));
     }
 
     #[test]

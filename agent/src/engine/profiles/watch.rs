@@ -113,10 +113,22 @@ impl Reloader {
     }
 }
 
-/// Re-loads whenever the files change.
+/// Re-loads whenever the files change, and on SIGHUP even when they look
+/// unchanged.
 pub async fn watch(mut r: Reloader) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).ok();
     loop {
-        tokio::time::sleep(POLL).await;
+        let hangup = async {
+            match hup.as_mut() {
+                Some(h) => h.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            Some(()) = hangup => r.seen = None,
+        }
         r.reload();
     }
 }

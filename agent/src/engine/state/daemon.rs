@@ -189,6 +189,9 @@ impl Engine {
                 .process_restart_count
                 .with_label_values(&labels)
                 .inc();
+            if process == "ptp4l" {
+                self.instances[i].dead = false;
+            }
             return Ingest::Used;
         }
         let chronyd = self.has_chronyd();
@@ -232,6 +235,10 @@ impl Engine {
         }
         for ev in events {
             self.publish(ev, cx.sink);
+        }
+        if process == "ptp4l" {
+            self.ptp4l_died(i);
+            self.publish_sync(cx.sink);
         }
         Ingest::Used
     }

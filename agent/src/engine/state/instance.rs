@@ -4,7 +4,10 @@
 use prometheus::IntGauge;
 
 use super::super::clock::{Clock, Thresholds};
-use super::super::parse::port::Role;
+use std::time::Instant;
+
+use super::super::Pid;
+use super::super::parse::port::{PortState, Role};
 use super::super::profiles::ConfigInfo;
 use super::REALTIME;
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
@@ -14,6 +17,8 @@ pub(super) struct Port {
     pub port: u16,
     pub iface: Box<str>,
     pub role: Option<Role>,
+    /// The last state seen (log line or management socket).
+    pub state: Option<PortState>,
     pub gauge: Option<IntGauge>,
 }
 
@@ -43,12 +48,28 @@ pub(super) struct Synce {
 }
 
 pub(super) struct Instance {
-    /// `ptp4l.0.config`, or `ptp4l` for a plain untagged ptp4l.
+    /// The config file name (`ptp4l.0.config`, `slave.cfg`), or `ptp4l`
+    /// for a ptp4l without config or an untagged line.
     pub name: Box<str>,
+    /// The ptp4l process this instance is, when the source knows it.
+    pub daemon: Option<Pid>,
+    /// Its config's `message_tag` as a config name: other processes'
+    /// lines with that tag join this instance.
+    pub tag: Option<Box<str>>,
+    /// Its config's `#profile:` header.
+    pub profile: Option<Box<str>>,
+    /// The daemon died; its clocks are FREERUN until it comes back.
+    pub dead: bool,
+    /// When the last servo line (`master offset`, `rms`) came: the
+    /// management socket's offset speaks only for a ptp4l that prints none.
+    pub last_servo: Option<Instant>,
     pub info: Option<ConfigInfo>,
     pub th: Thresholds,
     /// Set by a source that knows the process's `-i`.
     pub explicit_iface: Option<Box<str>>,
+    /// The daemon's interfaces as its source read them: port N is
+    /// `ifaces[N - 1]` when no profile says otherwise.
+    pub ifaces: Vec<Box<str>>,
     /// The address segment of the main clock: its interface's alias, else
     /// the instance name.
     pub leaf: Box<str>,
@@ -77,9 +98,15 @@ impl Instance {
         Self {
             leaf: name.clone(),
             name,
+            daemon: None,
+            tag: None,
+            profile: None,
+            dead: false,
+            last_servo: None,
             info: None,
             th: Thresholds::default(),
             explicit_iface: None,
+            ifaces: Vec::new(),
             master: None,
             realtime: None,
             gm: None,
@@ -93,6 +120,16 @@ impl Instance {
             class: None,
             series: SeriesSet::default(),
         }
+    }
+
+    /// Whether anything of this instance was ever published or stored
+    /// (a daemon that dies before that leaves nothing behind).
+    pub fn has_state(&self) -> bool {
+        self.clocks().any(|(_, c)| c.state().is_some())
+            || self.class.is_some()
+            || self.ports.iter().any(|p| p.role.is_some())
+            || !self.gnss.is_empty()
+            || !self.synce.is_empty()
     }
 
     /// A T-BC profile: T-BC-STATUS is authoritative, ptp4l is metrics only.

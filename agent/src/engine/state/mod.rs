@@ -1,9 +1,14 @@
-//! The engine proper: instances (one per config, or per bare process name
-//! for an untagged linuxptp), each with its clocks, and the node's
-//! sync-state. One file per line family handles its messages.
+//! The engine proper: instances (one per running ptp4l the source knows by
+//! pid; else one per config, or per bare process name for an untagged
+//! linuxptp), each with its clocks, and the node's sync-state. One file per
+//! line family handles its messages; `life.rs` places facts on instances
+//! and handles a daemon's start and death, `mgmt.rs` the facts read from
+//! its management socket.
 
 mod daemon;
 mod instance;
+mod life;
+mod mgmt;
 mod other;
 mod port;
 mod servo;
@@ -19,7 +24,7 @@ use super::node::{SyncTracker, worst};
 use super::parse::{self, Msg, Prefix};
 use super::profiles::file::is_config_name;
 use super::profiles::{ConfigInfo, ProfileSet};
-use super::{Origin, Sink};
+use super::{Origin, Sink, What};
 use crate::event::{DataValue, Event, EventKind, SyncState};
 use crate::metrics::PtpMetrics;
 
@@ -70,8 +75,9 @@ impl Engine {
         &self.node
     }
 
-    /// Names the main clock's interface of `config` (from a process's
-    /// command line): values are then addressed by its alias (§3.9).
+    /// Names the main clock's interface of `config` (a source that knows
+    /// the interface but not the process): values are then addressed by
+    /// its alias (§3.9).
     pub fn set_interface(&mut self, config: &str, iface: &str) {
         let i = self.instance(config.as_bytes());
         self.instances[i].explicit_iface = Some(iface.into());
@@ -104,18 +110,8 @@ impl Engine {
                     .set(v);
             }
         }
-        let ports: Vec<(String, String)> = set
-            .configs
-            .iter()
-            .flat_map(|c| {
-                let key = instance_key(&c.config);
-                c.interfaces
-                    .iter()
-                    .map(move |i| (phc_of(i).unwrap_or_else(|| key.clone()), i.clone()))
-            })
-            .collect();
-        self.aliases = AliasMap::new(&ports);
         let old = std::mem::replace(&mut self.profiles, set);
+        self.rebuild_aliases();
         let (metrics, new) = (&self.metrics, &self.profiles);
         self.instances.retain_mut(|inst| {
             let gone = lookup(&old, &inst.name).is_some() && lookup(new, &inst.name).is_none();
@@ -128,6 +124,21 @@ impl Engine {
             self.refresh(i);
         }
         self.publish_sync(sink);
+    }
+
+    /// One fact of `origin`'s daemon that happened `at`.
+    pub fn apply(
+        &mut self,
+        origin: &Origin,
+        at: Instant,
+        what: What<'_>,
+        sink: &dyn Sink,
+    ) -> Ingest {
+        match what {
+            What::Line(line) => self.ingest_line(origin, line, at, sink),
+            What::Started(d) => self.started(origin, &d, sink),
+            other => self.fact(origin, at, other, sink),
+        }
     }
 
     /// One log line (without its newline).
@@ -264,6 +275,13 @@ impl Engine {
     /// the process name. Untagged phc2sys and ts2phc join the plain ptp4l,
     /// so E3 sees that ptp4l's E1.
     fn place(&mut self, origin: &Origin, p: &Prefix<'_>, process: &[u8]) -> Option<usize> {
+        // A ptp4l the source knows by pid is its own instance, whatever its
+        // config or tag say.
+        if let Some(d) = origin.daemon
+            && process == b"ptp4l"
+        {
+            return self.daemon_instance(origin, d);
+        }
         let name = match (p.config, &origin.config) {
             (Some(c), _) => c,
             (None, Some(c)) => c.as_bytes(),
@@ -272,14 +290,19 @@ impl Engine {
             (None, None) => process,
         };
         let tagged = std::str::from_utf8(name).ok()?;
+        if let Some(i) = self.find_named(name, origin) {
+            return Some(i);
+        }
         // Tags are config names (§3.2 step 2); anything else is garbage,
-        // and must not grow the instance list.
-        if (p.config.is_some() || origin.config.is_some()) && !is_config_name(tagged) {
+        // and must not grow the instance list. A daemon the source knows
+        // (eBPF) may use any config name.
+        if origin.daemon.is_none()
+            && (p.config.is_some() || origin.config.is_some())
+            && !is_config_name(tagged)
+        {
             return None;
         }
-        if self.instances.len() >= MAX_INSTANCES
-            && !self.instances.iter().any(|i| same_instance(&i.name, name))
-        {
+        if !self.room() {
             return None;
         }
         Some(self.instance(name))
@@ -305,9 +328,32 @@ impl Engine {
     /// Re-reads an instance's profile; re-addresses its clocks when its
     /// main interface's alias changed.
     fn refresh(&mut self, i: usize) {
-        let info = lookup(&self.profiles, &self.instances[i].name).cloned();
+        let inst = &self.instances[i];
+        // By config name, then message_tag, then a shared interface; the
+        // thresholds of a config outside the profiles by its `#profile:`.
+        let info = lookup(&self.profiles, &inst.name)
+            .or_else(|| inst.tag.as_deref().and_then(|t| lookup(&self.profiles, t)))
+            .or_else(|| {
+                let f = inst.explicit_iface.as_deref()?;
+                self.profiles
+                    .configs
+                    .iter()
+                    .find(|c| c.interfaces.iter().any(|x| x == f))
+            })
+            .cloned();
+        let by_profile = inst.profile.as_deref().and_then(|p| {
+            self.profiles
+                .thresholds
+                .iter()
+                .find(|(n, _)| n == p)
+                .map(|(_, t)| *t)
+        });
         let inst = &mut self.instances[i];
-        inst.th = info.as_ref().map_or(self.defaults, |c| c.thresholds);
+        inst.th = info
+            .as_ref()
+            .map(|c| c.thresholds)
+            .or(by_profile)
+            .unwrap_or(self.defaults);
         let iface = info
             .as_ref()
             .and_then(|c| c.interfaces.first().map(|s| Box::from(s.as_str())))
@@ -320,6 +366,39 @@ impl Engine {
         if leaf != inst.leaf {
             inst.leaf = leaf;
             inst.readdress(&self.metrics, &self.node);
+        }
+    }
+
+    /// Aliases over the profiles' ports and those of the daemons the
+    /// source knows (each its own PHC unless sysfs says otherwise), so two
+    /// daemons' interfaces never share an alias by the naming rule alone.
+    fn rebuild_aliases(&mut self) {
+        let mut ports: Vec<(String, String)> = self
+            .profiles
+            .configs
+            .iter()
+            .flat_map(|c| {
+                let key = instance_key(&c.config);
+                c.interfaces
+                    .iter()
+                    .map(move |i| (phc_of(i).unwrap_or_else(|| key.clone()), i.clone()))
+            })
+            .collect();
+        for inst in &self.instances {
+            let Some(d) = inst.daemon else {
+                continue;
+            };
+            for f in &inst.ifaces {
+                if ports.iter().any(|(_, i)| **i == **f) {
+                    continue;
+                }
+                let key = phc_of(f).unwrap_or_else(|| format!("pid {}:{}", d.ns, d.pid));
+                ports.push((key, f.to_string()));
+            }
+        }
+        self.aliases = AliasMap::new(&ports);
+        for i in 0..self.instances.len() {
+            self.refresh(i);
         }
     }
 

@@ -27,7 +27,8 @@ impl Engine {
                 .info
                 .as_ref()
                 .and_then(|c| c.interfaces.get(usize::from(l.port) - 1))
-                .map(String::as_str),
+                .map(String::as_str)
+                .or_else(|| inst.ifaces.get(usize::from(l.port) - 1).map(AsRef::as_ref)),
         };
         let k = match inst.ports.iter().position(|p| p.port == l.port) {
             Some(k) => k,
@@ -36,12 +37,14 @@ impl Engine {
                     port: l.port,
                     iface: Box::default(),
                     role: None,
+                    state: None,
                     gauge: None,
                 });
                 inst.ports.len() - 1
             }
         };
         let port = &mut inst.ports[k];
+        port.state = Some(l.to);
         if let Some(f) = iface.filter(|f| **f != *port.iface) {
             port.iface = f.into();
             port.gauge = None;

@@ -15,6 +15,8 @@ impl Engine {
             inst.master = Some(inst.master_clock(metrics, node));
         }
         let tbc = inst.is_tbc();
+        inst.last_servo = Some(cx.now);
+        let summary = super::mgmt::summary_state(&inst.ports);
         let (th, leaf) = (inst.th, &inst.leaf);
         let Some(clock) = inst.master.as_mut() else {
             return Ingest::Ignored;
@@ -26,16 +28,23 @@ impl Engine {
             metrics,
             ["master", "ptp4l", node, leaf],
         );
-        let o = match line {
+        let changed = match line {
             ptp4l::Line::Rms(r) => {
                 set_rms(s, &r);
-                return Ingest::Used;
+                // A summary is offset evidence too (a slave syncing faster
+                // than `summary_interval` prints nothing else); its state
+                // comes from the port, its range check from the worst offset.
+                let Some(incoming) = summary else {
+                    return Ingest::Used;
+                };
+                clock.apply(incoming, r.max, Cause::Own, &th, cx.now)
             }
-            ptp4l::Line::Offset(o) => o,
+            ptp4l::Line::Offset(o) => {
+                set_offset(s, &o);
+                let (incoming, cause) = servo_state(&o);
+                clock.apply(incoming, o.offset, cause, &th, cx.now)
+            }
         };
-        set_offset(s, &o);
-        let (incoming, cause) = servo_state(&o);
-        let changed = clock.apply(incoming, o.offset, cause, &th, cx.now);
         // T-BC: T-BC-STATUS decides lock-state; ptp4l is metrics only.
         if let Some(state) = changed.filter(|_| !tbc) {
             let ev = clock_event(EventKind::LockState, clock, state);

@@ -72,6 +72,7 @@ fn plain_untagged_ptp4l_is_addressed_by_process() {
         process: Some("ptp4l".into()),
         config: Some("ptp4l.3.config".into()),
         pid: None,
+        ..Origin::default()
     };
     t.feed_as(&origin, "master offset 5 s2 freq 1 path delay 2");
     assert_eq!(t.r.take()[0].1, "/cluster/node/n1/ptp4l.3.config/master");

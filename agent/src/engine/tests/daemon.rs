@@ -194,6 +194,7 @@ fn untagged_lines_placed_by_origin() {
         process: Some("ptp4l".into()),
         config: Some("ptp4l.4.config".into()),
         pid: None,
+        ..Origin::default()
     };
     t.feed_as(&origin, "master offset 5 s2 freq 1 path delay 2");
     assert_eq!(t.r.take()[0].1, "/cluster/node/n1/enox/master");

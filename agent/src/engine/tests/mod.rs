@@ -5,6 +5,7 @@ mod anchor;
 mod basic;
 mod daemon;
 mod fuzz;
+mod identity;
 mod sequences;
 
 use std::time::{Duration, Instant};

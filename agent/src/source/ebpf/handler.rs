@@ -1,8 +1,11 @@
-//! One decoded record at a time: log lines to the engine, clock calls to
-//! metrics (and a step to the engine), exit of a linuxptp process to the
-//! engine at once. Synchronous, so it is tested without a kernel.
+//! One decoded record at a time, handed to the engine as typed facts
+//! tagged with the process and the kernel's timestamp: log lines (a line
+//! split over two writes stitched first), clock steps, and the start and
+//! exit of a linuxptp process (at once). Clock calls also go to metrics.
+//! Synchronous, so it is tested without a kernel.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use agent_common::{
     ADJ_FREQUENCY, ADJ_NANO, ADJ_SETOFFSET, ClockAdjtime, ClockSettime, Decoded, KIND_SLOTS, Kind,
@@ -12,10 +15,11 @@ use agent_common::{
 use prometheus::IntCounter;
 use tracing::{debug, info, trace};
 
-use super::lines::{for_each_line, syslog_to_stdout};
+use super::lines::{stitch, syslog_to_stdout};
 use super::procs::{ProcInfo, ProcTable};
-use crate::engine::EngineHandle;
+use crate::engine::{Daemon, EngineHandle, Origin, What};
 use crate::metrics::Metrics;
+use crate::source::pmc::Daemons;
 
 /// Metric handles resolved once.
 struct Handles {
@@ -30,6 +34,8 @@ struct Handles {
 /// Turns records into engine input and metrics.
 pub struct Handler {
     procs: ProcTable,
+    /// Live ptp4l and their management sockets, for the clients.
+    daemons: Daemons,
     engine: EngineHandle,
     metrics: Arc<Metrics>,
     h: Handles,
@@ -56,6 +62,7 @@ impl Handler {
         };
         Self {
             procs: ProcTable::default(),
+            daemons: Daemons::default(),
             engine,
             metrics,
             h,
@@ -68,14 +75,37 @@ impl Handler {
         self.procs.trust_any = yes;
     }
 
+    /// Keeps `d` up to date with the live ptp4l processes.
+    pub fn follow(&mut self, d: Daemons) {
+        self.daemons = d;
+    }
+
+    /// A fact of another source, in order after the lines read so far.
+    pub fn apply(&self, origin: &Origin, at: Instant, what: What<'_>) {
+        self.engine.apply(origin, at, what);
+    }
+
+    /// Processes in these pid namespaces change nothing.
+    pub fn ignore_pid_namespaces(&mut self, ns: Vec<u64>) {
+        self.procs.ignore_ns = ns;
+    }
+
     /// Learns processes that ran before the probes: their exit must be seen
     /// as the exit of a linuxptp daemon, and they are up.
     pub fn adopt_running(&mut self, pids: &[u32]) {
         for &pid in pids {
             let info = self.procs.refresh(pid);
             if info.trusted() {
-                info!(pid, process = info.process(), config = ?info.origin.config, "linuxptp process found");
-                status_line(&self.engine, info, true);
+                info!(
+                    pid,
+                    process = info.process(),
+                    config = %info.origin.config.as_deref().unwrap_or("none"),
+                    "linuxptp process found"
+                );
+                started(&self.engine, &self.metrics, info, Instant::now());
+                if let Some(uds) = &info.uds {
+                    self.daemons.up(&info.origin, uds.clone());
+                }
             }
         }
     }
@@ -90,8 +120,15 @@ impl Handler {
     /// every loss and every few seconds.
     pub fn reconcile(&mut self) {
         for (pid, info) in self.procs.take_gone() {
-            info!(pid, process = info.process(), config = ?info.origin.config, "linuxptp process gone (its exit record was lost)");
-            status_line(&self.engine, &info, false);
+            info!(
+                pid,
+                process = info.process(),
+                config = %info.origin.config.as_deref().unwrap_or("none"),
+                "linuxptp process gone (its exit record was lost)"
+            );
+            self.daemons.down(&info.origin);
+            self.engine
+                .apply(&info.origin, Instant::now(), What::Exited);
         }
     }
 
@@ -122,7 +159,7 @@ impl Handler {
                     len = data.len(),
                     "log record"
                 );
-                self.log(hdr.pid, flags, data);
+                self.log(hdr.pid, flags, data, instant_of(hdr.ktime_ns));
             }
             Decoded::ClockAdjtime(r) => {
                 self.count(Kind::ClockAdjtime);
@@ -137,8 +174,23 @@ impl Handler {
                 let info = self.procs.refresh(p.hdr.pid);
                 debug!(pid = p.hdr.pid, comm = %String::from_utf8_lossy(comm_str(&p.comm)), trusted = info.trusted(), "exec");
                 if info.trusted() {
-                    info!(pid = p.hdr.pid, process = info.process(), config = ?info.origin.config, ifaces = ?info.ifaces, "linuxptp process started");
-                    status_line(&self.engine, info, true);
+                    info!(
+                        pid = p.hdr.pid,
+                        process = info.process(),
+                        config = %info.origin.config.as_deref().unwrap_or("none"),
+                        ifaces = %info.ifaces.join(","),
+                        uds = %info.uds.as_ref().map_or("none".into(), |u| u.display().to_string()),
+                        "linuxptp process started"
+                    );
+                    started(
+                        &self.engine,
+                        &self.metrics,
+                        info,
+                        instant_of(p.hdr.ktime_ns),
+                    );
+                    if let Some(uds) = &info.uds {
+                        self.daemons.up(&info.origin, uds.clone());
+                    }
                 }
             }
             Decoded::Exit(p) => {
@@ -146,8 +198,15 @@ impl Handler {
                 if let Some(info) = self.procs.remove(p.hdr.pid)
                     && info.trusted()
                 {
-                    info!(pid = p.hdr.pid, process = info.process(), config = ?info.origin.config, "linuxptp process exited");
-                    status_line(&self.engine, &info, false);
+                    info!(
+                        pid = p.hdr.pid,
+                        process = info.process(),
+                        config = %info.origin.config.as_deref().unwrap_or("none"),
+                        "linuxptp process exited"
+                    );
+                    self.daemons.down(&info.origin);
+                    self.engine
+                        .apply(&info.origin, instant_of(p.hdr.ktime_ns), What::Exited);
                 }
             }
             Decoded::PhcAdjtime(r) => {
@@ -163,7 +222,7 @@ impl Handler {
         }
     }
 
-    fn log(&mut self, pid: u32, flags: u32, data: &[u8]) {
+    fn log(&mut self, pid: u32, flags: u32, data: &[u8], at: Instant) {
         let Self {
             procs,
             engine,
@@ -182,12 +241,13 @@ impl Handler {
                 h.syslog_dup.inc();
             } else if syslog_to_stdout(data, scratch).is_some() {
                 h.lines.inc();
-                engine.ingest_line(&info.origin, scratch);
+                engine.apply(&info.origin, at, What::Line(scratch));
             }
             return;
         }
         info.saw_stdio = true;
-        let data = if flags & LOG_WRITEV != 0 {
+        let writev = flags & LOG_WRITEV != 0;
+        let data = if writev {
             if info.pending.len() + data.len() <= LOG_MAX * WRITEV_MAX as usize {
                 info.pending.extend_from_slice(data);
             }
@@ -199,13 +259,14 @@ impl Handler {
             data
         };
         let origin = &info.origin;
-        if for_each_line(data, truncated, |line| {
+        let cut = stitch(&mut info.partial, data, truncated, LOG_MAX, |line| {
             h.lines.inc();
-            engine.ingest_line(origin, line);
-        }) {
+            engine.apply(origin, at, What::Line(line));
+        });
+        if cut {
             h.truncated.inc();
         }
-        if flags & LOG_WRITEV != 0 {
+        if writev {
             info.pending.clear();
         }
     }
@@ -302,51 +363,55 @@ impl Handler {
     }
 }
 
-/// `PTP_PROCESS_STATUS:N` as the linuxptp-daemon writes it, with the
-/// process's origin: a dead ptp4l frees its clocks at once. A ptp4l that
-/// comes up also names its instance's interface (its first `-i` or config
-/// section), so values are addressed by interface as the anchor does.
-fn status_line(engine: &EngineHandle, info: &ProcInfo, up: bool) {
-    if up
-        && info.process() == "ptp4l"
-        && let Some(iface) = info.ifaces.first()
-    {
-        let instance = info.origin.config.as_deref().unwrap_or("ptp4l");
-        engine.with(|e, _| e.set_interface(instance, iface));
+/// A linuxptp process came up: its instance learns its interfaces (values
+/// are then addressed by interface, as the anchor does), tag and profile.
+fn started(engine: &EngineHandle, metrics: &Metrics, info: &ProcInfo, at: Instant) {
+    if let Some(e) = &info.config_error {
+        // Once per process: the pid is read once.
+        tracing::warn!(pid = ?info.origin.pid, error = %e, "linuxptp config not readable; interfaces and profile unknown");
+        metrics
+            .ptp
+            .config_errors
+            .with_label_values(&["process_config"])
+            .inc();
     }
-    let line = format!(
-        "{}[{}]: PTP_PROCESS_STATUS:{}",
-        info.process(),
-        unix_secs(),
-        u8::from(up)
-    );
-    engine.ingest_line(&info.origin, line.as_bytes());
+    let d = Daemon {
+        ifaces: &info.ifaces,
+        profile: info.profile.as_deref(),
+        tag: info.tag.as_deref(),
+    };
+    engine.apply(&info.origin, at, What::Started(d));
 }
 
-/// A clock step by a linuxptp daemon: fed to the engine as the servo line
-/// the daemon prints when it steps (`s1`), so a step on a locked clock is
-/// FREERUN even when the daemon's output is not seen.
+/// A clock step by a linuxptp daemon: FREERUN at once, even when the
+/// daemon's output is not seen.
 fn step(engine: &EngineHandle, info: &ProcInfo, clock: &str, step_ns: i64, ktime_ns: u64) {
     debug!(process = info.process(), clock, step_ns, "clock step");
-    let ts = format!(
-        "{}.{:03}",
-        ktime_ns / 1_000_000_000,
-        (ktime_ns / 1_000_000) % 1000
-    );
-    let line = match info.process() {
-        "ptp4l" => format!("ptp4l[{ts}]: master offset {step_ns} s1 freq 0 path delay 0"),
-        "phc2sys" if clock == "CLOCK_REALTIME" => {
-            format!("phc2sys[{ts}]: CLOCK_REALTIME phc offset {step_ns} s1 freq 0 delay 0")
-        }
-        _ => return,
+    let what = What::Step {
+        realtime: clock == "CLOCK_REALTIME",
+        ns: step_ns,
     };
-    engine.ingest_line(&info.origin, line.as_bytes());
+    engine.apply(&info.origin, instant_of(ktime_ns), what);
 }
 
-fn unix_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// The `Instant` of a kernel timestamp (`bpf_ktime_get_ns`, CLOCK_MONOTONIC).
+fn instant_of(ktime_ns: u64) -> Instant {
+    let now = Instant::now();
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into `ts`, which lives
+    // through the call.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) } != 0 {
+        return now;
+    }
+    let mono_ns = u64::try_from(ts.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(ts.tv_nsec).unwrap_or(0));
+    now.checked_sub(Duration::from_nanos(mono_ns.saturating_sub(ktime_ns)))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]

@@ -183,3 +183,48 @@ fn untrusted_and_vanished_writers_change_nothing() {
     assert!(rec.take().is_empty());
     assert_eq!(m.ebpf.records.with_label_values(&["log_line"]).get(), 2);
 }
+
+/// A ptp4l (by name) whose config does not parse: counted and logged once,
+/// the process is still followed; a line it writes in two pieces is one.
+#[test]
+fn an_unparsable_config_is_counted_and_a_split_line_is_stitched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut h, m, rec) = handler();
+    h.trust_any(true);
+    let cfg = dir.path().join("bad.cfg");
+    std::fs::write(&cfg, "[global]\n[ens1f0\n").unwrap();
+    let link = dir.path().join("ptp4l");
+    std::os::unix::fs::symlink("/bin/sh", &link).unwrap();
+    let mut child = std::process::Command::new(&link)
+        .args(["-c", "sleep 30", "-f"])
+        .arg(&cfg)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Until sh has set up its argv, /proc shows the old command line.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let exec = ProcEvent {
+        hdr: Header {
+            kind: Kind::Exec as u32,
+            pid,
+            tid: pid,
+            ..Header::default()
+        },
+        ..ProcEvent::default()
+    };
+    h.record(&bytes(&exec));
+    let errors = || {
+        m.ptp
+            .config_errors
+            .with_label_values(&["process_config"])
+            .get()
+    };
+    assert_eq!(errors(), 1);
+    h.record(&log(pid, b"ptp4l[1.0]: master offset 5 s2"));
+    assert!(lock_states(&rec).is_empty());
+    h.record(&log(pid, b" freq -1 path delay 10\n"));
+    assert_eq!(lock_states(&rec), ["LOCKED"]);
+    assert_eq!(errors(), 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

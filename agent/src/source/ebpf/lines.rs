@@ -22,6 +22,48 @@ pub fn for_each_line(data: &[u8], truncated: bool, mut f: impl FnMut(&[u8])) -> 
     partial
 }
 
+/// Like [`for_each_line`] over `partial` + `data`: a line a daemon split
+/// over two writes is passed on whole. The bytes after the last newline
+/// wait in `partial` for the next write (at most `max`; a longer head is
+/// dropped and reported like a cut line). Returns whether bytes were
+/// dropped.
+pub fn stitch(
+    partial: &mut Vec<u8>,
+    data: &[u8],
+    truncated: bool,
+    max: usize,
+    mut f: impl FnMut(&[u8]),
+) -> bool {
+    let mut dropped = false;
+    let mut data = data;
+    if !partial.is_empty() {
+        let Some(nl) = memchr::memchr(b'\n', data) else {
+            if truncated || partial.len() + data.len() > max {
+                partial.clear();
+                return true;
+            }
+            partial.extend_from_slice(data);
+            return false;
+        };
+        partial.extend_from_slice(&data[..nl]);
+        for_each_line(partial, false, &mut f);
+        partial.clear();
+        data = &data[nl + 1..];
+    }
+    if truncated || data.last().is_none_or(|&b| b == b'\n') {
+        return for_each_line(data, truncated, f) || dropped;
+    }
+    // An unfinished last line: whole lines now, its head later.
+    let tail = memchr::memrchr(b'\n', data).map_or(0, |i| i + 1);
+    for_each_line(&data[..tail], false, f);
+    if data.len() - tail <= max {
+        partial.extend_from_slice(&data[tail..]);
+    } else {
+        dropped = true;
+    }
+    dropped
+}
+
 /// Rewrites a syslog datagram as glibc's `syslog(3)` sends it,
 /// `<PRI>Mmm dd hh:mm:ss ident[pid]: [ts] message`, as linuxptp prints the
 /// same message on stdout, `ident[ts]: message`, into `out`. `None` when the
@@ -94,6 +136,39 @@ mod tests {
         assert_eq!(lines(b"cut without newline", true), (vec![], true));
         assert_eq!(lines(b"whole\n", true), (vec!["whole".to_owned()], false));
         assert_eq!(lines(b"", false), (vec![], false));
+    }
+
+    #[test]
+    fn split_lines_are_stitched() {
+        let mut partial = Vec::new();
+        let mut v = Vec::new();
+        let mut go = |d: &[u8], t: bool, p: &mut Vec<u8>| {
+            stitch(p, d, t, 64, |l| {
+                v.push(String::from_utf8_lossy(l).into_owned());
+            })
+        };
+        assert!(!go(b"ptp4l[1.0]: master off", false, &mut partial));
+        assert!(!go(
+            b"set 5 s2 freq 1 path delay 2\nptp4l[1.1]: port",
+            false,
+            &mut partial
+        ));
+        assert!(!go(b" 1: a\n", false, &mut partial));
+        assert!(partial.is_empty());
+        // A head longer than the bound is dropped and reported.
+        assert!(go(&[b'x'; 70], false, &mut partial));
+        assert!(partial.is_empty());
+        // A truncated record ends an unfinished line: dropped.
+        assert!(!go(b"head ", false, &mut partial));
+        assert!(go(b"of a cut", true, &mut partial));
+        assert!(partial.is_empty());
+        assert_eq!(
+            v,
+            [
+                "ptp4l[1.0]: master offset 5 s2 freq 1 path delay 2",
+                "ptp4l[1.1]: port 1: a"
+            ]
+        );
     }
 
     #[test]

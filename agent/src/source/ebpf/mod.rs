@@ -55,6 +55,8 @@ pub struct Options {
     pub ring_bytes: u32,
     /// Trust watched processes by name alone (benches and tests only).
     pub trust_any: bool,
+    /// Pid namespaces (inode numbers) whose processes change nothing.
+    pub ignore_pidns: Vec<u64>,
 }
 
 /// Loaded and attached probes; their ring buffer and loss counters.
@@ -134,7 +136,12 @@ impl Probes {
     ///
     /// # Errors
     /// The ring buffer's fd cannot be polled.
-    pub async fn run(self, mut handler: Handler, metrics: Arc<Metrics>) -> Result<(), EbpfError> {
+    pub async fn run(
+        self,
+        mut handler: Handler,
+        mut order: tokio::sync::mpsc::Receiver<crate::engine::Deferred>,
+        metrics: Arc<Metrics>,
+    ) -> Result<(), EbpfError> {
         // SAFETY: the fd is the ring buffer map's, owned by `self.ring`,
         // which lives inside the AsyncFd and is never replaced: it stays open
         // and `as_raw_fd` returns the same fd until the AsyncFd is dropped.
@@ -154,6 +161,11 @@ impl Probes {
                     // woke us before the readiness was cleared: read it now,
                     // or it would wait for the next record.
                     guard.get_inner_mut().drain(|rec| handler.record(rec));
+                }
+                Some((origin, at, what)) = order.recv() => {
+                    // Lines written before this fact first.
+                    fd.get_mut().drain(|rec| handler.record(rec));
+                    handler.apply(&origin, at, what);
                 }
                 _ = tick.tick() => {
                     let probes = fd.get_mut();
@@ -207,12 +219,17 @@ pub async fn run(
     probes: Probes,
     opts: &Options,
     engine: EngineHandle,
+    daemons: crate::source::pmc::Daemons,
     metrics: Arc<Metrics>,
 ) -> Result<(), EbpfError> {
+    let order = engine.order_after_lines();
     let mut handler = Handler::new(engine, metrics.clone());
     handler.trust_any(opts.trust_any);
+    handler.ignore_pid_namespaces(opts.ignore_pidns.clone());
+    daemons.keep();
+    handler.follow(daemons);
     // Probes are attached: processes started from now on are seen by exec;
     // the ones already running are read from /proc.
     handler.adopt_running(&procs::scan(&opts.watch));
-    probes.run(handler, metrics).await
+    probes.run(handler, order, metrics).await
 }

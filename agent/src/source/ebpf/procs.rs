@@ -8,15 +8,18 @@
 //!    (its config parser's `is a malformed value for option` and `/dev/ptp`),
 //!    so a copy of `/bin/sh` named `ptp4l` fails too.
 //!
-//! The instance comes from the command line: `-f <config>` gives the config
-//! name (its file name, e.g. `ptp4l.0.config`), `-i <iface>` the interfaces;
-//! without `-i`, the config file's `[section]` names are the interfaces.
+//! The process is its own instance (pid namespace and pid); the command
+//! line says what it is: `-f <config>` gives the config name (its file
+//! name, any name) and, read through the process's own root, the config's
+//! `#profile:`, `message_tag`, `uds_address` and `[section]`s; `-i <iface>`
+//! the interfaces (else the config's sections).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::engine::Origin;
+use crate::engine::profiles::file;
+use crate::engine::{Origin, Pid};
 
 /// linuxptp daemons this source understands.
 pub const LINUXPTP: &[&str] = &["ptp4l", "phc2sys", "ts2phc"];
@@ -36,6 +39,8 @@ pub enum Distrust {
     NotLinuxptp,
     /// The executable lacks linuxptp's strings.
     NoMarkers,
+    /// It runs in a pid namespace the agent is told to ignore.
+    IgnoredNamespace,
 }
 
 impl Distrust {
@@ -45,6 +50,7 @@ impl Distrust {
             Self::Vanished => "vanished",
             Self::NotLinuxptp => "not_linuxptp",
             Self::NoMarkers => "no_markers",
+            Self::IgnoredNamespace => "ignored_pidns",
         }
     }
 }
@@ -62,6 +68,16 @@ pub struct ProcInfo {
     pub saw_stdio: bool,
     /// Pieces of a `writev` in progress.
     pub pending: Vec<u8>,
+    /// The head of a line whose rest comes in the next write.
+    pub partial: Vec<u8>,
+    /// The config's `#profile:` and `message_tag` (as a config name).
+    pub profile: Option<String>,
+    pub tag: Option<String>,
+    /// The management socket as the agent reaches it (through
+    /// `/proc/<pid>/root`): the config's `uds_address`, else ptp4l's default.
+    pub uds: Option<PathBuf>,
+    /// Why the config could not be read or parsed (logged once, counted).
+    pub config_error: Option<String>,
     /// Clock ids this process used, with their names (`CLOCK_REALTIME`, `ptp0`).
     pub clocks: Vec<(i32, Arc<str>)>,
 }
@@ -125,6 +141,11 @@ pub fn inspect(pid: u32) -> ProcInfo {
         ifaces: Vec::new(),
         saw_stdio: false,
         pending: Vec::new(),
+        partial: Vec::new(),
+        profile: None,
+        tag: None,
+        uds: None,
+        config_error: None,
         clocks: Vec::new(),
     };
     let (Ok(comm), Ok(exe), Ok(cmdline)) = (
@@ -154,31 +175,80 @@ pub fn inspect(pid: u32) -> ProcInfo {
     } else {
         Err(Distrust::NoMarkers)
     };
+    describe(&mut info, &base, pid, name, &cmdline);
+    info
+}
+
+/// Fills in what a trusted process is: its namespace, config, interfaces
+/// and management socket.
+fn describe(info: &mut ProcInfo, base: &Path, pid: u32, name: &str, cmdline: &[u8]) {
     info.origin.process = Some(name.into());
-    let args = parse_cmdline(&cmdline);
+    // Without its namespace the process cannot be told from another of the
+    // same config name: it exited while being read.
+    let Some(ns) = pid_ns(base) else {
+        info.trust = Err(Distrust::Vanished);
+        return;
+    };
+    info.origin.daemon = Some(Pid { ns, pid });
+    let args = parse_cmdline(cmdline);
+    let mut uds = None;
     if let Some(cfg) = &args.config {
         info.origin.config = Path::new(cfg)
             .file_name()
             .map(|f| f.to_string_lossy().into());
+        match read_config(base, cfg) {
+            Ok(f) => {
+                info.profile = f.profile;
+                info.tag = f.message_tag;
+                uds = f.uds_address;
+                if args.ifaces.is_empty() {
+                    info.ifaces = f.interfaces;
+                }
+            }
+            Err(e) => info.config_error = Some(e),
+        }
     }
-    info.ifaces = args.ifaces;
-    if info.ifaces.is_empty()
-        && let Some(cfg) = &args.config
-    {
-        info.ifaces = config_sections(&base, cfg);
+    if !args.ifaces.is_empty() {
+        info.ifaces = args.ifaces;
     }
-    info
+    if name == "ptp4l" {
+        // The command line wins over the config, as in ptp4l.
+        let uds = args
+            .uds
+            .map(PathBuf::from)
+            .or(uds)
+            .unwrap_or_else(|| PathBuf::from(crate::source::pmc::DEFAULT_UDS));
+        info.uds = Some(in_root(base, &uds.to_string_lossy()));
+    }
+}
+
+/// The inode of `/proc/<pid>/ns/pid` (`pid:[4026531836]`).
+fn pid_ns(proc_dir: &Path) -> Option<u64> {
+    let l = std::fs::read_link(proc_dir.join("ns/pid")).ok()?;
+    let l = l.to_str()?;
+    l.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// `path` as the process sees it, reached through its root and cwd.
+fn in_root(proc_dir: &Path, path: &str) -> PathBuf {
+    if path.starts_with('/') {
+        proc_dir.join("root").join(path.trim_start_matches('/'))
+    } else {
+        proc_dir.join("cwd").join(path)
+    }
 }
 
 /// [`inspect`], or with `trust_any` a process trusted by its `comm` alone.
 fn inspect_with(pid: u32, trust_any: bool) -> ProcInfo {
     let mut info = inspect(pid);
+    let base = PathBuf::from(format!("/proc/{pid}"));
     if trust_any
         && info.trust == Err(Distrust::NotLinuxptp)
-        && let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        && let Ok(comm) = std::fs::read_to_string(base.join("comm"))
+        && let Ok(cmdline) = std::fs::read(base.join("cmdline"))
     {
-        info.origin.process = Some(comm.trim_end_matches('\n').into());
         info.trust = Ok(());
+        describe(&mut info, &base, pid, comm.trim_end_matches('\n'), &cmdline);
     }
     info
 }
@@ -202,6 +272,8 @@ fn has_markers(exe: &Path) -> bool {
 pub struct Args {
     pub config: Option<String>,
     pub ifaces: Vec<String>,
+    /// `--uds_address <path>` (a config option given on the command line).
+    pub uds: Option<String>,
 }
 
 #[must_use]
@@ -213,6 +285,14 @@ pub fn parse_cmdline(raw: &[u8]) -> Args {
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .skip(1);
     while let Some(a) = it.next() {
+        if a == "--uds_address" {
+            out.uds = it.next();
+            continue;
+        }
+        if let Some(v) = a.strip_prefix("--uds_address=") {
+            out.uds = Some(v.to_owned());
+            continue;
+        }
         let (flag, inline) = match a.as_bytes() {
             [b'-', f @ (b'f' | b'i'), rest @ ..] => (
                 *f,
@@ -232,22 +312,15 @@ pub fn parse_cmdline(raw: &[u8]) -> Args {
     out
 }
 
-/// `[section]` names of a ptp4l config other than `[global]` and the
-/// unicast/clock tables, read through the process's root and cwd.
-fn config_sections(proc_dir: &Path, cfg: &str) -> Vec<String> {
-    let path = if cfg.starts_with('/') {
-        proc_dir.join("root").join(cfg.trim_start_matches('/'))
-    } else {
-        proc_dir.join("cwd").join(cfg)
-    };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']').map(str::trim))
-        .filter(|s| !s.is_empty() && *s != "global" && !s.starts_with("unicast_master_table"))
-        .map(str::to_owned)
-        .collect()
+/// The process's config file, parsed (any name).
+fn read_config(proc_dir: &Path, cfg: &str) -> Result<file::ConfigFile, String> {
+    let path = in_root(proc_dir, cfg);
+    let text = std::fs::read(&path).map_err(|e| format!("{cfg}: {e}"))?;
+    let text = String::from_utf8_lossy(&text);
+    let name = Path::new(cfg)
+        .file_name()
+        .map_or_else(|| cfg.to_owned(), |f| f.to_string_lossy().into_owned());
+    file::parse(&name, &text).map_err(|e| e.to_string())
 }
 
 /// The table of processes seen, bounded.
@@ -256,6 +329,8 @@ pub struct ProcTable {
     procs: HashMap<u32, ProcInfo>,
     /// Trust by name alone (`--ebpf-trust-any`, benches and tests only).
     pub trust_any: bool,
+    /// Pid namespaces (inode numbers) whose processes change nothing.
+    pub ignore_ns: Vec<u64>,
 }
 
 /// Entries kept before exited processes are pruned.
@@ -268,10 +343,14 @@ impl ProcTable {
             self.procs
                 .retain(|p, _| Path::new(&format!("/proc/{p}")).exists());
         }
-        let any = self.trust_any;
-        self.procs
-            .entry(pid)
-            .or_insert_with(|| inspect_with(pid, any))
+        let (any, ignore) = (self.trust_any, &self.ignore_ns);
+        self.procs.entry(pid).or_insert_with(|| {
+            let mut info = inspect_with(pid, any);
+            if info.origin.daemon.is_some_and(|d| ignore.contains(&d.ns)) {
+                info.trust = Err(Distrust::IgnoredNamespace);
+            }
+            info
+        })
     }
 
     /// Reads `pid` again (after exec).
@@ -335,6 +414,10 @@ mod tests {
         assert_eq!(parse_cmdline(b"ptp4l\0-f"), Args::default());
         assert_eq!(parse_cmdline(b""), Args::default());
         assert_eq!(parse_cmdline(b"phc2sys\0-a\0-r\0").config, None);
+        let a = parse_cmdline(b"ptp4l\0-i\0eth0\0--uds_address\0/run/x\0-m\0");
+        assert_eq!((a.uds.as_deref(), a.ifaces.len()), (Some("/run/x"), 1));
+        let a = parse_cmdline(b"ptp4l\0--uds_address=/run/y\0");
+        assert_eq!(a.uds.as_deref(), Some("/run/y"));
     }
 
     #[test]

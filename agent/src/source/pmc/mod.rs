@@ -1,60 +1,64 @@
 //! ptp4l's management socket, spoken as `pmc` does (§3.3 "Clock class",
 //! §3.6): subscribe to port-state notifications (`SUBSCRIBE_EVENTS_NP`),
-//! read the port states and the parent data set's clock class, and hand
-//! what changed to the engine as the lines the linuxptp-daemon would write
-//! (`port N: A to B`, `CLOCK_CLASS_CHANGE N`). Duplicates of the log's own
-//! port lines are harmless: the engine acts on changes only.
+//! read the port states, the parent data set's clock class and
+//! `TIME_STATUS_NP`, and hand them to the engine as typed facts of that
+//! ptp4l. Duplicates of the log's own port lines are harmless: the engine
+//! acts on changes only.
 //!
-//! One client per ptp4l config (its `uds_address`, else `--ptp4l-uds`).
+//! One client per ptp4l: per running ptp4l the eBPF source found (its
+//! socket reached through `/proc/<pid>/root`), else per ptp4l config of the
+//! profiles (its `uds_address`, else `--ptp4l-uds`). Each binds its reply
+//! socket beside ptp4l's own, as `pmc` does, so it works when the agent
+//! and ptp4l have different /tmp. A client that was answered and then is
+//! refused, finds the socket gone or hears nothing for [`SILENCE`] tells
+//! the engine that ptp4l died: the liveness of socket mode.
+//!
 //! linuxptp 3.1.1 has no parent-data-set notification (4.0 has, and we
-//! subscribe to it too), so the class is also polled every second.
+//! subscribe to it too), so the class is also polled.
 
+mod daemons;
 pub mod wire;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::net::UnixDatagram;
 use tokio::task::JoinHandle;
-use tracing::{debug, info};
+use tracing::{debug, info, trace, warn};
 
-use crate::engine::{EngineHandle, Origin};
+pub use daemons::Daemons;
+
+use crate::engine::parse::port::PortState;
+use crate::engine::{EngineHandle, Origin, What};
 
 /// ptp4l's default management socket.
 pub const DEFAULT_UDS: &str = "/var/run/ptp4l";
-const POLL: Duration = Duration::from_secs(1);
-const CHECK: Duration = Duration::from_secs(2);
-/// No answer for this long: ptp4l is gone, reconnect.
-const SILENCE: Duration = Duration::from_secs(5);
+/// Requests go out this often; a dead ptp4l refuses the next one.
+const POLL: Duration = Duration::from_millis(250);
+const CHECK: Duration = Duration::from_millis(500);
+/// No answer for this long from a ptp4l that answered: it stopped working.
+const SILENCE: Duration = Duration::from_millis(1500);
 const SUBSCRIPTION: u16 = 180;
 const RENEW: Duration = Duration::from_secs(60);
 const EVENTS: &[usize] = &[wire::NOTIFY_PORT_STATE, wire::NOTIFY_PARENT_DATA_SET];
 
-/// Runs one client per ptp4l config found in the engine's profiles (or one
-/// for `fallback` when there are none), following profile changes.
-pub async fn supervise(engine: EngineHandle, fallback: PathBuf) {
-    remove_stale_sockets();
-    let mut clients: HashMap<(Option<String>, PathBuf), JoinHandle<()>> = HashMap::new();
+/// One ptp4l to follow: whose facts, and where its socket is.
+type Target = (Origin, PathBuf);
+
+/// Runs one client per ptp4l (see the module doc), following changes.
+pub async fn supervise(engine: EngineHandle, daemons: Daemons, fallback: PathBuf) {
+    let mut clients: HashMap<Target, JoinHandle<()>> = HashMap::new();
+    let mut warned = HashSet::new();
     loop {
-        let set = engine.with(|e, _| e.profiles().clone());
-        let mut want: Vec<(Option<String>, PathBuf)> = set
-            .configs
-            .iter()
-            .filter(|c| c.config.starts_with("ptp4l."))
-            .map(|c| {
-                let path = c.uds_address.clone().unwrap_or_else(|| fallback.clone());
-                (Some(c.config.clone()), path)
-            })
-            .collect();
-        if want.is_empty() {
-            want.push((None, fallback.clone()));
-        }
+        let want = match daemons.targets() {
+            Some(t) => unshared(t, &mut warned),
+            None => profile_targets(&engine, &fallback),
+        };
         clients.retain(|k, h| {
-            let keep = want.contains(k);
+            let keep = want.contains(k) && !h.is_finished();
             if !keep {
                 h.abort();
             }
@@ -62,17 +66,66 @@ pub async fn supervise(engine: EngineHandle, fallback: PathBuf) {
         });
         for k in want {
             if let std::collections::hash_map::Entry::Vacant(v) = clients.entry(k) {
-                let (config, path) = v.key().clone();
-                v.insert(tokio::spawn(client(engine.clone(), config, path)));
+                let (origin, path) = v.key().clone();
+                debug!(uds = %path.display(), pid = ?origin.pid, config = ?origin.config, "ptp4l management client started.");
+                v.insert(tokio::spawn(client(engine.clone(), origin, path)));
             }
         }
         tokio::time::sleep(CHECK).await;
     }
 }
 
-/// Our socket files left by agents that were killed.
-fn remove_stale_sockets() {
-    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+/// The targets whose socket file is theirs alone. Several ptp4l that use
+/// one path (ptp4l's default `/var/run/ptp4l` in one filesystem, from
+/// different network namespaces) leave one file, bound by the last of them:
+/// which one answers there cannot be told, so none of them is followed
+/// (their exits still come from the kernel).
+fn unshared(targets: Vec<Target>, warned: &mut HashSet<PathBuf>) -> Vec<Target> {
+    use std::os::unix::fs::MetadataExt;
+    let ids: Vec<Option<(u64, u64)>> = targets
+        .iter()
+        .map(|(_, p)| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())))
+        .collect();
+    targets
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (_, path))| {
+            let shared = ids[*i].is_some() && ids.iter().filter(|x| **x == ids[*i]).count() > 1;
+            if shared && warned.insert(path.clone()) {
+                warn!(uds = %path.display(), "Several ptp4l use this management socket path (set uds_address per ptp4l): not followed.");
+            }
+            !shared
+        })
+        .map(|(_, t)| t)
+        .collect()
+}
+
+/// The ptp4l configs of the profiles (socket mode), or the fallback.
+fn profile_targets(engine: &EngineHandle, fallback: &Path) -> Vec<Target> {
+    let set = engine.with(|e, _| e.profiles().clone());
+    let origin = |config: Option<&str>| Origin {
+        process: Some("ptp4l".into()),
+        config: config.map(Into::into),
+        ..Origin::default()
+    };
+    let mut want: Vec<Target> = set
+        .configs
+        .iter()
+        .filter(|c| c.config.starts_with("ptp4l."))
+        .map(|c| {
+            let path = c.uds_address.clone().unwrap_or_else(|| fallback.to_owned());
+            (origin(Some(&c.config)), path)
+        })
+        .collect();
+    if want.is_empty() {
+        want.push((origin(None), fallback.to_owned()));
+    }
+    want
+}
+
+/// Our socket files left beside `uds` by agents that were killed.
+fn remove_stale_sockets(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
     for e in rd.filter_map(Result::ok) {
@@ -91,23 +144,43 @@ fn remove_stale_sockets() {
     }
 }
 
-/// Connects whenever the socket exists; runs until ptp4l stops answering.
-async fn client(engine: EngineHandle, config: Option<String>, uds: PathBuf) {
-    let origin = Origin {
-        process: Some("ptp4l".into()),
-        config: config.as_deref().map(Arc::from),
-        pid: None,
-    };
+/// Connects whenever the socket exists; tells the engine when a ptp4l
+/// that answered is gone.
+async fn client(engine: EngineHandle, origin: Origin, uds: PathBuf) {
+    if let Some(dir) = uds.parent() {
+        remove_stale_sockets(dir);
+    }
+    let mut warned = false;
     loop {
-        if uds.exists() {
-            match session(&engine, &origin, &uds).await {
+        // A socket path shared by several ptp4l belongs to one of them: a
+        // daemon is followed only through a socket it bound itself.
+        let exists = uds.exists();
+        trace!(uds = %uds.display(), exists, "ptp4l management socket check.");
+        let own = exists && origin.daemon.is_none_or(|d| daemons::owned_by(d.pid, &uds));
+        if exists && !own && !warned {
+            warn!(uds = %uds.display(), pid = ?origin.pid, "The socket at ptp4l's management path is not (yet) bound by that ptp4l (several ptp4l sharing one path need uds_address each): not followed until it is.");
+            warned = true;
+        }
+        if own {
+            let mut answered = false;
+            let r = session(&engine, &origin, &uds, &mut answered).await;
+            match &r {
                 Ok(()) => debug!(uds = %uds.display(), "ptp4l stopped answering."),
                 Err(e) => {
                     debug!(uds = %uds.display(), error = %e, "ptp4l management session ended.");
                 }
             }
+            if answered {
+                info!(uds = %uds.display(), config = ?origin.config, "ptp4l's management socket stopped answering: its clocks run free.");
+                engine.apply_in_order(origin.clone(), Instant::now(), What::Exited);
+            } else if let Err(e) = r
+                && !warned
+            {
+                warn!(uds = %uds.display(), error = %e, "ptp4l management socket not usable.");
+                warned = true;
+            }
         }
-        tokio::time::sleep(CHECK).await;
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -123,23 +196,85 @@ impl Drop for Local {
     }
 }
 
-fn bind(uds: &Path) -> io::Result<Local> {
+/// Binds beside `uds`, as pmc does (`/var/run/pmc.<pid>`): a file path,
+/// not an abstract name, since ptp4l may live in another network
+/// namespace, and beside its socket, since it may have another /tmp. A
+/// socket reached through `/proc/<pid>/root` is bound from inside that
+/// process's mount namespace, so the address ptp4l answers to is a path
+/// of its own filesystem (ptp4l in a container has its own /proc).
+fn bind(uds: &Path, pid: Option<u32>) -> io::Result<Local> {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    // A file path, not an abstract name: ptp4l may live in another network
-    // namespace, and abstract names are per namespace.
-    let path =
-        std::env::temp_dir().join(format!("cloud-event-agent.{}.{n}.pmc", std::process::id()));
+    let name = format!("cloud-event-agent.{}.{n}.pmc", std::process::id());
+    let dir = uds.parent().unwrap_or_else(|| Path::new("/"));
+    let path = dir.join(&name);
     let _ = std::fs::remove_file(&path);
-    let sock = UnixDatagram::bind(&path)?;
-    let local = Local { sock, path };
-    local.sock.connect(uds)?;
-    Ok(local)
+    let inner = pid.and_then(|p| {
+        let root = PathBuf::from(format!("/proc/{p}/root"));
+        let rest = uds.strip_prefix(&root).ok()?;
+        Some((p, Path::new("/").join(rest)))
+    });
+    let std_sock = match inner {
+        Some((p, inner)) => match bind_in_mount_ns(p, &inner, &name) {
+            Ok(s) => s,
+            Err(e) => {
+                debug!(error = %e, "Binding inside ptp4l's mount namespace failed; binding through /proc.");
+                bind_here(&path, uds)?
+            }
+        },
+        None => bind_here(&path, uds)?,
+    };
+    std_sock.set_nonblocking(true)?;
+    let sock = UnixDatagram::from_std(std_sock)?;
+    Ok(Local { sock, path })
 }
 
-/// One connection: subscribe, snapshot, then follow.
-async fn session(engine: &EngineHandle, origin: &Origin, uds: &Path) -> io::Result<()> {
-    let local = bind(uds)?;
+fn bind_here(path: &Path, uds: &Path) -> io::Result<std::os::unix::net::UnixDatagram> {
+    let s = std::os::unix::net::UnixDatagram::bind(path)?;
+    s.connect(uds)?;
+    Ok(s)
+}
+
+/// Binds `<dir of inner>/<name>` and connects to `inner` on a thread that
+/// entered `pid`'s mount namespace (the thread ends with it).
+fn bind_in_mount_ns(
+    pid: u32,
+    inner: &Path,
+    name: &str,
+) -> io::Result<std::os::unix::net::UnixDatagram> {
+    use std::os::fd::AsRawFd;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))?;
+    let inner = inner.to_owned();
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        // SAFETY: unshare and setns act on this thread only (CLONE_FS
+        // first, so the namespace change does not reach the other
+        // threads); `ns` is an open namespace fd for the call.
+        unsafe {
+            if libc::unshare(libc::CLONE_FS) != 0
+                || libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNS) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let dir = inner.parent().unwrap_or_else(|| Path::new("/"));
+        let here = dir.join(&name);
+        let _ = std::fs::remove_file(&here);
+        bind_here(&here, &inner)
+    })
+    .join()
+    .map_err(|_| io::Error::other("bind thread panicked"))?
+}
+
+/// One connection: subscribe, snapshot, then follow. `answered` is set
+/// once ptp4l has answered.
+async fn session(
+    engine: &EngineHandle,
+    origin: &Origin,
+    uds: &Path,
+    answered: &mut bool,
+) -> io::Result<()> {
+    let local = bind(uds, origin.daemon.map(|d| d.pid))?;
     let mut seq: u16 = 0;
     let mut next = || {
         seq = seq.wrapping_add(1);
@@ -155,61 +290,60 @@ async fn session(engine: &EngineHandle, origin: &Origin, uds: &Path) -> io::Resu
         &[],
     ))
     .await?;
-    let mut ports: HashMap<u16, &'static str> = HashMap::new();
+    let mut ports: HashMap<u16, PortState> = HashMap::new();
     let mut class: Option<u8> = None;
     let (mut last_heard, mut subscribed) = (Instant::now(), Instant::now());
-    let mut announced = false;
     let mut buf = vec![0u8; 1500];
     let mut poll = tokio::time::interval(POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             r = sock.recv(&mut buf) => {
                 let n = r?;
+                // Garbage does not count as an answer.
+                let Some(reply) = wire::parse(&buf[..n]) else {
+                    continue;
+                };
                 last_heard = Instant::now();
-                if !announced {
-                    info!(uds = %uds.display(), "Following ptp4l through its management socket.");
-                    announced = true;
+                if !*answered {
+                    info!(uds = %uds.display(), config = ?origin.config, "Following ptp4l through its management socket.");
+                    *answered = true;
                 }
-                if let Some(reply) = wire::parse(&buf[..n]) {
-                    handle(engine, origin, &reply, &mut ports, &mut class);
-                }
+                handle(engine, origin, &reply, &mut ports, &mut class);
             }
             _ = poll.tick() => {
-                if last_heard.elapsed() > SILENCE {
+                if last_heard.elapsed() > SILENCE || !uds.exists() {
                     return Ok(());
                 }
                 if subscribed.elapsed() > RENEW {
                     sock.send(&wire::subscribe(next(), SUBSCRIPTION, EVENTS)).await?;
                     subscribed = Instant::now();
                 }
-                sock.send(&wire::request(wire::Action::Get, wire::PARENT_DATA_SET, next(), &[])).await?;
+                for id in [wire::PARENT_DATA_SET, wire::TIME_STATUS_NP] {
+                    sock.send(&wire::request(wire::Action::Get, id, next(), &[])).await?;
+                }
             }
         }
     }
 }
 
-/// Turns a reply into the daemon's lines, when something changed.
+/// Hands what changed to the engine, after the log lines written before it.
 fn handle(
     engine: &EngineHandle,
     origin: &Origin,
     r: &wire::Reply<'_>,
-    ports: &mut HashMap<u16, &'static str>,
+    ports: &mut HashMap<u16, PortState>,
     class: &mut Option<u8>,
 ) {
-    // Untagged: the engine takes the config from `origin`, so an unchanged
-    // reply costs no allocation.
-    let line = match r.id {
+    let what = match r.id {
         wire::PORT_DATA_SET => {
             let Some((port, state)) = wire::port_state(r.data) else {
                 return;
             };
-            let prev = ports.insert(port, state);
-            if prev == Some(state) {
+            if ports.insert(port, state) == Some(state) {
                 return;
             }
-            // The first sight of a port: from = to (sets the role, no fault).
-            let from = prev.unwrap_or(state);
-            format!("ptp4l[pmc]: port {port}: {from} to {state} on PMC_NOTIFICATION")
+            What::PortState { port, state }
         }
         wire::PARENT_DATA_SET => {
             let Some(c) = wire::gm_clock_class(r.data) else {
@@ -219,10 +353,22 @@ fn handle(
                 return;
             }
             *class = Some(c);
-            format!("ptp4l[pmc]: CLOCK_CLASS_CHANGE {c}")
+            What::ClockClass(c)
+        }
+        wire::TIME_STATUS_NP => {
+            let Some((master_offset, gm_present)) = wire::time_status(r.data) else {
+                return;
+            };
+            What::TimeStatus {
+                master_offset,
+                gm_present,
+            }
         }
         _ => return,
     };
-    debug!(line = %line, "From ptp4l's management socket.");
-    engine.ingest_line(origin, line.as_bytes());
+    debug!(?what, "From ptp4l's management socket.");
+    engine.apply_in_order(origin.clone(), Instant::now(), what);
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,6 +2,8 @@
 //! socket (linuxptp 3.1.1 `msg.h`, `tlv.h`, `pmc_common.c`): a 34-byte PTP
 //! header, the 14-byte management fields, one management TLV.
 
+use crate::engine::parse::port::PortState;
+
 /// messageType MANAGEMENT.
 const MANAGEMENT: u8 = 0x0d;
 const PTP_VERSION: u8 = 2;
@@ -13,6 +15,7 @@ const HEADER: usize = 34;
 const TLV_AT: usize = HEADER + 14;
 
 pub const PARENT_DATA_SET: u16 = 0x2002;
+pub const TIME_STATUS_NP: u16 = 0xc000;
 pub const PORT_DATA_SET: u16 = 0x2004;
 pub const SUBSCRIBE_EVENTS_NP: u16 = 0xc003;
 /// linuxptp 3.1.1 knows only this notification.
@@ -47,8 +50,11 @@ pub fn request(action: Action, id: u16, seq: u16, data: &[u8]) -> Vec<u8> {
     m[33] = 0x7f;
     // targetPortIdentity: all clocks, all ports.
     m[34..44].fill(0xff);
-    m[44] = 1; // startingBoundaryHops
-    m[45] = 1; // boundaryHops
+    // No boundary hops (`pmc -b 0`, as the linuxptp-daemon runs it): with
+    // one, ptp4l forwards the request to the clocks on its ports and hands
+    // their answers back to us as if they were its own.
+    m[44] = 0; // startingBoundaryHops
+    m[45] = 0; // boundaryHops
     m[46] = action as u8;
     m[TLV_AT..TLV_AT + 2].copy_from_slice(&TLV_MANAGEMENT.to_be_bytes());
     m[TLV_AT + 2..TLV_AT + 4].copy_from_slice(&u16::try_from(tlv_len).unwrap_or(0).to_be_bytes());
@@ -102,22 +108,34 @@ pub fn parse(m: &[u8]) -> Option<Reply<'_>> {
 /// `portDS.portState` of a PORT_DATA_SET (after the 10-byte identity),
 /// with the port number from the identity.
 #[must_use]
-pub fn port_state(data: &[u8]) -> Option<(u16, &'static str)> {
+pub fn port_state(data: &[u8]) -> Option<(u16, PortState)> {
     let port = u16::from_be_bytes([*data.get(8)?, *data.get(9)?]);
     let state = match data.get(10)? {
-        1 => "INITIALIZING",
-        2 => "FAULTY",
-        3 => "DISABLED",
-        4 => "LISTENING",
-        5 => "PRE_MASTER",
-        6 => "MASTER",
-        7 => "PASSIVE",
-        8 => "UNCALIBRATED",
-        9 => "SLAVE",
-        10 => "GRAND_MASTER",
+        1 => PortState::Initializing,
+        2 => PortState::Faulty,
+        3 => PortState::Disabled,
+        4 => PortState::Listening,
+        5 => PortState::PreMaster,
+        6 => PortState::Master,
+        7 => PortState::Passive,
+        8 => PortState::Uncalibrated,
+        9 => PortState::Slave,
+        10 => PortState::GrandMaster,
         _ => return None,
     };
     Some((port, state))
+}
+
+/// `TIME_STATUS_NP`: the master offset (ns) and `gmPresent`. Layout
+/// (linuxptp `struct time_status_np`): master_offset i64, ingress_time
+/// i64, cumulativeScaledRateOffset i32, scaledLastGmPhaseChange i32,
+/// gmTimeBaseIndicator u16, lastGmPhaseChange 12 bytes, gmPresent i32,
+/// gmIdentity 8 bytes.
+#[must_use]
+pub fn time_status(data: &[u8]) -> Option<(i64, bool)> {
+    let offset = i64::from_be_bytes(data.get(..8)?.try_into().ok()?);
+    let gm = i32::from_be_bytes(data.get(38..42)?.try_into().ok()?);
+    Some((offset, gm != 0))
 }
 
 /// `parentDS.grandmasterClockQuality.clockClass`.
@@ -140,7 +158,7 @@ mod tests {
         assert_eq!(&m[30..34], &[0, 7, 4, 0x7f]);
         assert_eq!(
             &m[34..46],
-            &[0xff; 10].iter().copied().chain([1, 1]).collect::<Vec<_>>()[..]
+            &[0xff; 10].iter().copied().chain([0, 0]).collect::<Vec<_>>()[..]
         );
         assert_eq!(m[46], 0);
         assert_eq!(&m[48..54], &[0, 1, 0, 2, 0x20, 0x02]);
@@ -164,7 +182,7 @@ mod tests {
         m[54 + 10] = 9;
         let r = parse(&m).unwrap();
         assert_eq!((r.action, r.port, r.id), (2, 1, PORT_DATA_SET));
-        assert_eq!(port_state(r.data), Some((1, "SLAVE")));
+        assert_eq!(port_state(r.data), Some((1, PortState::Slave)));
         assert_eq!(parse(&m[..40]), None);
         assert_eq!(parse(b""), None);
         let mut bad = m.clone();
@@ -174,5 +192,10 @@ mod tests {
         pds[19] = 248;
         assert_eq!(gm_clock_class(&pds), Some(248));
         assert_eq!(gm_clock_class(&[0; 5]), None);
+        let mut ts = [0u8; 50];
+        ts[..8].copy_from_slice(&(-42i64).to_be_bytes());
+        ts[38..42].copy_from_slice(&1i32.to_be_bytes());
+        assert_eq!(time_status(&ts), Some((-42, true)));
+        assert_eq!(time_status(&ts[..40]), None);
     }
 }

@@ -8,7 +8,6 @@ use tokio::net::UnixStream;
 use tracing::{debug, info, trace, warn};
 
 use super::MAX_LINE;
-use crate::engine::parse::common::prefix;
 use crate::engine::{EngineHandle, Ingest, Origin};
 use crate::metrics::SocketLines;
 
@@ -98,31 +97,13 @@ impl Conn {
             self.invalid(line, "not UTF-8");
             return;
         }
-        self.learn(line);
-        match self.engine.ingest_line_at(&self.origin, line, read) {
+        match self.engine.ingest_learning(&mut self.origin, line, read) {
             Ingest::Used => self.lines.ok.inc(),
             Ingest::Ignored => {
                 trace!(line = %String::from_utf8_lossy(line), "Log line ignored.");
                 self.lines.ignored.inc();
             }
             Ingest::Invalid => self.invalid(line, "not understood"),
-        }
-    }
-
-    /// Allocates only when the tag differs from the last one.
-    fn learn(&mut self, line: &[u8]) {
-        let p = prefix(line);
-        let (Some(cfg), Ok(process)) = (p.config, std::str::from_utf8(p.process)) else {
-            return;
-        };
-        let Ok(cfg) = std::str::from_utf8(cfg) else {
-            return;
-        };
-        if self.origin.config.as_deref() != Some(cfg) {
-            self.origin.config = Some(cfg.into());
-        }
-        if !process.is_empty() && self.origin.process.as_deref() != Some(process) {
-            self.origin.process = Some(process.into());
         }
     }
 

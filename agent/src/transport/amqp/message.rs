@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use fe2o3_amqp::types::messaging::{ApplicationProperties, Body, Data, Message, Properties};
 use fe2o3_amqp::types::primitives::{SimpleValue, Symbol, Timestamp, Value};
 
-use crate::event::{Event, write_values};
+use crate::event::{Event, ValueKeys, write_values_with};
 
 pub const P_ID: &str = "cloudEvents:id";
 pub const P_TIME: &str = "cloudEvents:time";
@@ -26,7 +26,9 @@ fn millis(t: SystemTime) -> i64 {
 #[must_use]
 pub fn encode(ev: &Event, address: &str) -> Message<Data> {
     let mut data = Vec::with_capacity(64 + 160 * ev.values.len());
-    write_values(&mut data, &ev.values);
+    // The AMQP era (OCP 4.9-4.15) ended before the O-RAN keys: its readers
+    // know only the legacy ones.
+    write_values_with(&mut data, &ev.values, ValueKeys::Legacy);
     let props = ApplicationProperties::builder()
         .insert(P_ID, SimpleValue::String(ev.id.to_string()))
         .insert(
