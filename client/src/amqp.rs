@@ -35,6 +35,7 @@ use fe2o3_amqp::{Connection, Session};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::event::{DecodeError, Event, Format, KeyStyle, parse_data};
@@ -57,6 +58,9 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// One attach or send.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(2);
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
+/// The first wait for an answer to a status request, and the longest.
+const STATUS_RETRY_FIRST: Duration = Duration::from_millis(200);
+const STATUS_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// How resource addresses map to AMQP addresses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -452,13 +456,16 @@ pub trait AmqpObserver: Send + Sync {
     fn disconnected(&self, _error: &AmqpError) {}
     /// A message arrived: an event (`true`) or not (`false`).
     fn received(&self, _event: bool) {}
+    /// A status request about `resource` went to the broker.
+    fn asked(&self, _resource: &ResourceAddress) {}
 }
 
 struct Quiet;
 impl AmqpObserver for Quiet {}
 
 enum Msg {
-    Event(Box<Event>),
+    /// An event at the addresses of the `n`th wanted resource.
+    Event(usize, Box<Event>),
     Invalid(DecodeError),
     Dead(String),
 }
@@ -466,7 +473,10 @@ enum Msg {
 /// Receives at the addresses of a wanted set of resources into an
 /// [`Inbox`], reconnecting with backoff. On every (re)connect it asks for
 /// the current state of each resource (a status request), so nothing sent
-/// while it was away is missed for good.
+/// while it was away is missed for good; it asks again, with backoff, until
+/// something arrives for that resource, since a request sent before the
+/// publisher listens is lost (a topic exchange drops what no queue is bound
+/// to).
 pub struct AmqpReceiver {
     cfg: AmqpConfig,
     inbox: Inbox,
@@ -536,15 +546,24 @@ impl AmqpReceiver {
         let set = wanted.borrow_and_update().clone();
         let (tx, mut rx) = mpsc::channel(256);
         let mut tasks = JoinSet::new();
-        if let Err(e) = self.attach(link, &set, &tx, &mut tasks).await {
-            tasks.abort_all();
-            return Err(e);
-        }
+        let mut asks = match self.attach(link, &set, &tx, &mut tasks).await {
+            Ok(a) => a,
+            Err(e) => {
+                tasks.abort_all();
+                return Err(e);
+            }
+        };
         info!(broker = %self.cfg.addr, resources = set.len(), "AMQP receiving");
+        let mut retries = 0u32;
+        let mut again = Instant::now() + status_retry(retries);
         let out = loop {
+            let unanswered = asks.iter().any(|a| !a.answered);
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(Msg::Event(ev)) => {
+                    Some(Msg::Event(i, ev)) => {
+                        if let Some(a) = asks.get_mut(i) {
+                            a.answered = true;
+                        }
                         self.observer.received(true);
                         let _ = self.inbox.accept_event(*ev).await;
                     }
@@ -555,6 +574,14 @@ impl AmqpReceiver {
                     Some(Msg::Dead(why)) => break Err(AmqpError::Receiver(why)),
                     None => break Err(AmqpError::Receiver("all receivers ended".into())),
                 },
+                () = tokio::time::sleep_until(again), if unanswered => {
+                    for (i, a) in asks.iter().enumerate().filter(|(_, a)| !a.answered) {
+                        debug!(resource = %a.resource, retries, "no answer yet; asking again");
+                        self.ask(link, i, a).await;
+                    }
+                    retries = retries.saturating_add(1);
+                    again = Instant::now() + status_retry(retries);
+                }
                 changed = wanted.changed() => {
                     if changed.is_err() {
                         break Ok(false);
@@ -569,45 +596,75 @@ impl AmqpReceiver {
         out
     }
 
+    /// Attaches the receivers of each resource and asks for its state.
     async fn attach(
         &self,
         link: &mut Link,
         set: &BTreeSet<ResourceAddress>,
         tx: &mpsc::Sender<Msg>,
         tasks: &mut JoinSet<()>,
-    ) -> Result<(), AmqpError> {
+    ) -> Result<Vec<Ask>, AmqpError> {
         let (style, c) = (self.cfg.style, &self.cfg.container);
+        let mut asks = Vec::with_capacity(set.len());
         for (i, resource) in set.iter().enumerate() {
             let r = link
                 .receiver(format!("{c}-events-{i}"), &style.map(resource.as_str()))
                 .await?;
-            tasks.spawn(forward(r, tx.clone()));
+            tasks.spawn(forward(r, i, tx.clone()));
             let reply = style.reply(resource.as_str());
             let r = link.receiver(format!("{c}-reply-{i}"), &reply).await?;
-            tasks.spawn(forward(r, tx.clone()));
-            let status = style.status(resource.as_str());
-            match link
-                .send_to(
-                    format!("{c}-status-{i}"),
-                    &status,
-                    status_request(resource.as_str(), &reply),
-                )
-                .await
-            {
-                Ok(()) => debug!(address = %status, "status request sent"),
-                Err(e) => warn!(address = %status, error = %e, "status request not sent"),
-            }
+            tasks.spawn(forward(r, i, tx.clone()));
+            let a = Ask {
+                resource: resource.clone(),
+                reply,
+                answered: false,
+            };
+            self.ask(link, i, &a).await;
+            asks.push(a);
         }
-        Ok(())
+        Ok(asks)
+    }
+
+    /// Sends one status request; a failure is logged (asked again later).
+    async fn ask(&self, link: &mut Link, i: usize, a: &Ask) {
+        let status = self.cfg.style.status(a.resource.as_str());
+        let name = format!("{}-status-{i}", self.cfg.container);
+        match link
+            .send_to(name, &status, status_request(a.resource.as_str(), &a.reply))
+            .await
+        {
+            Ok(()) => {
+                debug!(address = %status, "status request sent");
+                self.observer.asked(&a.resource);
+            }
+            Err(e) => warn!(address = %status, error = %e, "status request not sent"),
+        }
     }
 }
 
+/// The status request of one wanted resource on the current connection.
+struct Ask {
+    resource: ResourceAddress,
+    reply: String,
+    /// Something arrived for it: asking again is no use.
+    answered: bool,
+}
+
+/// How long to wait for an answer before asking again, after `retries`
+/// unanswered repeats: 200 ms doubling up to 5 s, jittered by ±25 % so
+/// many consumers do not ask in step.
+fn status_retry(retries: u32) -> Duration {
+    let base = STATUS_RETRY_FIRST.saturating_mul(1 << retries.min(5));
+    base.min(STATUS_RETRY_MAX)
+        .mul_f64(0.75 + fastrand::f64() / 2.0)
+}
+
 /// Decodes what one receiver gets and hands it on.
-async fn forward(mut r: Receiver, tx: mpsc::Sender<Msg>) {
+async fn forward(mut r: Receiver, resource: usize, tx: mpsc::Sender<Msg>) {
     loop {
         let msg = match r.recv::<Body<Value>>().await {
             Ok(d) => match decode(d.message()) {
-                Ok(ev) => Msg::Event(Box::new(ev)),
+                Ok(ev) => Msg::Event(resource, Box::new(ev)),
                 Err(e) => Msg::Invalid(e),
             },
             Err(e) => {
@@ -741,6 +798,17 @@ mod tests {
         assert!(decode(&m).is_err());
         let r = as_received(status_request("/r", "/r/abcde"));
         assert_eq!(reply_to(&r).as_deref(), Some("/r/abcde"));
+    }
+
+    #[test]
+    fn status_requests_are_repeated_with_a_growing_capped_wait() {
+        for _ in 0..100 {
+            let first = status_retry(0);
+            assert!(first >= Duration::from_millis(150) && first <= Duration::from_millis(250));
+            assert!(status_retry(3) >= Duration::from_millis(1200));
+            let late = status_retry(u32::MAX);
+            assert!(late >= Duration::from_millis(3750) && late <= Duration::from_millis(6250));
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@ use std::time::Duration;
 use agent_tests::Agent;
 use agent_tests::broker::{Broker, Kind};
 use agent_tests::chain::LOCK;
-use cloud_event_client::amqp::{AddressStyle, AmqpConfig, AmqpReceiver, serve_status};
+use cloud_event_client::amqp::{
+    AddressStyle, AmqpConfig, AmqpObserver, AmqpReceiver, serve_status,
+};
 use cloud_event_client::{
     DataValue, Event, EventStream, EventType, Inbox, ReceiverConfig, ResourceAddress, SyncState,
 };
@@ -102,6 +104,78 @@ fn receive_from_the_agent(kind: Kind) {
             format!("/cluster/node/{}/ens1fx/master", p.node)
         );
         assert!(inbox.stats().events >= 2);
+    });
+}
+
+/// Tells when a status request went out.
+struct Asked(tokio::sync::mpsc::UnboundedSender<ResourceAddress>);
+
+impl AmqpObserver for Asked {
+    fn asked(&self, resource: &ResourceAddress) {
+        let _ = self.0.send(resource.clone());
+    }
+}
+
+#[test]
+fn learns_the_current_state_from_a_publisher_that_comes_later() {
+    consumer_before_publisher(Kind::Proton);
+}
+
+/// A topic exchange drops a status request nobody is bound to: the client
+/// asks again until the publisher answers.
+#[test]
+fn learns_the_current_state_through_rabbitmq_from_a_publisher_that_comes_later() {
+    consumer_before_publisher(Kind::Rabbit);
+}
+
+/// The consumer connects and asks before the agent runs at all; the agent's
+/// current state (the FREERUN placeholder) must still arrive, with no
+/// change published.
+fn consumer_before_publisher(kind: Kind) {
+    if !Broker::available(kind) {
+        println!("SKIP: the {kind:?} broker is not installed (cargo xtask test installs it)");
+        return;
+    }
+    let b = Broker::start(kind);
+    let rt = runtime();
+    rt.block_on(async {
+        let (inbox, mut events) = Inbox::new(ReceiverConfig::default());
+        let style = match kind {
+            Kind::Proton => AddressStyle::ORan,
+            Kind::Rabbit => AddressStyle::RabbitMq,
+        };
+        let cfg = AmqpConfig::parse(&b.url(), "early-client")
+            .unwrap()
+            .with_style(style);
+        let lock = ResourceAddress::event(Agent::NODE, EventType::LockState);
+        let (tx, mut asked) = tokio::sync::mpsc::unbounded_channel();
+        let (_keep, w) = tokio::sync::watch::channel(BTreeSet::from([lock.clone()]));
+        let receiver = AmqpReceiver::new(cfg, inbox).with_observer(std::sync::Arc::new(Asked(tx)));
+        tokio::spawn(receiver.run(w));
+        // The first request is out before the agent exists.
+        let first = tokio::time::timeout(T, asked.recv()).await.unwrap();
+        assert_eq!(first.as_ref(), Some(&lock));
+        let flags = b.agent_flags();
+        let _agent = tokio::task::spawn_blocking(move || {
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            Agent::start(&flags)
+        })
+        .await
+        .unwrap();
+        let ev = next_with(&mut events, SyncState::Freerun).await;
+        assert_eq!(ev.event_type, Some(EventType::LockState));
+        // Each request is reported before what answers it is handed on.
+        let mut sent = 1;
+        while asked.try_recv().is_ok() {
+            sent += 1;
+        }
+        if kind == Kind::Rabbit {
+            // The first request was dropped: a repeat was answered.
+            assert!(sent >= 2, "answered without a repeat: {sent} request(s)");
+        }
+        // Answered: no more requests (they are at most ~6 s apart).
+        let more = tokio::time::timeout(Duration::from_secs(8), asked.recv()).await;
+        assert!(more.is_err(), "asked again after the answer");
     });
 }
 
