@@ -131,11 +131,10 @@ pub async fn close_sender(s: Sender) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, s.close()).await;
 }
 
-/// Reconnect delay: doubles from 100 ms to 5 s, with ±25% jitter so that
-/// many agents do not return to a restarted broker at once.
+/// Reconnect delay after `failures` failures in a row (0 after the first):
+/// the one backoff of the workspace, 100 ms doubling to 5 s with ±25%
+/// jitter so that many agents do not return to a restarted broker at once.
 #[must_use]
 pub fn backoff(failures: u32) -> Duration {
-    let base = Duration::from_millis(100).saturating_mul(1 << failures.min(6));
-    base.min(Duration::from_secs(5))
-        .mul_f64(0.75 + fastrand::f64() / 2.0)
+    cloud_event_client::backoff(failures.saturating_add(1))
 }
