@@ -289,7 +289,7 @@ impl Link {
             }),
             Err(_) => Err(AmqpError::Timeout("sending")),
         };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, s.close()).await;
+        close_sender(s).await;
         res
     }
 
@@ -298,6 +298,11 @@ impl Link {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.session.end()).await;
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.conn.close()).await;
     }
+}
+
+/// Detaches `s` without waiting longer than the teardown timeout.
+pub async fn close_sender(s: Sender) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, s.close()).await;
 }
 
 fn millis(t: SystemTime) -> i64 {

@@ -47,6 +47,8 @@ pub struct AppState {
     pub publishers: Arc<Publishers>,
     pub dispatcher: Arc<Dispatcher>,
     pub engine: EngineHandle,
+    /// The current state of every kind: the only thing readers ask.
+    pub current: Arc<crate::current::Current>,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
     /// Which source runs and which probes attached (`/health/detail`).

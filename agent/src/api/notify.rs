@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::AppState;
 use super::problem::Problem;
-use crate::event::{Event, EventKind};
+use crate::event::EventKind;
 
 /// Sends one CloudEvent per kind, in order; stops at the first refusal.
 ///
@@ -16,7 +16,7 @@ use crate::event::{Event, EventKind};
 /// as a port scanner).
 pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Result<(), Problem> {
     for &kind in kinds {
-        let body = Bytes::from(current_or_placeholder(st, kind).to_v2_json());
+        let body = Bytes::from(st.current.or_placeholder(kind).to_v2_json());
         probe(st, endpoint, body, "EndpointUri").await?;
     }
     Ok(())
@@ -46,27 +46,4 @@ pub async fn probe(
         format!("{field} {endpoint} is unreachable: it must accept a POST with a 2xx answer"),
     )
     .field(field))
-}
-
-/// The current state of `kind`: the engine's values, else the last event
-/// published for it from outside the engine (`create/event`, a sidecar's
-/// relayed events), else `None`.
-#[must_use]
-pub fn current(st: &AppState, kind: EventKind) -> Option<Event> {
-    match st.engine.snapshot(kind) {
-        crate::engine::Snapshot::Values(values) => Some(Event::new(kind, values)),
-        _ => st.dispatcher.last_external(kind).map(|o| o.event.clone()),
-    }
-}
-
-/// [`current`], or the §2.6 placeholder.
-#[must_use]
-pub fn current_or_placeholder(st: &AppState, kind: EventKind) -> Event {
-    current(st, kind).unwrap_or_else(|| {
-        let values = st
-            .engine
-            .snapshot(kind)
-            .values_or_placeholder(kind, &st.node);
-        Event::new(kind, values)
-    })
 }

@@ -41,6 +41,7 @@ fn state() -> AppState {
         dispatcher.clone() as Arc<dyn Sink>,
     );
     AppState {
+        current: crate::current::Current::new(engine.clone(), dispatcher.clone()),
         node: NODE.into(),
         public_base: "http://localhost:9043".into(),
         source: crate::source::StatusHandle::default(),

@@ -390,7 +390,7 @@ fn current_state(ctx: &Ctx, raw_resource: &str, client: Uuid) -> Result<Vec<u8>,
                 ),
             )
         })?;
-    let ev = super::notify::current(st, kind).ok_or_else(|| {
+    let ev = st.current.get(kind).ok_or_else(|| {
         bad("no-data", "No data yet", "event data not found".to_owned())
             .with("resource", resource.clone())
     })?;

@@ -18,7 +18,7 @@ use crate::store::Subscriptions;
 pub fn start(cfg: &Config, state: &AppState) -> anyhow::Result<axum::Router> {
     let metrics = &state.metrics;
     let relay = Relay::new(
-        state.dispatcher.clone(),
+        state.current.clone(),
         state.store.clone() as Arc<dyn Subscriptions>,
         metrics,
     );

@@ -104,6 +104,7 @@ pub async fn run(
         publishers,
         dispatcher: dispatcher.clone(),
         engine: engine.clone(),
+        current: crate::current::Current::new(engine.clone(), dispatcher.clone()),
         metrics: metrics.clone(),
         max_body_bytes: cfg.max_body_bytes,
         source: StatusHandle::default(),
@@ -217,13 +218,23 @@ pub(crate) fn spawn_on_own_thread(
 }
 
 pub(crate) fn amqp_config(cfg: &Config, addr: &str) -> crate::transport::amqp::AmqpConfig {
+    use crate::config::AmqpAddressStyle;
     use crate::transport::amqp::AmqpConfig;
+    use cloud_event_client::amqp::{AddressStyle, AmqpConfig as Link};
     AmqpConfig {
-        addr: addr.to_owned(),
-        style: cfg.amqp_address_style,
+        link: Link {
+            addr: addr.to_owned(),
+            credentials: cfg
+                .amqp_credentials
+                .as_ref()
+                .map(|c| (c.user.clone(), c.password.clone())),
+            container: format!("cloud-event-agent-{}", uuid::Uuid::new_v4().simple()),
+            style: match cfg.amqp_address_style {
+                AmqpAddressStyle::Oran => AddressStyle::ORan,
+                AmqpAddressStyle::Rabbitmq => AddressStyle::RabbitMq,
+            },
+        },
         node: cfg.node_name.clone(),
-        container: format!("cloud-event-agent-{}", uuid::Uuid::new_v4().simple()),
-        credentials: cfg.amqp_credentials.clone(),
     }
 }
 

@@ -7,7 +7,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use super::{amqp_config, spawn_on_own_thread};
-use crate::api::{self, AppState};
+use crate::api::AppState;
 use crate::config::{Config, SourceKind};
 use crate::engine::{EngineHandle, Thresholds, profiles};
 use crate::metrics::Metrics;
@@ -59,9 +59,8 @@ pub fn start(
         tokio::spawn(std::future::pending())
     };
     if let Some(addr) = &cfg.amqp {
-        let st = state.clone();
-        let current: CurrentFn =
-            Arc::new(move |kind| api::notify::current_or_placeholder(&st, kind));
+        let st = state.current.clone();
+        let current: CurrentFn = Arc::new(move |kind| st.or_placeholder(kind));
         let amqp = AmqpPublisher::new(amqp_config(cfg, addr), current, metrics.clone());
         state.dispatcher.add_tap(amqp.clone() as Arc<dyn Tap>);
         spawn_on_own_thread("amqp-publisher", amqp.run())?;

@@ -6,13 +6,10 @@
 
 use std::sync::Arc;
 
-use cloud_event_client::amqp::{
-    AddressStyle, AmqpConfig as ClientConfig, AmqpError, AmqpObserver, AmqpReceiver,
-};
+use cloud_event_client::amqp::{AmqpError, AmqpObserver, AmqpReceiver};
 use prometheus::{IntCounter, IntGauge};
 
 use super::Relay;
-use crate::config::AmqpAddressStyle;
 use crate::metrics::Metrics;
 use crate::transport::amqp::AmqpConfig;
 
@@ -65,20 +62,7 @@ impl AmqpSubscriber {
             received: m.with_label_values(&["received", "event"]),
             invalid: m.with_label_values(&["received", "invalid"]),
         });
-        let cfg = ClientConfig {
-            addr: self.cfg.addr.clone(),
-            credentials: self
-                .cfg
-                .credentials
-                .as_ref()
-                .map(|c| (c.user.clone(), c.password.clone())),
-            container: self.cfg.container.clone(),
-            style: match self.cfg.style {
-                AmqpAddressStyle::Oran => AddressStyle::ORan,
-                AmqpAddressStyle::Rabbitmq => AddressStyle::RabbitMq,
-            },
-        };
-        AmqpReceiver::new(cfg, self.relay.inbox().clone())
+        AmqpReceiver::new(self.cfg.link.clone(), self.relay.inbox().clone())
             .with_observer(gauges)
             .run(self.relay.wanted())
             .await;

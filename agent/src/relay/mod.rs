@@ -23,10 +23,10 @@ use prometheus::IntCounter;
 use tokio::sync::watch;
 use tracing::{trace, warn};
 
+use crate::current::Current;
 use crate::event::{DataType, DataValue, Event, EventKind, ValueType};
 use crate::metrics::Metrics;
 use crate::store::Subscriptions;
-use crate::transport::Dispatcher;
 
 /// Where publishers POST the events of the sidecar's subscriptions.
 pub const INBOUND_PATH: &str = "/relay/event";
@@ -50,9 +50,10 @@ impl client::Observer for Counts {
     }
 }
 
-/// Hands relayed events to the local dispatcher, once each.
+/// Hands relayed events to the local dispatcher, once each, through the
+/// current state (which then serves them as CurrentState).
 pub struct Relay {
-    dispatcher: Arc<Dispatcher>,
+    current: Arc<Current>,
     subs: Arc<dyn Subscriptions>,
     node: String,
     /// Decodes, drops duplicates (a status reply repeating the last event,
@@ -68,7 +69,7 @@ impl Relay {
     /// task following the CNF's subscriptions.
     #[must_use]
     pub fn new(
-        dispatcher: Arc<Dispatcher>,
+        current: Arc<Current>,
         subs: Arc<dyn Subscriptions>,
         metrics: &Metrics,
     ) -> Arc<Self> {
@@ -85,8 +86,8 @@ impl Relay {
         let (inbox, mut events) =
             Inbox::with_observer(cfg, Some(counts.clone() as Arc<dyn client::Observer>));
         let relay = Arc::new(Self {
-            node: dispatcher.node().to_owned(),
-            dispatcher,
+            node: current.node().to_owned(),
+            current,
             subs,
             inbox,
             counts,
@@ -110,7 +111,7 @@ impl Relay {
             Ok(ev) => {
                 self.counts.relayed.inc();
                 trace!(kind = %ev.kind, "event relayed");
-                self.dispatcher.publish_external(ev);
+                self.current.publish(ev);
             }
             Err(why) => {
                 self.counts.invalid.inc();
@@ -228,14 +229,16 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
     use crate::store::Store;
-    use crate::transport::DeliveryConfig;
+    use crate::transport::{DeliveryConfig, Dispatcher};
 
-    /// A dispatcher for node `n1` over `store`, and a relay into it.
+    /// The current state of node `n1` (its dispatcher over `store`), and a
+    /// relay into it.
     pub(super) fn relay_over(
         store: Arc<Store>,
         metrics: &Arc<Metrics>,
-    ) -> (Arc<Dispatcher>, Arc<Relay>) {
+    ) -> (Arc<Current>, Arc<Relay>) {
         let d = Dispatcher::new(
             DeliveryConfig {
                 node: "n1".into(),
@@ -249,8 +252,13 @@ mod tests {
             metrics.clone(),
             store.clone() as Arc<dyn Subscriptions>,
         );
-        let relay = Relay::new(d.clone(), store as Arc<dyn Subscriptions>, metrics);
-        (d, relay)
+        let engine = EngineHandle::new(
+            Engine::new("n1".into(), Thresholds::default(), metrics.ptp.clone()),
+            d.clone() as Arc<dyn Sink>,
+        );
+        let current = Current::new(engine, d);
+        let relay = Relay::new(current.clone(), store as Arc<dyn Subscriptions>, metrics);
+        (current, relay)
     }
 
     #[tokio::test]
@@ -271,16 +279,16 @@ mod tests {
         // The inbox hands events to the relay's task: wait for it.
         let got = tokio::time::timeout(Duration::from_secs(10), async {
             loop {
-                if let Some(o) = d.last_external(EventKind::LockState) {
-                    return o;
+                if let Some(ev) = d.get(EventKind::LockState) {
+                    return ev;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })
         .await
         .unwrap();
-        assert_eq!(got.event.id, ev.id);
-        assert_eq!(got.event.time, ev.time);
+        assert_eq!(got.id, ev.id);
+        assert_eq!(got.time, ev.time);
         assert_eq!(relay.counts.relayed.get(), 1);
         assert_eq!(relay.counts.duplicate.get(), 1);
         assert_eq!(relay.counts.invalid.get(), 1);

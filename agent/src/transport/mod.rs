@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use prometheus::IntCounter;
@@ -102,11 +102,6 @@ pub struct Dispatcher {
     /// Live endpoints by URI; guarded so one rebuild runs at a time.
     endpoints: Mutex<HashMap<Arc<str>, Arc<Endpoint>>>,
     closing: AtomicBool,
-    /// The last event per kind that did not come from the engine
-    /// (`create/event`, a sidecar's relayed events): the current state when
-    /// the engine has none. Engine events are not kept here, so an engine
-    /// reset (`CMD RESTART`) is not masked by a stale copy.
-    external: [ArcSwapOption<Outgoing>; EventKind::ALL.len()],
     taps: ArcSwap<Vec<Arc<dyn Tap>>>,
 }
 
@@ -153,7 +148,6 @@ impl Dispatcher {
             routes: ArcSwap::from_pointee(Routes::default()),
             endpoints: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
-            external: Default::default(),
             taps: ArcSwap::from_pointee(Vec::new()),
         })
     }
@@ -165,18 +159,11 @@ impl Dispatcher {
         self.taps.store(Arc::new(taps));
     }
 
-    /// The last event of `kind` published with [`Dispatcher::publish_external`].
-    #[must_use]
-    pub fn last_external(&self, kind: EventKind) -> Option<Arc<Outgoing>> {
-        self.external[kind.index()].load_full()
-    }
-
-    /// Publishes an event that does not come from the engine and keeps it as
-    /// the kind's current state.
-    pub fn publish_external(&self, event: Event) {
-        if let Some(out) = self.publish_out(event, None, true) {
-            self.external[out.kind().index()].store(Some(out));
-        }
+    /// Publishes `event` even when nobody receives it, and returns it
+    /// serialised (`None` once closing): for [`crate::current::Current`],
+    /// which keeps it as the kind's state.
+    pub(crate) fn publish_kept(&self, event: Event) -> Option<Arc<Outgoing>> {
+        self.publish_out(event, None, true)
     }
 
     /// Queues `event` to its endpoints and taps. Unless `keep`, an event

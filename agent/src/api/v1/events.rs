@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{error, status, v1_error};
 use crate::api::problem::Problem;
-use crate::api::{API_V1, Ctx, body, no_such_path, not_allowed, notify};
+use crate::api::{API_V1, Ctx, body, no_such_path, not_allowed};
 use crate::event::parse::{ParseError, kind_of, parse_values};
 use crate::event::{Event, EventKind};
 use crate::store::ApiVersion;
@@ -47,7 +47,7 @@ pub(in crate::api) async fn create_event(
     match create_inner(&ctx, &headers, req).await {
         Ok((addr, ev)) => {
             debug!(address = %addr, id = %ev.id, "event created through a publisher");
-            ctx.app.dispatcher.publish_external(ev);
+            ctx.app.current.publish(ev);
             ctx.app
                 .metrics
                 .api
@@ -139,7 +139,7 @@ pub(super) async fn status_ping(
     let st = ctx.app.clone();
     tokio::spawn(async move {
         for kind in EventKind::matching(&st.node, &sub.resource) {
-            let ev = notify::current_or_placeholder(&st, kind);
+            let ev = st.current.or_placeholder(kind);
             let body = match sub.version {
                 ApiVersion::V1 => {
                     crate::event::v1::v1_event(sub.id, &ev, &st.node, st.dispatcher.v1_keys())
@@ -188,7 +188,7 @@ pub(super) async fn current_state(
         )
         .into_response();
     };
-    match notify::current(&ctx.app, kind) {
+    match ctx.app.current.get(kind) {
         Some(ev) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],

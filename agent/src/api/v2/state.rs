@@ -47,7 +47,7 @@ pub(super) async fn current_state(
     let Some(kind) = EventKind::from_address(node, resource) else {
         return unknown(node, resource).into_response();
     };
-    match crate::api::notify::current(&ctx.app, kind) {
+    match ctx.app.current.get(kind) {
         Some(ev) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],

@@ -4,24 +4,16 @@
 //! It is a tap of the dispatcher: it sees the same [`super::Outgoing`]
 //! events as HTTP delivery and never blocks it.
 
-pub mod address;
-pub mod link;
 pub mod message;
 mod publisher;
 
 pub use publisher::{AmqpPublisher, CurrentFn};
 
-use crate::config::{AmqpAddressStyle, AmqpCredentials};
-
-/// Where and how to reach the broker.
+/// Where and how to reach the broker: the connection is the client
+/// crate's (one AMQP client for the publisher and the consumer sidecar).
 #[derive(Clone, Debug)]
 pub struct AmqpConfig {
-    /// `host:port`.
-    pub addr: String,
-    pub style: AmqpAddressStyle,
+    /// Broker address, credentials, our container id, address style.
+    pub link: cloud_event_client::amqp::AmqpConfig,
     pub node: String,
-    /// Container id of our connection (unique per agent).
-    pub container: String,
-    /// SASL PLAIN; none: ANONYMOUS.
-    pub credentials: Option<AmqpCredentials>,
 }

@@ -16,13 +16,16 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use super::link::{AmqpError, Link, OP_TIMEOUT, backoff, close_sender};
-use super::{AmqpConfig, address, message};
+use cloud_event_client::amqp::{AmqpError, Link, OP_TIMEOUT, close_sender};
+use cloud_event_client::backoff;
+
+use super::{AmqpConfig, message};
 use crate::event::{Event, EventKind};
 use crate::metrics::Metrics;
 use crate::transport::{Outgoing, Tap};
 
-/// The current state of a kind (engine values, last event, or placeholder).
+/// The current state of a kind, or its placeholder
+/// ([`crate::current::Current::or_placeholder`]).
 pub type CurrentFn = Arc<dyn Fn(EventKind) -> Event + Send + Sync>;
 
 struct Counters {
@@ -93,7 +96,7 @@ impl AmqpPublisher {
         let mut failures = 0u32;
         let mut connected_once = false;
         loop {
-            match Link::open(&self.cfg).await {
+            match Link::open(&self.cfg.link).await {
                 Ok(mut link) => {
                     if connected_once {
                         t.amqp_reconnects.inc();
@@ -101,17 +104,17 @@ impl AmqpPublisher {
                     connected_once = true;
                     failures = 0;
                     t.amqp_connected.set(1);
-                    info!(broker = %self.cfg.addr, "AMQP connected");
+                    info!(broker = %self.cfg.link.addr, "AMQP connected");
                     let e = self.serve(&mut link).await;
                     t.amqp_connected.set(0);
-                    warn!(broker = %self.cfg.addr, error = %e, "AMQP connection lost; reconnecting");
+                    warn!(broker = %self.cfg.link.addr, error = %e, "AMQP connection lost; reconnecting");
                     link.close().await;
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    debug!(broker = %self.cfg.addr, error = %e, failures, "AMQP connect failed");
+                    debug!(broker = %self.cfg.link.addr, error = %e, failures, "AMQP connect failed");
                     if failures == 1 {
-                        warn!(broker = %self.cfg.addr, error = %e, "cannot reach the AMQP broker; retrying");
+                        warn!(broker = %self.cfg.link.addr, error = %e, "cannot reach the AMQP broker; retrying");
                     }
                 }
             }
@@ -128,8 +131,8 @@ impl AmqpPublisher {
         let (tx, mut rx) = mpsc::channel(64);
         let mut tasks = JoinSet::new();
         for kind in EventKind::ALL {
-            let addr = address::status(self.cfg.style, &self.resource(kind));
-            let name = format!("{}-status-{}", self.cfg.container, kind.index());
+            let addr = self.cfg.link.style.status(&self.resource(kind));
+            let name = format!("{}-status-{}", self.cfg.link.container, kind.index());
             match link.receiver(name, &addr).await {
                 Ok(r) => {
                     tasks.spawn(status_requests(r, kind, tx.clone()));
@@ -140,8 +143,8 @@ impl AmqpPublisher {
         // Attached up front: the first event of a kind does not wait for it.
         let mut senders: HashMap<EventKind, Sender> = HashMap::new();
         for kind in EventKind::ALL {
-            let addr = address::map(self.cfg.style, &self.resource(kind));
-            let name = format!("{}-event-{}", self.cfg.container, kind.index());
+            let addr = self.cfg.link.style.map(&self.resource(kind));
+            let name = format!("{}-event-{}", self.cfg.link.container, kind.index());
             match link.sender(name, &addr).await {
                 Ok(s) => {
                     senders.insert(kind, s);
@@ -185,7 +188,7 @@ impl AmqpPublisher {
         let mut batch = batch.into_iter();
         while let Some((k, out)) = batch.next() {
             let kind = k.0;
-            let addr = address::map(self.cfg.style, &self.resource(kind));
+            let addr = self.cfg.link.style.map(&self.resource(kind));
             let res = self.send_one(link, senders, kind, &addr, &out.event).await;
             if let Err(e) = res {
                 let mut pending = self.pending.lock();
@@ -210,7 +213,7 @@ impl AmqpPublisher {
         ev: &Event,
     ) -> Result<(), AmqpError> {
         if let Entry::Vacant(slot) = senders.entry(kind) {
-            let name = format!("{}-event-{}", self.cfg.container, kind.index());
+            let name = format!("{}-event-{}", self.cfg.link.container, kind.index());
             match link.sender(name, addr).await {
                 Ok(s) => {
                     slot.insert(s);
@@ -255,16 +258,16 @@ impl AmqpPublisher {
         kind: EventKind,
         reply: Option<String>,
     ) -> Result<(), AmqpError> {
-        let status = address::status(self.cfg.style, &self.resource(kind));
+        let status = self.cfg.link.style.status(&self.resource(kind));
         let Some(to) = reply.filter(|r| !r.is_empty() && *r != status) else {
             self.c.invalid.inc();
             warn!(address = %status, "status request without a reply address; dropped");
             return Ok(());
         };
         self.c.status_requests.inc();
-        let to = address::map(self.cfg.style, &to);
+        let to = self.cfg.link.style.map(&to);
         let ev = (self.current)(kind);
-        let name = format!("{}-reply-{}", self.cfg.container, uuid::Uuid::new_v4());
+        let name = format!("{}-reply-{}", self.cfg.link.container, uuid::Uuid::new_v4());
         let mut sender = match link.sender(name, &to).await {
             Ok(s) => s,
             Err(e) => {
@@ -313,7 +316,6 @@ async fn status_requests(mut r: Receiver, kind: EventKind, tx: mpsc::Sender<Req>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AmqpAddressStyle;
     use crate::event::DataValue;
 
     #[test]
@@ -322,11 +324,9 @@ mod tests {
         let current: CurrentFn = Arc::new(|k| Event::new(k, Vec::new()));
         let p = AmqpPublisher::new(
             AmqpConfig {
-                addr: "127.0.0.1:1".into(),
-                style: AmqpAddressStyle::Oran,
+                link: cloud_event_client::amqp::AmqpConfig::parse("amqp://127.0.0.1:1", "t")
+                    .unwrap(),
                 node: "n1".into(),
-                container: "t".into(),
-                credentials: None,
             },
             current,
             metrics.clone(),
