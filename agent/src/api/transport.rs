@@ -25,6 +25,7 @@ use uuid::Uuid;
 use super::problem::Problem;
 use super::{Ctx, body, no_such_path};
 use crate::event::EventKind;
+use crate::event::parse::lookup as get;
 use crate::store::{ApiVersion, CreateError, Subscription, client_id};
 use crate::transport::policy::Policy;
 
@@ -316,15 +317,6 @@ impl Registration {
             subs,
         })
     }
-}
-
-/// `name` in `obj`, exact first, else case-insensitive (Go's rule).
-fn get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
 }
 
 /// The fallback of the whole API: `GET /{resource}/{clientID}/CurrentState`

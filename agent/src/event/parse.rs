@@ -25,12 +25,25 @@ pub enum ParseError {
     UnknownSource(String),
 }
 
-fn get<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
-    names.iter().find_map(|n| obj.get(*n)).or_else(|| {
+/// The value of `name` in `obj`: the exact key first, else one that
+/// differs only in ASCII case (Go's `encoding/json` rule, which the anchor's
+/// clients rely on). The one such lookup of the agent.
+#[must_use]
+pub fn lookup<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).or_else(|| {
         obj.iter()
-            .find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     })
+}
+
+/// The first of `names` (spellings of one field) present in `obj`, exact
+/// keys before case-insensitive ones.
+fn get<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
+    names
+        .iter()
+        .find_map(|n| obj.get(*n))
+        .or_else(|| names.iter().find_map(|n| lookup(obj, n)))
 }
 
 fn str_of<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a str> {
