@@ -12,6 +12,7 @@ pub mod kube;
 pub mod ptp;
 pub mod receipts;
 pub mod schema;
+pub mod stages;
 pub mod tls;
 
 use std::io::{BufRead, BufReader, Write};

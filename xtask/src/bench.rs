@@ -25,6 +25,8 @@ pub fn bench() -> anyhow::Result<()> {
     )?;
     println!("\n## Consumer sidecar chain (HTTP and AMQP)\n");
     run_bin("bench-chain", &path)?;
+    println!("\n## Flood fairness (log socket)\n");
+    run_bin("bench-flood", &path)?;
     println!("\n## Memory\n");
     run_bin("bench-rss", &path)?;
     println!("\n## TLS and scale (10,000 subscribers)\n");

@@ -12,6 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
 use super::problem::Problem;
+use crate::event::parse::lookup;
 use crate::transport::policy::Policy;
 
 /// The fields of a `SubscriptionInfo` request that we use.
@@ -144,15 +145,6 @@ fn drain(mut body: Body) {
     tokio::spawn(async move {
         let _ = tokio::time::timeout(BODY_TIMEOUT, discard).await;
     });
-}
-
-/// The value of `name` in `obj`: exact key first, else case-insensitive.
-fn lookup<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
 }
 
 fn type_name(v: &Value) -> &'static str {

@@ -158,5 +158,16 @@ fn full_path(api: &str, uri: &Uri) -> String {
     }
 }
 
+/// Runs a blocking store operation (file writes and fsync) off the async
+/// workers: the one `spawn_blocking` of the API; a task that panicked is a
+/// 500.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Problem::internal(format!("the store task failed: {e}")))
+}
+
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,7 @@ use uuid::Uuid;
 use super::problem::Problem;
 use super::{Ctx, body, no_such_path};
 use crate::event::EventKind;
+use crate::event::parse::lookup as get;
 use crate::store::{ApiVersion, CreateError, Subscription, client_id};
 use crate::transport::policy::Policy;
 
@@ -83,9 +84,7 @@ async fn register_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Res
         ACTION_DELETE => {
             let store = st.store.clone();
             let endpoint = reg.endpoint.clone();
-            let n = tokio::task::spawn_blocking(move || delete_client(&store, &endpoint))
-                .await
-                .map_err(|e| Problem::internal(format!("the store task failed: {e}")))??;
+            let n = crate::api::blocking(move || delete_client(&store, &endpoint)).await??;
             info!(client = %reg.client, endpoint = %reg.endpoint, subscriptions = n, "transport client deleted");
             Ok(json_ok(&json!({"clientID": reg.client, "deleted": n})))
         }
@@ -118,7 +117,7 @@ async fn register_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Res
                 };
                 let store = st.store.clone();
                 let s = sub.clone();
-                let sub = match tokio::task::spawn_blocking(move || store.create(s)).await {
+                let sub = match crate::api::blocking(move || store.create(s)).await {
                     Ok(Ok(())) => {
                         info!(client = %reg.client, resource = %sub.resource, endpoint = %sub.endpoint,
                             "transport subscription created");
@@ -126,9 +125,7 @@ async fn register_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Res
                     }
                     Ok(Err(CreateError::Duplicate(existing))) => *existing,
                     Ok(Err(CreateError::Store(e))) => return Err(Problem::internal(e.to_string())),
-                    Err(e) => {
-                        return Err(Problem::internal(format!("the store task failed: {e}")));
-                    }
+                    Err(p) => return Err(p),
                 };
                 stored.push(json!({"id": sub.id, "resource": sub.resource}));
             }
@@ -316,15 +313,6 @@ impl Registration {
             subs,
         })
     }
-}
-
-/// `name` in `obj`, exact first, else case-insensitive (Go's rule).
-fn get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
 }
 
 /// The fallback of the whole API: `GET /{resource}/{clientID}/CurrentState`

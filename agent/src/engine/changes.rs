@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use tracing::{debug, info};
@@ -17,6 +18,8 @@ pub(super) struct ChangeLog {
     last: Mutex<HashMap<(EventKind, String), String>>,
     /// The input being applied; reused, so a line costs no allocation.
     cause: Mutex<String>,
+    /// When that input was read, for the stage timing.
+    read: Mutex<Option<Instant>>,
 }
 
 impl ChangeLog {
@@ -25,11 +28,14 @@ impl ChangeLog {
             inner,
             last: Mutex::new(HashMap::new()),
             cause: Mutex::new(String::new()),
+            read: Mutex::new(None),
         }
     }
 
-    /// What the next published events are caused by.
-    pub(super) fn set_cause(&self, cause: &[u8]) {
+    /// What the next published events are caused by, and when it was read
+    /// (`None`: a timer or an update, not an input).
+    pub(super) fn set_cause(&self, cause: &[u8], read: Option<Instant>) {
+        *self.read.lock() = read;
         let mut c = self.cause.lock();
         c.clear();
         c.push_str(String::from_utf8_lossy(cause).trim_end());
@@ -51,7 +57,7 @@ impl Sink for ChangeLog {
                 // Re-published unchanged (after lost input): not a change.
                 debug!(resource = %v.resource_address, event = %event.kind.source(),
                     value = %v.value, "state re-published");
-                self.inner.publish(event);
+                self.forward(event);
                 return;
             }
             info!(
@@ -63,6 +69,15 @@ impl Sink for ChangeLog {
                 "state changed"
             );
         }
-        self.inner.publish(event);
+        self.forward(event);
+    }
+}
+
+impl ChangeLog {
+    fn forward(&self, event: Event) {
+        match *self.read.lock() {
+            Some(read) => self.inner.publish_read(event, read),
+            None => self.inner.publish(event),
+        }
     }
 }

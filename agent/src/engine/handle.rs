@@ -69,7 +69,9 @@ impl EngineHandle {
         self.apply(origin, Instant::now(), What::Line(line))
     }
 
-    /// One fact of `origin`'s daemon that happened `at`.
+    /// One fact of `origin`'s daemon that happened `at` (a line read, a
+    /// record's kernel time): the events it causes carry `at` to the
+    /// delivery's stage timing.
     pub fn apply(&self, origin: &Origin, at: Instant, what: What<'_>) -> Ingest {
         let cause: &[u8] = match &what {
             What::Line(l) => l,
@@ -81,7 +83,7 @@ impl EngineHandle {
             What::TimeStatus { .. } => b"TIME_STATUS_NP from the management socket",
         };
         let mut e = self.engine.lock();
-        self.sink.set_cause(cause);
+        self.sink.set_cause(cause, Some(at));
         let before = e.next_deadline();
         let r = e.apply(origin, at, what, &*self.sink);
         if e.next_deadline() != before {
@@ -92,10 +94,10 @@ impl EngineHandle {
 
     /// A line of a connection that names its writer only in tagged lines:
     /// a tagged line sets `origin`'s config and process for the untagged
-    /// lines after it.
-    pub fn ingest_learning(&self, origin: &mut Origin, line: &[u8]) -> Ingest {
+    /// lines after it. `read`: when the source read it.
+    pub fn ingest_learning(&self, origin: &mut Origin, line: &[u8], read: Instant) -> Ingest {
         super::parse::common::learn(origin, line);
-        self.ingest_line(origin, line)
+        self.apply(origin, read, What::Line(line))
     }
 
     /// Forgets all clock state (`CMD RESTART`).
@@ -106,7 +108,8 @@ impl EngineHandle {
     /// Runs `f` on the engine under its lock (rare paths: resets, exits).
     pub fn with<R>(&self, f: impl FnOnce(&mut Engine, &dyn Sink) -> R) -> R {
         let mut e = self.engine.lock();
-        self.sink.set_cause(b"profile, interface or restart update");
+        self.sink
+            .set_cause(b"profile, interface or restart update", None);
         let r = f(&mut e, &*self.sink);
         drop(e);
         self.timer.notify_one();
@@ -127,7 +130,7 @@ impl EngineHandle {
                     tokio::select! {
                         () = tokio::time::sleep_until(at.into()) => {
                             let mut e = self.engine.lock();
-                            self.sink.set_cause(b"holdover timeout");
+                            self.sink.set_cause(b"holdover timeout", None);
                             e.tick(Instant::now(), &*self.sink);
                         }
                         () = self.timer.notified() => {}

@@ -27,8 +27,15 @@ pub use state::{DEAD_OFFSET, Engine, Ingest};
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 
 /// Where published events go (the delivery dispatcher). Must not block.
-pub trait Sink: Send + Sync + 'static {
+pub trait Sink: Send + Sync {
     fn publish(&self, event: Event);
+
+    /// `event`, caused by a line or record the source read at `read` (the
+    /// first stage of the stage timing; see [`EngineHandle::apply`]).
+    fn publish_read(&self, event: Event, read: std::time::Instant) {
+        let _ = read;
+        self.publish(event);
+    }
 }
 
 /// The current state of one event kind, for CurrentState and the initial

@@ -4,7 +4,7 @@
 //! value (`ResourceAddress`/`resource`, `data_type`/`dataType`, ...), and a
 //! `value` that is a JSON number as well as a string.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
@@ -25,12 +25,25 @@ pub enum ParseError {
     UnknownSource(String),
 }
 
-fn get<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
-    names.iter().find_map(|n| obj.get(*n)).or_else(|| {
+/// The value of `name` in `obj`: the exact key first, else one that
+/// differs only in ASCII case (Go's `encoding/json` rule, which the anchor's
+/// clients rely on). The one such lookup of the agent.
+#[must_use]
+pub fn lookup<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).or_else(|| {
         obj.iter()
-            .find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     })
+}
+
+/// The first of `names` (spellings of one field) present in `obj`, exact
+/// keys before case-insensitive ones.
+fn get<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
+    names
+        .iter()
+        .find_map(|n| obj.get(*n))
+        .or_else(|| names.iter().find_map(|n| lookup(obj, n)))
 }
 
 fn str_of<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a str> {
@@ -146,33 +159,11 @@ pub fn parse_event(bytes: &[u8]) -> Result<Received, ParseError> {
     })
 }
 
-/// An RFC 3339 UTC time (`...Z`, up to nine fractional digits).
+/// An RFC 3339 time (the client library's parser: ranges checked, any
+/// offset).
 #[must_use]
 pub fn parse_time(t: &str) -> Option<SystemTime> {
-    let b = t.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[10] != b'T' || *b.last()? != b'Z' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let frac = t.get(19..t.len() - 1)?;
-    let nanos: u32 = match frac.strip_prefix('.') {
-        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()) => {
-            format!("{f:0<9}").parse().ok()?
-        }
-        None if frac.is_empty() => 0,
-        _ => return None,
-    };
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = u64::try_from(days * 86_400 + h * 3600 + mi * 60 + s).ok()?;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+    cloud_event_client::parse_rfc3339(t)
 }
 
 #[cfg(test)]
@@ -227,5 +218,10 @@ mod tests {
             Err(ParseError::Missing("data.values[].ResourceAddress"))
         );
         assert_eq!(parse_time("2024-08-28T14:50:57.1234567890Z"), None);
+        assert_eq!(parse_time("2024-13-28T14:50:57Z"), None, "month 13");
+        assert_eq!(
+            parse_time("2024-08-28T16:50:57+02:00"),
+            parse_time("2024-08-28T14:50:57Z")
+        );
     }
 }

@@ -343,13 +343,6 @@ impl Store {
         Ok(n)
     }
 
-    /// Deprecated interim API: adds `sub`, logging instead of failing.
-    pub fn insert(&self, sub: Subscription) {
-        if let Err(e) = blocking(|| self.create(sub)) {
-            warn!(error = %e, "subscription not added");
-        }
-    }
-
     fn stripe(&self, endpoint: &str) -> &Mutex<()> {
         let i = usize::from(client_id(endpoint).as_bytes()[0]) % self.stripes.len();
         &self.stripes[i]

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::Uri;
 use prometheus::IntGauge;
@@ -257,6 +257,8 @@ pub struct Conn {
     /// Reused request and response buffers.
     req: Vec<u8>,
     buf: Vec<u8>,
+    /// When the last request was written to the socket (stage timing).
+    written: Option<Instant>,
 }
 
 /// How an exchange failed, for the reconnect-once rule.
@@ -289,6 +291,7 @@ impl Conn {
             head,
             req: Vec::new(),
             buf: Vec::new(),
+            written: None,
         }
     }
 
@@ -393,6 +396,12 @@ impl Conn {
         }
     }
 
+    /// When the last request was completely written to the socket.
+    #[must_use]
+    pub fn written(&self) -> Option<Instant> {
+        self.written
+    }
+
     async fn post_inner(&mut self, body: &[&[u8]]) -> Result<u16, DeliveryError> {
         let reused = self.stream.is_some();
         if !reused {
@@ -435,6 +444,7 @@ impl Conn {
             .write_all(&self.req)
             .await
             .map_err(|e| Failure::Stale(DeliveryError::Io(e)))?;
+        self.written = Some(Instant::now());
         self.buf.clear();
         let (code, keep_alive) = read_response(&mut stream.io, &mut self.buf, None).await?;
         if !keep_alive {

@@ -22,8 +22,6 @@ const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 
 /// Attempts after the first before an event counts as failed.
 pub(super) const RETRIES: u32 = 3;
-/// First backoff; doubled per retry, with jitter.
-const BACKOFF: Duration = Duration::from_millis(100);
 
 pub struct Endpoint {
     pub uri: Arc<str>,
@@ -165,6 +163,12 @@ impl Endpoint {
                 Outcome::Answered(code) => {
                     failures = 0;
                     let m = &shared.metrics.delivery;
+                    if let Some(written) = conn.as_ref().and_then(Conn::written) {
+                        let answered = written.elapsed();
+                        m.stages.answered.observe(answered.as_secs_f64());
+                        let w = written.saturating_duration_since(item.queued);
+                        m.stages.written.observe(w.as_secs_f64());
+                    }
                     if (200..300).contains(&code) {
                         m.latency
                             .observe(item.event.created.elapsed().as_secs_f64());
@@ -300,8 +304,8 @@ impl Endpoint {
     }
 }
 
-/// `BACKOFF * 2^attempt`, from 75% to 125% of that.
+/// 100 ms doubled per retry, ±25% jitter: the workspace's one backoff
+/// (capped at 5 s, far above the [`RETRIES`] used here).
 fn backoff(attempt: u32) -> Duration {
-    let base = BACKOFF.saturating_mul(1 << attempt.min(10));
-    base.mul_f64(0.75 + fastrand::f64() / 2.0)
+    cloud_event_client::backoff(attempt.saturating_add(1))
 }

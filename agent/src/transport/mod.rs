@@ -163,12 +163,17 @@ impl Dispatcher {
     /// serialised (`None` once closing): for [`crate::current::Current`],
     /// which keeps it as the kind's state.
     pub(crate) fn publish_kept(&self, event: Event) -> Option<Arc<Outgoing>> {
-        self.publish_out(event, true)
+        self.publish_out(event, None, true)
     }
 
     /// Queues `event` to its endpoints and taps. Unless `keep`, an event
     /// nobody receives is not even serialised.
-    fn publish_out(&self, event: Event, keep: bool) -> Option<Arc<Outgoing>> {
+    fn publish_out(
+        &self,
+        event: Event,
+        read: Option<Instant>,
+        keep: bool,
+    ) -> Option<Arc<Outgoing>> {
         if self.closing.load(Ordering::Acquire) {
             return None;
         }
@@ -177,7 +182,21 @@ impl Dispatcher {
         if !keep && routes.by_kind[kind.index()].is_empty() && self.taps.load().is_empty() {
             return None;
         }
-        let out = Arc::new(Outgoing::new(event));
+        let out = Arc::new(Outgoing::read_at(event, read));
+        let stages = &self.shared.metrics.delivery.stages;
+        if let Some(read) = read {
+            stages.engine.observe(
+                out.event
+                    .created
+                    .saturating_duration_since(read)
+                    .as_secs_f64(),
+            );
+        }
+        stages.queued.observe(
+            out.queued
+                .saturating_duration_since(out.event.created)
+                .as_secs_f64(),
+        );
         for ep in &routes.by_kind[kind.index()] {
             ep.push(out.clone(), &self.shared);
         }
@@ -339,7 +358,11 @@ impl Dispatcher {
 
 impl Sink for Dispatcher {
     fn publish(&self, event: Event) {
-        self.publish_out(event, false);
+        self.publish_out(event, None, false);
+    }
+
+    fn publish_read(&self, event: Event, read: Instant) {
+        self.publish_out(event, Some(read), false);
     }
 }
 

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -29,11 +30,22 @@ pub struct Outgoing {
     /// The address of the first value: events for the same clock coalesce,
     /// events for different clocks of one kind do not.
     key: Box<str>,
+    /// When the source read the line or record that caused it, if it came
+    /// from one (stage timing).
+    pub read: Option<Instant>,
+    /// When it was serialised, ready for the queues (stage timing).
+    pub queued: Instant,
 }
 
 impl Outgoing {
     #[must_use]
     pub fn new(event: Event) -> Self {
+        Self::read_at(event, None)
+    }
+
+    /// An event caused by what a source read at `read`.
+    #[must_use]
+    pub fn read_at(event: Event, read: Option<Instant>) -> Self {
         let v2 = Bytes::from(event.to_v2_json());
         let key = event
             .values
@@ -47,6 +59,8 @@ impl Outgoing {
             v1_tail: OnceLock::new(),
             transport: OnceLock::new(),
             key,
+            read,
+            queued: Instant::now(),
         }
     }
 

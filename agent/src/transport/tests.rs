@@ -187,6 +187,30 @@ async fn same_bytes_to_every_subscriber_once_per_endpoint() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_stage_is_timed() {
+    let (d, store, metrics) = setup(16, 10, Duration::from_secs(2));
+    let a = Server::start(Mode::Answer(204)).await;
+    let b = Server::start(Mode::Answer(204)).await;
+    subscribe(&store, LOCK, &a.uri());
+    subscribe(&store, LOCK, &b.uri());
+    let read = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    // One event from a line read 2 ms ago, one without a source read.
+    d.publish_read(lock_event("LOCKED"), read);
+    d.publish(lock_event("FREERUN"));
+    assert!(wait(|| d.pending() == 0 && a.count() == 2 && b.count() == 2).await);
+    let st = &metrics.delivery.stages;
+    assert_eq!(st.engine.get_sample_count(), 1);
+    assert!(
+        st.engine.get_sample_sum() >= 0.002,
+        "the read time is carried"
+    );
+    assert_eq!(st.queued.get_sample_count(), 2, "per event");
+    assert_eq!(st.written.get_sample_count(), 4, "per delivery");
+    assert_eq!(st.answered.get_sample_count(), 4, "per delivery");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_consumer_delays_no_one_else() {
     // The hung consumer's timeout is far longer than the wait below: if
     // delivery to the healthy one waited for it, the test would fail.

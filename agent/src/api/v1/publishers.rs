@@ -63,10 +63,10 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Publi
     }
     let pubs = st.publishers.clone();
     let resource = req.resource;
-    match tokio::task::spawn_blocking(move || pubs.create(&resource, &endpoint)).await {
+    match crate::api::blocking(move || pubs.create(&resource, &endpoint)).await {
         Ok(Ok((p, _))) => Ok(p),
         Ok(Err(e)) => Err(Problem::internal(e.to_string())),
-        Err(e) => Err(Problem::internal(format!("the store task failed: {e}"))),
+        Err(p) => Err(p),
     }
 }
 
@@ -101,26 +101,22 @@ pub(super) async fn delete_one(
         return not_found().into_response();
     };
     let pubs = ctx.app.publishers.clone();
-    match tokio::task::spawn_blocking(move || pubs.delete(uuid)).await {
+    match crate::api::blocking(move || pubs.delete(uuid)).await {
         Ok(Ok(Some(_))) => status(StatusCode::OK, "OK"),
         Ok(Ok(None)) => {
             ctx.m.pub_failed_delete.inc();
             not_found().into_response()
         }
         Ok(Err(e)) => v1_error(Problem::internal(e.to_string())).into_response(),
-        Err(e) => {
-            v1_error(Problem::internal(format!("the store task failed: {e}"))).into_response()
-        }
+        Err(p) => v1_error(p).into_response(),
     }
 }
 
 pub(super) async fn delete_all(State(ctx): State<Arc<Ctx>>) -> Response {
     let pubs = ctx.app.publishers.clone();
-    match tokio::task::spawn_blocking(move || pubs.delete_all()).await {
+    match crate::api::blocking(move || pubs.delete_all()).await {
         Ok(Ok(_)) => status(StatusCode::OK, "deleted all publishers"),
         Ok(Err(e)) => v1_error(Problem::internal(e.to_string())).into_response(),
-        Err(e) => {
-            v1_error(Problem::internal(format!("the store task failed: {e}"))).into_response()
-        }
+        Err(p) => v1_error(p).into_response(),
     }
 }

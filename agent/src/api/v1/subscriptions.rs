@@ -78,14 +78,14 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
     };
     let store = st.store.clone();
     let stored = sub.clone();
-    match tokio::task::spawn_blocking(move || store.create(stored)).await {
+    match crate::api::blocking(move || store.create(stored)).await {
         Ok(Ok(())) => {
             info!(id = %sub.id, resource = %sub.resource, endpoint = %sub.endpoint, "v1 subscription created");
             Ok(sub)
         }
         Ok(Err(CreateError::Duplicate(existing))) => Ok(*existing),
         Ok(Err(CreateError::Store(e))) => Err(Problem::internal(e.to_string())),
-        Err(e) => Err(Problem::internal(format!("the store task failed: {e}"))),
+        Err(p) => Err(p),
     }
 }
 
@@ -147,22 +147,20 @@ pub(super) async fn delete_one(
         return not_found().into_response();
     };
     let store = ctx.app.store.clone();
-    match tokio::task::spawn_blocking(move || store.delete(sub.id)).await {
+    match crate::api::blocking(move || store.delete(sub.id)).await {
         Ok(Ok(Some(_))) => status(StatusCode::OK, "OK"),
         Ok(Ok(None)) => not_found().into_response(),
         Ok(Err(e)) => {
             ctx.m.sub_failed_delete.inc();
             v1_error(Problem::internal(e.to_string())).into_response()
         }
-        Err(e) => {
-            v1_error(Problem::internal(format!("the store task failed: {e}"))).into_response()
-        }
+        Err(p) => v1_error(p).into_response(),
     }
 }
 
 pub(super) async fn delete_all(State(ctx): State<Arc<Ctx>>) -> Response {
     let store = ctx.app.store.clone();
-    match tokio::task::spawn_blocking(move || store.delete_version(ApiVersion::V1)).await {
+    match crate::api::blocking(move || store.delete_version(ApiVersion::V1)).await {
         Ok(Ok(n)) => {
             info!(subscriptions = n, "all v1 subscriptions deleted");
             status(StatusCode::OK, "deleted all subscriptions")
@@ -171,8 +169,6 @@ pub(super) async fn delete_all(State(ctx): State<Arc<Ctx>>) -> Response {
             ctx.m.sub_failed_delete.inc();
             v1_error(Problem::internal(e.to_string())).into_response()
         }
-        Err(e) => {
-            v1_error(Problem::internal(format!("the store task failed: {e}"))).into_response()
-        }
+        Err(p) => v1_error(p).into_response(),
     }
 }

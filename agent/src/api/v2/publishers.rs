@@ -71,7 +71,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Publi
     }
     let pubs = st.publishers.clone();
     let resource = info.resource;
-    match tokio::task::spawn_blocking(move || pubs.create(&resource, &endpoint)).await {
+    match crate::api::blocking(move || pubs.create(&resource, &endpoint)).await {
         Ok(Ok((p, created))) => {
             if created {
                 info!(id = %p.id, resource = %p.resource, "publisher created");
@@ -79,7 +79,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Publi
             Ok(p)
         }
         Ok(Err(e)) => Err(Problem::internal(e.to_string())),
-        Err(e) => Err(Problem::internal(format!("the store task failed: {e}"))),
+        Err(p) => Err(p),
     }
 }
 
@@ -115,7 +115,7 @@ pub(super) async fn delete_one(
         return no_such(&id).into_response();
     };
     let pubs = ctx.app.publishers.clone();
-    match tokio::task::spawn_blocking(move || pubs.delete(uuid)).await {
+    match crate::api::blocking(move || pubs.delete(uuid)).await {
         Ok(Ok(Some(_))) => json(StatusCode::OK, &j!({"status": "OK"})),
         Ok(Ok(None)) => {
             ctx.m.pub_failed_delete.inc();
@@ -125,18 +125,18 @@ pub(super) async fn delete_one(
             ctx.m.pub_failed_delete.inc();
             Problem::internal(e.to_string()).into_response()
         }
-        Err(e) => Problem::internal(format!("the store task failed: {e}")).into_response(),
+        Err(p) => p.into_response(),
     }
 }
 
 pub(super) async fn delete_all(State(ctx): State<Arc<Ctx>>) -> Response {
     let pubs = ctx.app.publishers.clone();
-    match tokio::task::spawn_blocking(move || pubs.delete_all()).await {
+    match crate::api::blocking(move || pubs.delete_all()).await {
         Ok(Ok(_)) => json(StatusCode::OK, &j!({"status": "deleted all publishers"})),
         Ok(Err(e)) => {
             ctx.m.pub_failed_delete.inc();
             Problem::internal(e.to_string()).into_response()
         }
-        Err(e) => Problem::internal(format!("the store task failed: {e}")).into_response(),
+        Err(p) => p.into_response(),
     }
 }

@@ -58,19 +58,19 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
     };
     let store = st.store.clone();
     let stored = sub.clone();
-    match tokio::task::spawn_blocking(move || store.create(stored)).await {
+    match crate::api::blocking(move || store.create(stored)).await {
         Ok(Ok(())) => {}
         Ok(Err(CreateError::Duplicate(existing))) => return Err(conflict(&existing)),
         Ok(Err(CreateError::Store(e))) => return Err(store_failed(&e)),
-        Err(e) => return Err(Problem::internal(format!("the store task failed: {e}"))),
+        Err(p) => return Err(p),
     }
     if let Err(p) = notify::initial(st, &kinds, &sub.endpoint).await {
         // Undo: an endpoint that cannot take its first event is not subscribed.
         let store = st.store.clone();
-        match tokio::task::spawn_blocking(move || store.delete(id)).await {
+        match crate::api::blocking(move || store.delete(id)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => warn!(%id, error = %e, "could not undo a subscription"),
-            Err(e) => warn!(%id, error = %e, "could not undo a subscription"),
+            Err(p) => warn!(%id, error = ?p, "could not undo a subscription"),
         }
         return Err(p);
     }
@@ -166,7 +166,7 @@ pub(super) async fn delete_one(
         return no_such(&id).into_response();
     };
     let store = ctx.app.store.clone();
-    match tokio::task::spawn_blocking(move || store.delete(uuid)).await {
+    match crate::api::blocking(move || store.delete(uuid)).await {
         Ok(Ok(Some(sub))) => {
             info!(id = %sub.id, resource = %sub.resource, endpoint = %sub.endpoint, "subscription deleted");
             StatusCode::NO_CONTENT.into_response()
@@ -179,13 +179,13 @@ pub(super) async fn delete_one(
             ctx.m.sub_failed_delete.inc();
             store_failed(&e).into_response()
         }
-        Err(e) => Problem::internal(format!("the store task failed: {e}")).into_response(),
+        Err(p) => p.into_response(),
     }
 }
 
 pub(super) async fn delete_all(State(ctx): State<Arc<Ctx>>) -> Response {
     let store = ctx.app.store.clone();
-    match tokio::task::spawn_blocking(move || store.delete_version(ApiVersion::V2)).await {
+    match crate::api::blocking(move || store.delete_version(ApiVersion::V2)).await {
         Ok(Ok(n)) => {
             info!(subscriptions = n, "all v2 subscriptions deleted");
             StatusCode::NO_CONTENT.into_response()
@@ -194,6 +194,6 @@ pub(super) async fn delete_all(State(ctx): State<Arc<Ctx>>) -> Response {
             ctx.m.sub_failed_delete.inc();
             store_failed(&e).into_response()
         }
-        Err(e) => Problem::internal(format!("the store task failed: {e}")).into_response(),
+        Err(p) => p.into_response(),
     }
 }

@@ -86,7 +86,7 @@ pub fn load(watch: &[String], ring_bytes: u32) -> Result<(Ebpf, Vec<ProbeStatus>
     let mut ebpf = EbpfLoader::new()
         .map_max_entries(agent_common::RING_MAP, ring_bytes)
         .load(OBJECT)
-        .map_err(|e| EbpfError::Load(e.to_string()))?;
+        .map_err(EbpfError::Load)?;
     fill_maps(&mut ebpf, watch)?;
     let btf = Btf::from_sys_fs().ok();
     let mut report = Vec::with_capacity(SPECS.len());

@@ -34,7 +34,7 @@ pub enum EbpfError {
     #[error("tracefs is not mounted and mounting it failed: {0}")]
     Tracefs(nix::Error),
     #[error("loading the probes failed: {0}")]
-    Load(String),
+    Load(#[source] aya::EbpfError),
     #[error("map {map}: {reason}")]
     Map { map: &'static str, reason: String },
     #[error("required probe {program} did not attach: {reason}")]

@@ -182,3 +182,80 @@ async fn stale_socket_file_is_replaced_live_one_refused() {
     let _ = task.await;
     assert!(!f.path.exists());
 }
+
+/// Records, at each published event, how many lines the source had taken.
+struct CountAtPublish {
+    lines: SocketLines,
+    at: parking_lot::Mutex<Vec<u64>>,
+}
+
+impl CountAtPublish {
+    fn taken(&self) -> u64 {
+        self.lines.ok.get() + self.lines.ignored.get() + self.lines.invalid.get()
+    }
+}
+
+impl Sink for CountAtPublish {
+    fn publish(&self, _: crate::event::Event) {
+        let n = self.taken();
+        self.at.lock().push(n);
+    }
+}
+
+/// A connection that never stops writing cannot keep another connection's
+/// state-changing line waiting behind it: the flooder gets a bounded turn
+/// (counted in lines, not timed). Without the per-connection line budget
+/// the flooder kept the only worker for tokio's whole budget of reads
+/// (over ten thousand lines) per turn.
+#[tokio::test]
+async fn a_flooding_connection_takes_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sock");
+    let metrics = PtpMetrics::unregistered().unwrap();
+    let lines = metrics.socket_lines();
+    let sink = Arc::new(CountAtPublish {
+        lines: lines.clone(),
+        at: parking_lot::Mutex::new(Vec::new()),
+    });
+    let engine = EngineHandle::new(
+        Engine::new("n1".into(), Thresholds::default(), metrics),
+        sink.clone() as Arc<dyn Sink>,
+    );
+    let source = SocketSource {
+        path: path.clone(),
+        engine,
+        lines,
+    };
+    let task = tokio::spawn(source.bind().await.unwrap().serve());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooder = {
+        let (path, stop) = (path.clone(), stop.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            let block = b"no linuxptp line, flooding the socket\n".repeat(2000);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if s.write_all(&block).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    eventually("the flood is read", || sink.taken() > 50_000).await;
+    let before = sink.taken();
+    let _b = send(
+        &path,
+        b"ptp4l[1.0]: [ptp4l.0.config] master offset 5 s2 freq 1 path delay 2\n",
+    )
+    .await;
+    eventually("the state change", || !sink.at.lock().is_empty()).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    task.abort();
+    let _ = task.await;
+    let _ = flooder.join();
+    let flood_lines = sink.at.lock()[0] - before;
+    assert!(
+        flood_lines < 5_000,
+        "{flood_lines} flood lines taken before the other connection's line"
+    );
+}
