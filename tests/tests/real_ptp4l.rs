@@ -287,30 +287,48 @@ fn readme_pipe_then_kill9_gives_freerun_and_no_stale_class() {
     let addr = lab.port_address();
     let mut master = lab.master();
     drain(&mut master);
-    let mut slave = lab.slave();
+    let slave = lab.slave();
+    piped_locked_then_kill9(a, &c, &addr, slave, None);
+}
+
+/// `slave`'s output piped into the log socket (its lines tagged `[tag]`
+/// when given, as the README's sed does): LOCKED and clock class 248; after
+/// `kill -9`, FREERUN and no clock class in CurrentState.
+fn piped_locked_then_kill9(
+    a: &Agent,
+    c: &Consumer,
+    addr: &str,
+    mut slave: ChildGuard,
+    tag: Option<&'static str>,
+) {
     let out = slave.take_stdout();
     let mut w = a.connect_socket();
     let piper = std::thread::spawn(move || {
         for line in BufReader::new(out).lines() {
             let Ok(line) = line else { break };
-            w.line(&line);
+            // sed 's/^\(ptp4l\[[^]]*\]:\) /\1 [tag] /'
+            let tagged = match (tag, line.split_once("]: ")) {
+                (Some(tag), Some((head, rest))) => format!("{head}]: [{tag}] {rest}"),
+                _ => line,
+            };
+            w.line(&tagged);
         }
     });
-    let n = wait_seq(&c, &addr, 0, &["LOCKED"]);
+    let n = wait_seq(c, addr, 0, &["LOCKED"]);
     let class = wait_for(LONG, || {
-        values(&c, "/class", &addr, "metric")
+        values(c, "/class", addr, "metric")
             .contains(&"248".to_owned())
             .then_some(())
     });
     assert!(class.is_some(), "{:?}", c.bodies("/class"));
     slave.kill();
     piper.join().unwrap();
-    wait_seq(&c, &addr, n, &["FREERUN"]);
+    wait_seq(c, addr, n, &["FREERUN"]);
     assert_eq!(
-        current(a, "/sync/ptp-status/lock-state", &addr, "notification"),
+        current(a, "/sync/ptp-status/lock-state", addr, "notification"),
         ["FREERUN"]
     );
-    assert!(current(a, "/sync/ptp-status/clock-class", &addr, "metric").is_empty());
+    assert!(current(a, "/sync/ptp-status/clock-class", addr, "metric").is_empty());
 }
 
 /// A ptp4l that prints nothing (`-q`, no `-m`): its port state and
@@ -492,33 +510,6 @@ fn any_config_name_kill9_gives_freerun_and_no_stale_class() {
     let addr = lab.port_address();
     let mut master = lab.master();
     drain(&mut master);
-    let mut slave = start_ptp4l_piped(&lab.pair.slave_ns, &cfg);
-    let out = slave.take_stdout();
-    let mut w = a.connect_socket();
-    let piper = std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            // sed 's/^\(ptp4l\[[^]]*\]:\) /\1 [slave.cfg] /'
-            let tagged = match line.split_once("]: ") {
-                Some((head, rest)) => format!("{head}]: [slave.cfg] {rest}"),
-                None => line,
-            };
-            w.line(&tagged);
-        }
-    });
-    let n = wait_seq(&c, &addr, 0, &["LOCKED"]);
-    let class = wait_for(LONG, || {
-        values(&c, "/class", &addr, "metric")
-            .contains(&"248".to_owned())
-            .then_some(())
-    });
-    assert!(class.is_some(), "{:?}", c.bodies("/class"));
-    slave.kill();
-    piper.join().unwrap();
-    wait_seq(&c, &addr, n, &["FREERUN"]);
-    assert_eq!(
-        current(a, "/sync/ptp-status/lock-state", &addr, "notification"),
-        ["FREERUN"]
-    );
-    assert!(current(a, "/sync/ptp-status/clock-class", &addr, "metric").is_empty());
+    let slave = start_ptp4l_piped(&lab.pair.slave_ns, &cfg);
+    piped_locked_then_kill9(a, &c, &addr, slave, Some("slave.cfg"));
 }

@@ -368,7 +368,7 @@ impl Handler {
 fn started(engine: &EngineHandle, metrics: &Metrics, info: &ProcInfo, at: Instant) {
     if let Some(e) = &info.config_error {
         // Once per process: the pid is read once.
-        tracing::warn!(pid = ?info.origin.pid, error = %e, "linuxptp config not readable; interfaces and profile unknown");
+        tracing::warn!(pid = info.origin.pid.unwrap_or(0), error = %e, "linuxptp config not readable; interfaces and profile unknown");
         metrics
             .ptp
             .config_errors

@@ -68,7 +68,7 @@ pub async fn supervise(engine: EngineHandle, daemons: Daemons, fallback: PathBuf
         for k in want {
             if let std::collections::hash_map::Entry::Vacant(v) = clients.entry(k) {
                 let (origin, path) = v.key().clone();
-                debug!(uds = %path.display(), pid = ?origin.pid, config = ?origin.config, "ptp4l management client started.");
+                debug!(uds = %path.display(), pid = origin.pid.unwrap_or(0), config = %origin.config.as_deref().unwrap_or("none"), "ptp4l management client started.");
                 v.insert(tokio::spawn(client(engine.clone(), origin, path)));
             }
         }
@@ -168,7 +168,7 @@ async fn client(engine: EngineHandle, origin: Origin, uds: PathBuf) {
         trace!(uds = %uds.display(), exists, "ptp4l management socket check.");
         let own = exists && origin.daemon.is_none_or(|d| daemons::owned_by(d.pid, &uds));
         if exists && !own && !warned {
-            warn!(uds = %uds.display(), pid = ?origin.pid, "The socket at ptp4l's management path is not (yet) bound by that ptp4l (several ptp4l sharing one path need uds_address each): not followed until it is.");
+            warn!(uds = %uds.display(), pid = origin.pid.unwrap_or(0), "The socket at ptp4l's management path is not (yet) bound by that ptp4l (several ptp4l sharing one path need uds_address each): not followed until it is.");
             warned = true;
         }
         if own {
@@ -181,7 +181,7 @@ async fn client(engine: EngineHandle, origin: Origin, uds: PathBuf) {
                 }
             }
             if answered {
-                info!(uds = %uds.display(), config = ?origin.config, "ptp4l's management socket stopped answering: its clocks run free.");
+                info!(uds = %uds.display(), config = %origin.config.as_deref().unwrap_or("none"), "ptp4l's management socket stopped answering: its clocks run free.");
                 engine.apply_in_order(origin.clone(), Instant::now(), What::Exited);
             } else if let Err(e) = r
                 && !warned
@@ -316,7 +316,7 @@ async fn session(
                 };
                 last_heard = Instant::now();
                 if !*answered {
-                    info!(uds = %uds.display(), config = ?origin.config, "Following ptp4l through its management socket.");
+                    info!(uds = %uds.display(), config = %origin.config.as_deref().unwrap_or("none"), "Following ptp4l through its management socket.");
                     *answered = true;
                 }
                 handle(engine, origin, &reply, &mut ports, &mut class);
