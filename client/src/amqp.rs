@@ -337,20 +337,34 @@ pub fn encode(ev: &Event, address: &str) -> Message<Data> {
         "version": ev.data_version.as_deref().unwrap_or("1.0"),
         "values": ev.values.iter().map(|v| v.to_json(KeyStyle::ORan)).collect::<Vec<_>>(),
     });
+    event_message(
+        &ev.id,
+        ev.time.unwrap_or_else(SystemTime::now),
+        &ev.type_name,
+        address,
+        serde_json::to_vec(&data).unwrap_or_default(),
+    )
+}
+
+/// The anchor's wire format around an event's `data` JSON: binary mode,
+/// `cloudEvents:*` application properties (specversion 0.3), `source` and
+/// `subject` = `address`. For publishers with their own event type.
+#[must_use]
+pub fn event_message(
+    id: &str,
+    time: SystemTime,
+    type_name: &str,
+    address: &str,
+    data: Vec<u8>,
+) -> Message<Data> {
     Message::builder()
         .properties(
             Properties::builder()
                 .content_type(Symbol::from("application/json"))
                 .build(),
         )
-        .application_properties(props(
-            &ev.id,
-            ev.time.unwrap_or_else(SystemTime::now),
-            &ev.type_name,
-            address,
-            address,
-        ))
-        .data(serde_json::to_vec(&data).unwrap_or_default())
+        .application_properties(props(id, time, type_name, address, address))
+        .data(data)
         .build()
 }
 
@@ -375,7 +389,9 @@ pub fn status_request(resource: &str, reply_to: &str) -> Message<Data> {
         .build()
 }
 
-fn prop<'a>(m: &'a Message<Body<Value>>, key: &str) -> Option<&'a str> {
+/// A string (or symbol) application property of `m`.
+#[must_use]
+pub fn prop<'a>(m: &'a Message<Body<Value>>, key: &str) -> Option<&'a str> {
     match m.application_properties.as_ref()?.get(key)? {
         SimpleValue::String(s) => Some(s),
         SimpleValue::Symbol(s) => Some(s.as_str()),

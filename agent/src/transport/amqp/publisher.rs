@@ -16,7 +16,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use cloud_event_client::amqp::{AmqpError, Link, OP_TIMEOUT, close_sender};
+use cloud_event_client::amqp::{AmqpError, Link, OP_TIMEOUT, close_sender, reply_to};
 use cloud_event_client::backoff;
 
 use super::{AmqpConfig, message};
@@ -300,7 +300,7 @@ async fn status_requests(mut r: Receiver, kind: EventKind, tx: mpsc::Sender<Req>
     loop {
         match r.recv::<Body<Value>>().await {
             Ok(d) => {
-                let reply = message::reply_to(d.message());
+                let reply = reply_to(d.message());
                 if tx.send(Req::Status(kind, reply)).await.is_err() {
                     return;
                 }
