@@ -2,6 +2,7 @@
 //! §2.3) and the wire JSON (§2.4). One serialisation per event, shared by
 //! every subscriber.
 
+mod id;
 mod kind;
 pub mod parse;
 mod time;
@@ -33,7 +34,7 @@ impl Event {
     pub fn new(kind: EventKind, values: Vec<DataValue>) -> Self {
         Self {
             kind,
-            id: uuid::Uuid::new_v4(),
+            id: id::new_id(),
             time: SystemTime::now(),
             created: Instant::now(),
             values,
