@@ -383,17 +383,31 @@ impl Conn {
     /// # Errors
     /// No complete HTTP answer within `timeout`.
     pub async fn post(&mut self, body: &[&[u8]], timeout: Duration) -> Result<u16, DeliveryError> {
-        match tokio::time::timeout(timeout, self.post_inner(body)).await {
-            Ok(Ok(code)) => Ok(code),
-            Ok(Err(e)) => {
-                self.stream = None;
-                Err(e)
-            }
-            Err(_) => {
-                self.stream = None;
-                Err(DeliveryError::Timeout(timeout))
-            }
+        self.post_until(body, tokio::time::sleep(timeout), timeout)
+            .await
+    }
+
+    /// [`Conn::post`] that gives up when `expired` resolves (the endpoint's
+    /// long-lived timer: no timer registered per request); `timeout` is
+    /// what the error reports.
+    ///
+    /// # Errors
+    /// As [`Conn::post`].
+    pub async fn post_until(
+        &mut self,
+        body: &[&[u8]],
+        expired: impl Future<Output = ()>,
+        timeout: Duration,
+    ) -> Result<u16, DeliveryError> {
+        let r = tokio::select! {
+            biased;
+            r = self.post_inner(body) => r,
+            () = expired => Err(DeliveryError::Timeout(timeout)),
+        };
+        if r.is_err() {
+            self.stream = None;
         }
+        r
     }
 
     /// When the last request was completely written to the socket.

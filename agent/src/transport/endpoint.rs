@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use prometheus::IntCounter;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use super::Shared;
 use super::conn::{Conn, DeliveryError, Target};
 use super::queue::{Outgoing, Pushed, Queue};
-use super::{DeliveryConfig, Shared};
+use super::timer::Timer;
 use crate::event::EventKind;
 use crate::event::v1::{V1_ID_PREFIX_LEN, v1_id_prefix};
 
@@ -37,6 +37,26 @@ pub struct Endpoint {
     sidecar: bool,
     /// Per event kind: sent as the v1-era transport's CloudEvent.
     transport: Mutex<[bool; EventKind::ALL.len()]>,
+}
+
+/// An endpoint worker's two timers, kept across deliveries.
+struct Timers {
+    /// Closes an idle connection.
+    idle: Timer,
+    /// Ends a POST without an answer.
+    post: Timer,
+    /// When the last delivery ended: the idle time counts from there.
+    done: Instant,
+}
+
+impl Timers {
+    fn new() -> Self {
+        Self {
+            idle: Timer::new(),
+            post: Timer::new(),
+            done: Instant::now(),
+        }
+    }
 }
 
 enum Outcome {
@@ -144,14 +164,15 @@ impl Endpoint {
             }
         };
         let mut failures = 0u32;
-        while let Some(item) = self.next(conn.as_mut(), &shared).await {
+        let mut timers = Timers::new();
+        while let Some(item) = self.next(conn.as_mut(), &shared, &mut timers).await {
             shared.metrics.delivery.queue_depth.dec();
             let outcome = match conn.as_mut() {
                 Some(c) => {
                     c.reserve().await;
                     // Boxed: the delivery's state lives only while it runs,
                     // not in every idle endpoint's task.
-                    Box::pin(self.deliver(c, &item, &shared.cfg, &shared.retries)).await
+                    Box::pin(self.deliver(c, &item, &shared, &mut timers.post)).await
                 }
                 None => Outcome::Failed {
                     error: DeliveryError::BadUri(self.uri.to_string()),
@@ -207,6 +228,7 @@ impl Endpoint {
                 }
             }
             self.pending.fetch_sub(1, Ordering::AcqRel);
+            timers.done = Instant::now();
             if let Some(c) = conn.as_mut()
                 && shared.out.under_pressure()
                 && self.queue.is_empty()
@@ -221,7 +243,12 @@ impl Endpoint {
     /// The next event; meanwhile an open connection is closed when it has
     /// been idle for the idle time, or when another endpoint needs its
     /// permit.
-    async fn next(&self, conn: Option<&mut Conn>, shared: &Shared) -> Option<Arc<Outgoing>> {
+    async fn next(
+        &self,
+        conn: Option<&mut Conn>,
+        shared: &Shared,
+        timers: &mut Timers,
+    ) -> Option<Arc<Outgoing>> {
         let Some(conn) = conn else {
             return self.queue.pop().await;
         };
@@ -230,9 +257,15 @@ impl Endpoint {
             conn.close();
             return self.queue.pop().await;
         }
+        // Already queued (a burst): no waiting, no timer.
+        if !self.queue.is_closed()
+            && let Some(item) = self.queue.pop_now()
+        {
+            return Some(item);
+        }
         tokio::select! {
             item = self.queue.pop() => return item,
-            () = tokio::time::sleep(shared.cfg.idle) => {}
+            () = timers.idle.until(timers.done + shared.cfg.idle) => {}
             () = shared.out.pressed() => {}
         }
         conn.close();
@@ -243,9 +276,10 @@ impl Endpoint {
         &self,
         conn: &mut Conn,
         item: &Outgoing,
-        cfg: &DeliveryConfig,
-        retries: &IntCounter,
+        shared: &Shared,
+        timer: &mut Timer,
     ) -> Outcome {
+        let cfg = &shared.cfg;
         let mut attempt = 0;
         // The shared bytes, no copy per subscriber: v2 as is, v1 as this
         // subscription's id prefix (on the stack) and the shared tail.
@@ -267,7 +301,11 @@ impl Endpoint {
             None => &[&item.v2],
         };
         loop {
-            match conn.post(body, cfg.timeout).await {
+            let deadline = Instant::now() + cfg.timeout;
+            match conn
+                .post_until(body, timer.until(deadline), cfg.timeout)
+                .await
+            {
                 Ok(code) => return Outcome::Answered(code),
                 // A slow consumer most likely got it: sending it again
                 // would only queue a duplicate behind the first.
@@ -287,7 +325,7 @@ impl Endpoint {
                 }
                 Err(e) => {
                     debug!(endpoint = %self.uri, error = %e, attempt, "delivery failed; retrying");
-                    retries.inc();
+                    shared.retries.inc();
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
                 }

@@ -8,6 +8,7 @@ mod conn;
 mod endpoint;
 pub mod policy;
 mod queue;
+mod timer;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -183,7 +183,8 @@ impl Queue {
         }
     }
 
-    fn pop_now(&self) -> Option<Arc<Outgoing>> {
+    /// The next event if one is queued (no waiting).
+    pub fn pop_now(&self) -> Option<Arc<Outgoing>> {
         let mut q = self.items.lock();
         let item = q.pop_front()?;
         if q.is_empty() {
