@@ -21,8 +21,7 @@ pub const NOCAP: &[&str] = &[
 /// Effective uid 0.
 #[must_use]
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 /// Root, and the tools these tests need.

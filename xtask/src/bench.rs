@@ -5,7 +5,7 @@ use std::ffi::OsString;
 
 use crate::{cargo, setup, status, toolchain};
 
-pub fn bench() -> anyhow::Result<()> {
+pub(crate) fn bench() -> anyhow::Result<()> {
     // The probes need the BPF toolchain; without it (not root) the agent
     // builds without them and the eBPF bench is left out.
     let root = setup::is_root();

@@ -7,22 +7,26 @@
 //! state machine, `node.rs` the node's sync-state, `state/` ties them per
 //! instance (a running daemon; for the log socket, a config name).
 
-pub mod alias;
+pub(crate) mod alias;
 mod changes;
-pub mod clock;
+pub(crate) mod clock;
 mod fact;
 mod handle;
-pub mod node;
-pub mod parse;
-pub mod profiles;
+pub(crate) mod node;
+pub(crate) mod parse;
+pub(crate) mod profiles;
 mod state;
 #[cfg(test)]
 pub(crate) mod tests;
 
 pub use clock::Thresholds;
-pub use fact::{Daemon, Origin, Pid, What};
-pub use handle::{Deferred, EngineHandle};
-pub use state::{DEAD_OFFSET, Engine, Ingest};
+pub use fact::Origin;
+pub(crate) use fact::{Daemon, Pid, What};
+pub(crate) use handle::{Deferred, EngineHandle};
+#[cfg(test)]
+pub(crate) use state::DEAD_OFFSET;
+pub use state::Engine;
+pub(crate) use state::Ingest;
 
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 

@@ -1,7 +1,7 @@
 use std::fmt;
 
 /// Prefix of every node-qualified resource address.
-pub const NODE_PREFIX: &str = "/cluster/node/";
+pub(crate) const NODE_PREFIX: &str = "/cluster/node/";
 
 /// The event types the agent publishes (§2.1). The discriminant is an index
 /// into per-kind tables, stable for the life of the process only.

@@ -3,18 +3,18 @@
 //! every subscriber.
 
 mod kind;
-pub mod parse;
+pub(crate) mod parse;
 mod time;
-pub mod v1;
+pub(crate) mod v1;
 mod value;
 mod wire;
 
 use std::time::{Instant, SystemTime};
 
-pub use kind::{EventKind, NODE_PREFIX};
-pub use time::rfc3339_nano;
-pub use value::{DataType, DataValue, SyncState, ValueType};
-pub use wire::{ValueKeys, write_v2, write_values, write_values_with};
+pub(crate) use kind::{EventKind, NODE_PREFIX};
+pub(crate) use time::rfc3339_nano;
+pub(crate) use value::{DataType, DataValue, SyncState, ValueType};
+pub(crate) use wire::{ValueKeys, write_v2, write_values_with};
 
 /// One event as the engine decided it: created once, serialised once.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Writes `t` as Go's `time.RFC3339Nano` in UTC (what the anchor's
 /// cloudevents-sdk-go writes): fractional seconds with trailing zeros
 /// trimmed, none at all on a whole second, and a `Z`.
-pub fn rfc3339_nano(out: &mut Vec<u8>, t: SystemTime) {
+pub(crate) fn rfc3339_nano(out: &mut Vec<u8>, t: SystemTime) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let nanos = d.subsec_nanos();

@@ -10,13 +10,14 @@ mod ptp_series;
 mod security;
 mod transport;
 
-pub use api::ApiMetrics;
-pub use delivery::DeliveryMetrics;
-pub use ebpf::EbpfMetrics;
-pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
-pub use ptp_series::{Family, SeriesSet};
-pub use security::SecurityMetrics;
-pub use transport::TransportMetrics;
+pub(crate) use api::ApiMetrics;
+pub(crate) use delivery::DeliveryMetrics;
+pub(crate) use ebpf::EbpfMetrics;
+pub use ptp::PtpMetrics;
+pub(crate) use ptp::{ServoSeries, SocketLines};
+pub(crate) use ptp_series::{Family, SeriesSet};
+pub(crate) use security::SecurityMetrics;
+pub(crate) use transport::TransportMetrics;
 
 use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};

@@ -34,7 +34,7 @@ const BAD: Malformed = Malformed { family: "phc2sys" };
 ///
 /// # Errors
 /// A CLOCK_REALTIME servo line whose numbers do not parse.
-pub fn parse(message: &[u8]) -> Result<Option<Line>, Malformed> {
+pub(crate) fn parse(message: &[u8]) -> Result<Option<Line>, Malformed> {
     let mut t = tokens(message).peekable();
     match t.peek() {
         Some(&b"CLOCK_REALTIME") => {

@@ -40,7 +40,7 @@ impl PortState {
 
 /// The `openshift_ptp_interface_role` values (§3.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     Passive = 0,
     Slave = 1,
     Master = 2,
@@ -51,7 +51,7 @@ pub enum Role {
 
 impl Role {
     #[must_use]
-    pub const fn metric(self) -> i64 {
+    pub(crate) const fn metric(self) -> i64 {
         self as i64
     }
 }
@@ -70,7 +70,7 @@ pub struct PortLine<'a> {
 
 /// What a transition means for the port's role and its clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     /// `None`: the role is not changed (start-up steps).
     pub role: Option<Role>,
     /// The port stopped being the clock's time source: HOLDOVER.
@@ -82,7 +82,7 @@ pub struct Transition {
 ///
 /// # Errors
 /// `port N` followed by something that is not a transition.
-pub fn parse(message: &[u8]) -> Result<Option<PortLine<'_>>, Malformed> {
+pub(crate) fn parse(message: &[u8]) -> Result<Option<PortLine<'_>>, Malformed> {
     const BAD: Malformed = Malformed { family: "port" };
     let Some(rest) = message.strip_prefix(b"port ") else {
         return Ok(None);
@@ -132,7 +132,7 @@ pub fn parse(message: &[u8]) -> Result<Option<PortLine<'_>>, Malformed> {
 /// SLAVE` makes the port SLAVE, and only a port that *was* SLAVE (as the
 /// line itself says) takes its clock into HOLDOVER.
 #[must_use]
-pub fn classify(l: &PortLine<'_>) -> Transition {
+pub(crate) fn classify(l: &PortLine<'_>) -> Transition {
     use PortState as S;
     let was_slave = l.from == S::Slave;
     let (role, lost) = match l.to {

@@ -25,7 +25,7 @@ const BAD: Malformed = Malformed { family: "ts2phc" };
 
 /// # Errors
 /// An offset or nmea line whose numbers do not parse.
-pub fn parse(message: &[u8]) -> Result<Option<Line<'_>>, Malformed> {
+pub(crate) fn parse(message: &[u8]) -> Result<Option<Line<'_>>, Malformed> {
     let mut t = tokens(message);
     let Some(iface) = t.next() else {
         return Ok(None);

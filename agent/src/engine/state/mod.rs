@@ -51,7 +51,7 @@ pub struct Engine {
 }
 
 /// Offset reported for a clock whose process died (§3.7, §7.6).
-pub const DEAD_OFFSET: i64 = -9_999_999_999_999_999;
+pub(crate) const DEAD_OFFSET: i64 = -9_999_999_999_999_999;
 const REALTIME: &str = "CLOCK_REALTIME";
 
 impl Engine {
