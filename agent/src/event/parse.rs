@@ -5,7 +5,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{DataType, DataValue, EventKind, NODE_PREFIX, ValueType};
+use cloud_event_client::EventType;
+
+use super::{DataType, DataValue, EventKind, ValueType};
 
 /// Why a body is not an event we can use.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -90,23 +92,14 @@ fn parse_value(v: &Value) -> Result<DataValue, ParseError> {
 }
 
 /// The kind of an event from its `source` (short O-RAN source or a full
-/// address, v1 or v2 spelling), else from its `type`.
+/// address, v1 or v2 spelling), else from its `type` (the client library's
+/// rules, which also know the misspelt types older publishers sent).
 #[must_use]
 pub(crate) fn kind_of(source: Option<&str>, ty: Option<&str>) -> Option<EventKind> {
-    if let Some(src) = source {
-        let short = src
-            .strip_prefix(NODE_PREFIX)
-            .and_then(|r| r.find('/').map(|i| &r[i..]))
-            .unwrap_or(src);
-        let found = EventKind::ALL
-            .into_iter()
-            .find(|k| short == k.source() || short == k.v1_source());
-        if found.is_some() {
-            return found;
-        }
-    }
-    let ty = ty?;
-    EventKind::ALL.into_iter().find(|k| k.type_str() == ty)
+    source
+        .and_then(EventType::from_source)
+        .or_else(|| ty.and_then(EventType::from_type_str))
+        .and_then(EventKind::of_type)
 }
 
 #[cfg(test)]
