@@ -1,4 +1,4 @@
-//! Request bodies: size limit, JSON, the `SubscriptionInfo` fields (§1.1).
+//! Request bodies: size limit, JSON, the `SubscriptionInfo` fields.
 //! Unknown keys are ignored; keys match case-insensitively, as Go's
 //! `encoding/json` does; `SubscriptionId` and `UriLocation` are ignored
 //! (O-RAN: "shall ignore").

@@ -55,7 +55,7 @@ pub(crate) struct AppState {
     pub source: crate::source::StatusHandle,
 }
 
-/// Metric handles of the error paths, resolved once (§5.2 labels).
+/// Metric handles of the error paths, resolved once.
 struct Counters {
     sub_failed_create: IntGauge,
     sub_failed_delete: IntGauge,

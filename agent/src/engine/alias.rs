@@ -1,4 +1,4 @@
-//! Interface aliases (§3.9): events and metrics name a PHC, not a port, so
+//! Interface aliases: events and metrics name a PHC, not a port, so
 //! `ens1f0` and `ens1f1` both become `ens1fx`. The anchor asks the
 //! linuxptp-daemon for these; we compute them with the daemon's rule,
 //! `^(.+?)(\d+)(?:np\d+)?(\..+)?$` -> prefix + `x` + VLAN suffix.
@@ -38,7 +38,7 @@ fn tail(s: &[u8]) -> Option<usize> {
     }
 }
 
-/// Aliases of every known interface, with the collision fallback of §3.9:
+/// Aliases of every known interface, with the anchor's collision fallback:
 /// if the ports of one PHC get different aliases, or two PHCs the same
 /// alias, those ports keep their raw names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! One clock's state (a main clock's lock-state or CLOCK_REALTIME's
-//! os-clock-sync-state): the anchor's `GenPTPEvent` table (§3.5), with its
+//! os-clock-sync-state): the anchor's `GenPTPEvent` table, with its
 //! HOLDOVER -> FREERUN quirk fixed, and the holdover timer.
 
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use prometheus::IntGauge;
 use crate::event::SyncState;
 use crate::metrics::ServoSeries;
 
-/// Offset thresholds and holdover timeout of a profile (§3.4).
+/// Offset thresholds and holdover timeout of a profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Thresholds {
     /// ns; in range is strictly below.
@@ -111,7 +111,7 @@ impl Clock {
             (Locked, Some(Locked)) => (!in_range).then_some(Freerun),
             (Locked, None) => Some(if in_range { Locked } else { Freerun }),
             // The anchor silently leaves HOLDOVER here and then never tells
-            // anyone (§3.5 quirk); we publish FREERUN.
+            // anyone (an anchor quirk); we publish FREERUN.
             (Holdover, last) | (Freerun, last) => (last != Some(incoming)).then_some(incoming),
         };
         if incoming == Holdover && cause == Cause::Own && self.holdover_until.is_none() {
@@ -213,7 +213,7 @@ mod tests {
         c
     }
 
-    /// §3.5 table: (incoming, last, offset, expected publication, state after).
+    /// table: (incoming, last, offset, expected publication, state after).
     #[test]
     fn gen_ptp_event_table() {
         let cases = [

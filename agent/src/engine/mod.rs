@@ -47,14 +47,14 @@ pub trait Sink: Send + Sync {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Snapshot {
     Values(Vec<DataValue>),
-    /// No PTP data seen yet (§2.6 `ptp-not-set`).
+    /// No PTP data seen yet (`ptp-not-set`).
     NotSet,
-    /// This kind has no data on this node (§2.6 `event-not-found`).
+    /// This kind has no data on this node (`event-not-found`).
     NotFound,
 }
 
 impl Snapshot {
-    /// The values to send: real ones, or the §2.6 placeholder.
+    /// The values to send: real ones, or the placeholder.
     #[must_use]
     pub fn values_or_placeholder(self, kind: EventKind, node: &str) -> Vec<DataValue> {
         let leaf = match self {

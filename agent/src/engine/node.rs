@@ -1,4 +1,4 @@
-//! The node's sync-state (§3.8): the worst of every main clock and every
+//! The node's sync-state: the worst of every main clock and every
 //! CLOCK_REALTIME, published when it changes.
 
 use crate::event::SyncState;

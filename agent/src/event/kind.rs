@@ -5,7 +5,7 @@ use cloud_event_client::EventType;
 /// Prefix of every node-qualified resource address.
 pub(crate) use cloud_event_client::NODE_PREFIX;
 
-/// The event types the agent publishes (§2.1). The discriminant is an index
+/// The event types the agent publishes. The discriminant is an index
 /// into per-kind tables, stable for the life of the process only. Their
 /// strings are the client library's ([`EventType`]): one owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,7 +63,7 @@ impl EventKind {
         self.event_type().source()
     }
 
-    /// The v1 resource suffix (only clock class differs, §1.3).
+    /// The v1 resource suffix (only clock class differs).
     #[must_use]
     pub const fn v1_source(self) -> &'static str {
         self.event_type().v1_source()

@@ -1,5 +1,5 @@
-//! The O-RAN event model: kinds and resource addresses (§2.1), values (§2.2,
-//! §2.3) and the wire JSON (§2.4). One serialisation per event, shared by
+//! The O-RAN event model: kinds and resource addresses, values and the
+//! wire JSON. One serialisation per event, shared by
 //! every subscriber.
 
 mod kind;
@@ -40,7 +40,7 @@ impl Event {
         }
     }
 
-    /// The structured CloudEvent 1.0 JSON of §2.4.
+    /// The structured CloudEvent 1.0 JSON (O-RAN v2).
     #[must_use]
     pub fn to_v2_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256 + 160 * self.values.len());

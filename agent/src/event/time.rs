@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn formats_like_go_rfc3339nano() {
         assert_eq!(fmt(0, 0), "1970-01-01T00:00:00Z");
-        // 2024-08-28T14:50:57.327585316Z, the anchor's §2.4 example.
+        // 2024-08-28T14:50:57.327585316Z, the anchor's example.
         assert_eq!(
             fmt(1_724_856_657, 327_585_316),
             "2024-08-28T14:50:57.327585316Z"

@@ -1,4 +1,4 @@
-//! The v1 wire formats (§2.5, §2.7): the cloud-native event posted to v1
+//! The v1 wire formats: the cloud-native event posted to v1
 //! applications, and the specversion 0.3 CloudEvent of v1 CurrentState.
 //! Values carry the keys chosen by `--v1-value-keys`: by default the legacy
 //! ones (`resource`, `dataType`, ...), the only ones the anchor's 4.14
@@ -32,7 +32,7 @@ pub(crate) fn write_v1_tail(out: &mut Vec<u8>, ev: &Event, node: &str, keys: Val
 pub(crate) const V1_ID_PREFIX_LEN: usize = 7 + uuid::fmt::Hyphenated::LENGTH;
 
 /// `{"id":"<id>`, written into `buf`: what goes before the shared tail in
-/// one subscriber's v1 body (§2.7: the id is the subscription id).
+/// one subscriber's v1 body (the id is the subscription id).
 pub(crate) fn v1_id_prefix(id: uuid::Uuid, buf: &mut [u8; V1_ID_PREFIX_LEN]) -> &[u8] {
     buf[..7].copy_from_slice(br#"{"id":""#);
     id.hyphenated().encode_lower(&mut buf[7..]);
@@ -50,7 +50,7 @@ pub(crate) fn v1_event(id: uuid::Uuid, ev: &Event, node: &str, keys: ValueKeys) 
     out
 }
 
-/// The v1 CloudEvent (§2.5): specversion 0.3, `source` and `subject` the
+/// The v1 CloudEvent: specversion 0.3, `source` and `subject` the
 /// full resource address, `datacontenttype`. The v1 CurrentState body, and
 /// what the v1-era HTTP transport pushes to a consumer sidecar's `/event`
 /// (structured mode, `application/cloudevents+json`).

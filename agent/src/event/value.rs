@@ -54,7 +54,7 @@ impl DataValue {
     }
 }
 
-/// Sync states (§2.2), ordered so that `max` is the worst (§3.8).
+/// Sync states, ordered so that `max` is the worst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SyncState {
     Locked,

@@ -5,7 +5,7 @@
 use super::{Event, rfc3339_nano};
 use crate::event::DataValue;
 
-/// Appends the structured CloudEvent 1.0 JSON of §2.4.
+/// Appends the structured CloudEvent 1.0 JSON (O-RAN v2).
 pub(crate) fn write_v2(out: &mut Vec<u8>, ev: &Event) {
     out.extend_from_slice(br#"{"specversion":"1.0","id":""#);
     write_uuid(out, ev.id);
@@ -102,7 +102,7 @@ mod tests {
         }
     }
 
-    /// The §2.4 lock-state example, byte for byte.
+    /// The anchor's lock-state example, byte for byte.
     #[test]
     fn lock_state_matches_anchor_bytes() {
         let a = "/cluster/node/compute-1.example.com/ens5fx/master".to_string();

@@ -1,4 +1,4 @@
-//! Prometheus metrics: the anchor's names (§5) so existing alerts keep
+//! Prometheus metrics: the anchor's names so existing alerts keep
 //! working, and our own under `cloud_event_agent_*`. Handles are resolved
 //! once; the hot path is one atomic add.
 

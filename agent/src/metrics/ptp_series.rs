@@ -1,5 +1,5 @@
 //! The label sets an engine instance created, so they can be removed when
-//! its profile goes away (the anchor's "stale series" fixes, §5.1).
+//! its profile goes away (the anchor's "stale series" fixes).
 
 use prometheus::IntGaugeVec;
 

@@ -1,4 +1,4 @@
-//! The consumer sidecar (spec "Deployment roles"; anchor §6.2): the agent
+//! The consumer sidecar (the anchor's cloud-event-consumer role): the agent
 //! runs next to a CNF, serves the API to it, subscribes at the publishers
 //! on its behalf (over their v2 API, or over AMQP addresses) and relays what
 //! arrives to the CNF's endpoints through its own dispatcher, so each CNF

@@ -1,4 +1,4 @@
-//! The anchor's file formats (§4.1): `<clientID>.json` (Go `MarshalIndent`
+//! The anchor's file formats: `<clientID>.json` (Go `MarshalIndent`
 //! of `subscriber.Subscriber`, one-space indent) and `pub.json` (an array of
 //! `SubscriptionInfo`). Reading is case-insensitive on keys, as Go's
 //! `encoding/json` is, so fixtures with `Store` / `EndPointURI` load too.
@@ -17,7 +17,7 @@ pub(super) const STATUS_ACTIVE: i64 = 1;
 /// `action` of a client file: 0 = NEW (sdk-go `channel.Status`).
 pub(super) const ACTION_NEW: i64 = 0;
 
-/// One subscription or publisher as the anchor writes it (§1.1): this key
+/// One subscription or publisher as the anchor writes it: this key
 /// order, `SubscriptionId` and `UriLocation` omitted when empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct SubscriptionInfo {
@@ -83,7 +83,7 @@ fn opt_string<'de, A: MapAccess<'de>>(map: &mut A) -> Result<String, A::Error> {
 }
 
 // The v1 lowercase keys (`resource`, `id`) are accepted too: sdk-go up to
-// release-v1.22 read and wrote them (§1.1).
+// release-v1.22 read and wrote them.
 const INFO_FIELDS: &[&[&str]] = &[
     &["ResourceAddress", "resource"],
     &["EndpointUri"],

@@ -1,5 +1,5 @@
 //! Subscriptions, in memory and on disk: one `<clientID>.json` per consumer
-//! endpoint in the anchor's format (§4.1), written atomically, plus the
+//! endpoint in the anchor's format, written atomically, plus the
 //! publishers' `pub.json`. See [`Store`] for the durability rules.
 
 mod atomic;
@@ -46,7 +46,7 @@ impl ApiVersion {
     }
 }
 
-/// One subscription (the anchor's `SubscriptionInfo`, §1.1).
+/// One subscription (the anchor's `SubscriptionInfo`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Subscription {
     pub id: Uuid,
@@ -60,7 +60,7 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
-    /// The wire object (§1.1).
+    /// The wire object.
     #[must_use]
     pub(crate) fn to_info(&self) -> SubscriptionInfo {
         SubscriptionInfo {

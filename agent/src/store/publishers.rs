@@ -1,4 +1,4 @@
-//! Publishers (§2.1): one per event kind of this node, created at start and
+//! Publishers: one per event kind of this node, created at start and
 //! kept in `pub.json` (a JSON array, one-space indent) so their ids survive
 //! restarts. The anchor's plugin re-POSTs its publishers on every start and
 //! gets the existing ids back; we do the same without the HTTP round trip.
@@ -179,7 +179,7 @@ fn load_file(dir: &Path) -> Vec<Publisher> {
     let Ok(bytes) = std::fs::read(&path) else {
         return Vec::new();
     };
-    // The anchor may leave an empty file (§1.2: "may be empty body").
+    // The anchor may leave an empty file.
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Vec::new();
     }

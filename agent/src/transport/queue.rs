@@ -54,7 +54,7 @@ impl Outgoing {
         }
     }
 
-    /// The v1 body after the subscription id (§2.7), serialised once per
+    /// The v1 body after the subscription id, serialised once per
     /// event; each subscriber sends its own id prefix before it
     /// ([`crate::event::v1::v1_id_prefix`]).
     #[must_use]

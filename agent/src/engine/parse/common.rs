@@ -1,4 +1,4 @@
-//! The `proc[ts]: [cfg:level] ` prefix every line carries (§3.1, §3.3), with
+//! The `proc[ts]: [cfg:level] ` prefix every line carries, with
 //! or without the daemon's tag, and the synthetic `PTP_PROCESS_STATUS:N`.
 
 /// The parts of a line before its message.

@@ -1,6 +1,6 @@
-//! Lines the linuxptp-daemon writes itself (§3.3): `T-GM-STATUS`,
+//! Lines the linuxptp-daemon writes itself: `T-GM-STATUS`,
 //! `T-BC-STATUS`, `dpll`, `gnss`, `CLOCK_CLASS_CHANGE`, `chronyd` and
-//! `ptp_ha_profile`. In these, `s1` means HOLDOVER (§3.2).
+//! `ptp_ha_profile`. In these, `s1` means HOLDOVER.
 
 use super::{Malformed, int, tokens};
 use crate::event::SyncState;

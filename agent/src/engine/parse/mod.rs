@@ -20,7 +20,7 @@ pub struct Malformed {
     pub family: &'static str,
 }
 
-/// Every message form of §3.3, borrowed from the line.
+/// Every message form of, borrowed from the line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Msg<'a> {
     ProcessStatus(bool),
@@ -81,7 +81,7 @@ fn ptp4l_msg(m: &[u8]) -> Result<Msg<'_>, Malformed> {
     Ok(port::parse(m)?.map_or(Msg::Other, Msg::Port))
 }
 
-/// The servo state token of an offset line (§3.2).
+/// The servo state token of an offset line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Servo {
     /// `s0` unlocked, `s1` clock step: FREERUN.

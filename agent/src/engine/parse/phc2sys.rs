@@ -1,4 +1,4 @@
-//! phc2sys lines (§3.3): `CLOCK_REALTIME phc offset ...` / `sys offset` give
+//! phc2sys lines: `CLOCK_REALTIME phc offset ...` / `sys offset` give
 //! the OS clock state; `CLOCK_REALTIME rms ...` is a summary; per-port lines
 //! (`ens5f0 phc offset ...`, a PHC following another) are ignored.
 

@@ -1,4 +1,4 @@
-//! ptp4l port-state lines (§3.3, §3.6): `port 1 (ens1f0): SLAVE to FAULTY
+//! ptp4l port-state lines: `port 1 (ens1f0): SLAVE to FAULTY
 //! on FAULT_DETECTED (FT_UNSPECIFIED)`, or `port 1: ...` from a ptp4l the
 //! daemon does not wrap. The port number is the 1-based index of the
 //! interface section in the config.
@@ -38,7 +38,7 @@ impl PortState {
     }
 }
 
-/// The `openshift_ptp_interface_role` values (§3.6).
+/// The `openshift_ptp_interface_role` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
     Passive = 0,
@@ -127,7 +127,7 @@ pub(crate) fn parse(message: &[u8]) -> Result<Option<PortLine<'_>>, Malformed> {
 }
 
 /// The role and clock consequence of a transition. Unlike the anchor's
-/// substring table (§3.6), this reads the states: `LISTENING to
+/// substring table, this reads the states: `LISTENING to
 /// UNCALIBRATED on RS_SLAVE` (a normal start) is not a fault, `FAULTY to
 /// SLAVE` makes the port SLAVE, and only a port that *was* SLAVE (as the
 /// line itself says) takes its clock into HOLDOVER.

@@ -1,4 +1,4 @@
-//! ptp4l's servo lines (§3.3): `master offset <ns> sN freq <ppb> path delay
+//! ptp4l's servo lines: `master offset <ns> sN freq <ppb> path delay
 //! <ns>` and the summary `rms <ns> max <ns> freq <ppb> +/- <n> [delay <ns>
 //! +/- <n>]` printed instead when `summary_interval` is above the sync rate.
 
@@ -11,7 +11,7 @@ pub struct Offset {
     pub offset: i64,
     pub servo: Servo,
     pub freq: Option<i64>,
-    /// Missing means the process has no path delay: out of sync (§3.3).
+    /// Missing means the process has no path delay: out of sync.
     pub delay: Option<i64>,
 }
 

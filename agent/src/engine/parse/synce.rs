@@ -1,4 +1,4 @@
-//! synce4l lines as the daemon formats them (§3.3): `<iface>` then sorted
+//! synce4l lines as the daemon formats them: `<iface>` then sorted
 //! `key value` pairs (`clock_quality`, `device`, `eec_state`, `ext_ql`,
 //! `network_option`, `ql`) then the state token.
 

@@ -1,4 +1,4 @@
-//! ts2phc lines (§3.3): `<iface> master offset <ns> sN freq <ppb>`, the
+//! ts2phc lines: `<iface> master offset <ns> sN freq <ppb>`, the
 //! daemon's `<iface> offset <ns> sN freq <ppb> holdover`, and
 //! `<iface> nmea_status <0|1> offset <ns> sN`. The other ts2phc lines
 //! (`nmea delay:`, `extts index`, `source ts not valid`) are ignored.

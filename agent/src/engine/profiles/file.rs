@@ -1,4 +1,4 @@
-//! One linuxptp config file (`/var/run/ptp4l.0.config`, §3.2): the
+//! One linuxptp config file (`/var/run/ptp4l.0.config`): the
 //! daemon's `#profile: <name>` header, the interface sections (numbered as
 //! ptp4l numbers its ports) and the `uds_address` of `[global]`. Besides
 //! the names the daemon writes, a user's own `*.cfg` / `*.conf` (the

@@ -1,4 +1,4 @@
-//! The ptp-configmap JSON (§3.4): an array of profiles with thresholds and
+//! The ptp-configmap JSON: an array of profiles with thresholds and
 //! the options that tell T-BC, PTP-HA, phc2sys and chronyd profiles apart.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Profiles and thresholds (§3.2, §3.4, §3.6): the linuxptp config files of
+//! Profiles and thresholds: the linuxptp config files of
 //! `--ptp-config-dir` and the ptp-configmap JSON of `--ptp-profiles`,
 //! resolved into what the engine needs per config. Files are re-read when
 //! they change (see `watch`).

@@ -178,7 +178,7 @@ impl Instance {
             )
     }
 
-    /// E1 as E3 sees it (§3.5): a T-GM forces FREERUN only when the GM is
+    /// E1 as E3 sees it: a T-GM forces FREERUN only when the GM is
     /// FREERUN; a T-BC's state is T-BC-STATUS; else ptp4l's.
     pub(super) fn e1(&self) -> Option<SyncState> {
         if let Some(gm) = &self.gm {
@@ -289,7 +289,7 @@ pub(super) fn servo_leaf<'c>(
     })
 }
 
-/// Notification (state) and metric (offset) at the clock's address (§2.4).
+/// Notification (state) and metric (offset) at the clock's address.
 pub(super) fn clock_values(c: &Clock, s: SyncState) -> [DataValue; 2] {
     [
         DataValue::state(c.address.clone(), s),

@@ -1,4 +1,4 @@
-//! The engine fed real lines in-process (anchor §3.3-§3.8, §7.1, §7.6 and
+//! The engine fed real lines in-process (the anchor's rules and
 //! the recorded ptp4l run), with a sink that records what it would publish.
 
 mod anchor;

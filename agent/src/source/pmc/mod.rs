@@ -1,5 +1,5 @@
-//! ptp4l's management socket, spoken as `pmc` does (§3.3 "Clock class",
-//! §3.6): subscribe to port-state notifications (`SUBSCRIBE_EVENTS_NP`),
+//! ptp4l's management socket, spoken as `pmc` does: subscribe to
+//! port-state notifications (`SUBSCRIBE_EVENTS_NP`),
 //! read the port states, the parent data set's clock class and
 //! `TIME_STATUS_NP`, and hand them to the engine as typed facts of that
 //! ptp4l. Duplicates of the log's own port lines are harmless: the engine

@@ -1,4 +1,4 @@
-//! The linuxptp-daemon line protocol on a Unix stream socket (§3.1): many
+//! The linuxptp-daemon line protocol on a Unix stream socket: many
 //! concurrent writers, one task each, newline-framed lines of up to 64 KiB.
 //! Unlike the anchor, a longer line is discarded and counted and the
 //! connection stays open; `CMD RESTART` resets the engine instead of

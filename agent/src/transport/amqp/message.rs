@@ -1,4 +1,4 @@
-//! The anchor's AMQP wire format (LAB.md §5): CloudEvents AMQP binding,
+//! The anchor's AMQP wire format: CloudEvents AMQP binding,
 //! binary mode, specversion 0.3 in application properties, the event data
 //! JSON as one Data section. Reading it is the `cloud-event-client`
 //! crate's (the consumer sidecar receives through it).

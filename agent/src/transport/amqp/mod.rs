@@ -1,4 +1,4 @@
-//! The AMQP 1.0 transport (anchor §6.3, LAB.md §5), with fe2o3-amqp: every
+//! The AMQP 1.0 transport of the anchor, with fe2o3-amqp: every
 //! event is also sent to the AMQP address of its resource, and status
 //! requests on `<resource>/status` are answered with the current state.
 //! It is a tap of the dispatcher: it sees the same [`super::Outgoing`]
