@@ -25,7 +25,7 @@ thread_local! {
 
 /// A new random id.
 #[must_use]
-pub fn new_id() -> uuid::Uuid {
+pub(super) fn new_id() -> uuid::Uuid {
     IDS.with(|p| {
         let mut p = p.borrow_mut();
         if p.left == 0 {
@@ -42,20 +42,11 @@ pub fn new_id() -> uuid::Uuid {
     })
 }
 
-/// Fills `buf` from the kernel; false if it could not.
+/// Fills `buf` from the kernel (ring's `SystemRandom`: getrandom(2));
+/// false if it could not.
 fn refill(buf: &mut [u8]) -> bool {
-    let mut done = 0;
-    while done < buf.len() {
-        let rest = &mut buf[done..];
-        // SAFETY: `rest` is valid for writes of its length.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        match usize::try_from(n) {
-            Ok(n) if n > 0 => done += n,
-            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
-            _ => return false,
-        }
-    }
-    true
+    use ring::rand::SecureRandom;
+    ring::rand::SystemRandom::new().fill(buf).is_ok()
 }
 
 #[cfg(test)]
