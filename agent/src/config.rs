@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum::http::Uri;
 use clap::{Parser, ValueEnum};
+use cloud_event_client::{Endpoint, EndpointError, Scheme};
 
 mod security;
 pub use security::{AuthSettings, SA_DIR, Security, SecurityArgs};
@@ -418,16 +418,24 @@ pub enum ConfigError {
     NoNodeName,
     #[error("--node-name {0:?} may not contain '/', whitespace or control characters")]
     BadNodeName(String),
-    #[error("--transport-host {value:?} is not a URL with a host: {reason}")]
-    BadTransportHost { value: String, reason: String },
+    #[error("--transport-host {value:?} is not a URL with a host: {source}")]
+    BadTransportHost {
+        value: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("--api-port must not be 0")]
     ZeroPort,
     #[error("--queue-capacity must be at least 1")]
     ZeroQueue,
     #[error("--max-body-bytes must be at least 1024")]
     SmallBody,
-    #[error("--http-event-publishers {0:?} is not host:port or an http URL")]
-    BadPublisher(String),
+    #[error("--http-event-publishers {value:?} is not host:port or an http URL: {source}")]
+    BadPublisher {
+        value: String,
+        #[source]
+        source: EndpointError,
+    },
     #[error("--role consumer needs --http-event-publishers or an amqp:// --transport-host")]
     ConsumerWithoutPublishers,
     #[error(
@@ -580,47 +588,31 @@ impl Args {
 }
 
 /// `host:port` and the credentials (SASL PLAIN; none: ANONYMOUS) of an
-/// `amqp://[user:password@]host[:port][/...]` transport host.
+/// `amqp://[user:password@]host[:port][/]` transport host.
 fn amqp_addr(th: &str) -> Result<(String, Option<AmqpCredentials>), ConfigError> {
-    let bad = |reason: &str| ConfigError::BadTransportHost {
-        value: th.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let uri: Uri = th.parse().map_err(|e| bad(&format!("{e}")))?;
-    let host = uri
-        .host()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| bad("no host"))?;
-    let creds = uri
-        .authority()
-        .and_then(|a| a.as_str().rsplit_once('@'))
-        .map(|(userinfo, _)| {
-            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            AmqpCredentials {
-                user: user.to_owned(),
-                password: password.to_owned(),
-            }
-        });
-    Ok((format!("{host}:{}", uri.port_u16().unwrap_or(5672)), creds))
+    let link = cloud_event_client::amqp::AmqpConfig::parse(th, "").map_err(|source| {
+        ConfigError::BadTransportHost {
+            value: th.to_owned(),
+            source: Box::new(source),
+        }
+    })?;
+    let creds = link
+        .credentials
+        .map(|(user, password)| AmqpCredentials { user, password });
+    Ok((link.addr, creds))
 }
 
 /// `http://host:port` of a publisher given as `host:port` or a URL.
 fn publisher_base(p: &str) -> Result<String, ConfigError> {
-    let with_scheme = if p.contains("://") {
-        p.to_owned()
-    } else {
-        format!("http://{p}")
+    let bad = |source| ConfigError::BadPublisher {
+        value: p.to_owned(),
+        source,
     };
-    let uri: Uri = with_scheme
-        .parse()
-        .map_err(|_| ConfigError::BadPublisher(p.to_owned()))?;
-    match (uri.scheme_str(), uri.host()) {
-        (Some("http"), Some(h)) if !h.is_empty() => Ok(format!(
-            "http://{}",
-            uri.authority().map_or(h, |a| a.as_str())
-        )),
-        _ => Err(ConfigError::BadPublisher(p.to_owned())),
+    let e = Endpoint::parse_or(p, Scheme::Http).map_err(bad)?;
+    if e.scheme() != Scheme::Http {
+        return Err(bad(EndpointError::Scheme(e.scheme().to_string(), "http")));
     }
+    Ok(e.origin())
 }
 
 /// `NODE_NAME` replaced by the short node name, `NODE_IP` by `$NODE_IP`.
@@ -640,23 +632,19 @@ fn public_base(th: Option<&str>, node: &str, api_port: u16) -> Result<String, Co
     let Some(th) = th.filter(|t| !t.is_empty()) else {
         return Ok(format!("http://localhost:{api_port}"));
     };
-    let value = node_tokens(th, node);
-    let with_scheme = if value.contains("://") {
-        value
-    } else {
-        format!("http://{value}")
-    };
-    let bad = |reason: &str| ConfigError::BadTransportHost {
-        value: th.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let uri: Uri = with_scheme.parse().map_err(|e| bad(&format!("{e}")))?;
-    let host = uri
-        .host()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| bad("no host"))?;
+    let e = Endpoint::parse_or(&node_tokens(th, node), Scheme::Http).map_err(|source| {
+        ConfigError::BadTransportHost {
+            value: th.to_owned(),
+            source: Box::new(source),
+        }
+    })?;
     // UriLocation always points at our REST API: http, host, the API port.
-    Ok(format!("http://{host}:{api_port}"))
+    let host = e.host();
+    Ok(if host.contains(':') {
+        format!("http://[{host}]:{api_port}")
+    } else {
+        format!("http://{host}:{api_port}")
+    })
 }
 
 #[cfg(test)]
@@ -741,7 +729,7 @@ mod tests {
         ));
         assert!(matches!(
             parse(&["--http-event-publishers", "ftp://x"]),
-            Err(ConfigError::BadPublisher(_))
+            Err(ConfigError::BadPublisher { .. })
         ));
         let c = parse(&["--role", "consumer", "--transport-host", "amqp://b:5674"]).unwrap();
         assert_eq!(c.amqp.as_deref(), Some("b:5674"));
@@ -754,6 +742,25 @@ mod tests {
             ("guest", "s3cret")
         );
         assert!(!format!("{creds:?}").contains("s3cret"));
+        // One parser for every URL: IPv6 literals, any-case schemes, and
+        // a path on the broker's URL refused (it would name nothing).
+        let c = parse(&["--http-event-publishers", "HTTP://[fd00::1]:9043/"]).unwrap();
+        assert_eq!(c.http_event_publishers, ["http://[fd00::1]:9043"]);
+        let c = parse(&["--transport-host", "AMQP://[::1]"]).unwrap();
+        assert_eq!(c.amqp.as_deref(), Some("[::1]:5672"));
+        for bad in ["amqp://b/vhost", "amqp://b:x", "amqp://"] {
+            assert!(
+                matches!(
+                    parse(&["--transport-host", bad]),
+                    Err(ConfigError::BadTransportHost { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            parse(&["--http-event-publishers", "u:p@x:1"]),
+            Err(ConfigError::BadPublisher { .. })
+        ));
     }
 
     #[test]

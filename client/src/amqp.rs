@@ -38,6 +38,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::endpoint::{Endpoint, EndpointError, Scheme};
 use crate::event::{DecodeError, Event, Format, KeyStyle, parse_data};
 use crate::keeper::backoff;
 use crate::receiver::Inbox;
@@ -128,8 +129,12 @@ impl std::fmt::Debug for AmqpConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AmqpError {
-    #[error("bad AMQP URL {0:?}: use amqp://[user:password@]host[:port]")]
-    Url(String),
+    #[error("bad AMQP URL {url:?}: {source} (use amqp://[user:password@]host[:port])")]
+    Url {
+        url: String,
+        #[source]
+        source: crate::EndpointError,
+    },
     #[error("cannot connect to {addr}: {reason}")]
     Connect { addr: String, reason: String },
     #[error("timed out: {0}")]
@@ -148,27 +153,18 @@ impl AmqpConfig {
     /// # Errors
     /// Not such a URL.
     pub fn parse(url: &str, container: &str) -> Result<Self, AmqpError> {
-        let bad = || AmqpError::Url(url.to_owned());
-        let rest = url.strip_prefix("amqp://").ok_or_else(bad)?;
-        let rest = rest.trim_end_matches('/');
-        let (creds, hostport) = match rest.rsplit_once('@') {
-            Some((c, h)) => {
-                let (u, p) = c.split_once(':').unwrap_or((c, ""));
-                (Some((u.to_owned(), p.to_owned())), h)
-            }
-            None => (None, rest),
+        let bad = |source| AmqpError::Url {
+            url: url.to_owned(),
+            source,
         };
-        if hostport.is_empty() || hostport.contains('/') {
-            return Err(bad());
+        let e = Endpoint::parse(url)
+            .and_then(Endpoint::without_path)
+            .map_err(bad)?;
+        if e.scheme() != Scheme::Amqp {
+            return Err(bad(EndpointError::Scheme(e.scheme().to_string(), "amqp")));
         }
-        let addr = if hostport
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            hostport.to_owned()
-        } else {
-            format!("{hostport}:5672")
-        };
+        let addr = e.host_port();
+        let creds = e.userinfo().map(|(u, p)| (u.to_owned(), p.to_owned()));
         Ok(Self {
             addr,
             credentials: creds,

@@ -13,6 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tracing::warn;
 
+use crate::endpoint::{Endpoint, EndpointError, Scheme};
 use crate::event::{CloudNativeEvent, DecodeError, Event};
 use crate::resource::ResourceAddress;
 
@@ -84,8 +85,12 @@ pub struct Created {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("bad publisher URL {0:?}: use http://host:port")]
-    Url(String),
+    #[error("bad publisher URL {url:?}: {source} (use http://host:port)")]
+    Url {
+        url: String,
+        #[source]
+        source: crate::EndpointError,
+    },
     #[error("cannot build the request")]
     Request(#[source] hyper::http::Error),
     #[error("cannot reach the publisher")]
@@ -177,24 +182,20 @@ impl Client {
     /// # Errors
     /// `base` is not an http URL.
     pub fn new(base: &str) -> Result<Self, Error> {
-        let base = base.trim();
-        let base = if base.contains("://") {
-            base.to_owned()
-        } else {
-            format!("http://{base}")
+        let bad = |source| Error::Url {
+            url: base.to_owned(),
+            source,
         };
-        let base = base.trim_end_matches('/').to_owned();
-        if !base.starts_with("http://") || base.len() == "http://".len() {
-            return Err(Error::Url(base));
+        let base = Endpoint::parse_or(base.trim(), Scheme::Http)
+            .and_then(Endpoint::without_path)
+            .map_err(bad)?;
+        if base.scheme() != Scheme::Http {
+            return Err(bad(EndpointError::Scheme(
+                base.scheme().to_string(),
+                "http",
+            )));
         }
-        let ok = base
-            .parse::<hyper::Uri>()
-            .ok()
-            .filter(|u| u.scheme_str() == Some("http") && u.host().is_some() && u.path() == "/")
-            .is_some();
-        if !ok {
-            return Err(Error::Url(base));
-        }
+        let base = base.origin();
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         conn.set_connect_timeout(Some(Duration::from_secs(5)));
