@@ -448,8 +448,28 @@ pub enum ConfigError {
     BadThresholds,
     #[error("--store-path {path}: {reason}")]
     BadStore { path: PathBuf, reason: String },
-    #[error("{0}")]
-    Security(String),
+    #[error(
+        "TLS needs both a certificate and a key (--tls-cert, --tls-key or serverCertPath, serverKeyPath)"
+    )]
+    TlsPair,
+    #[error("--endpoint-policy {rule:?}: {source}")]
+    EndpointPolicy {
+        rule: String,
+        #[source]
+        source: crate::transport::policy::RuleError,
+    },
+    #[error("--auth-config {}: {source}", path.display())]
+    AuthRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--auth-config {}: {source}", path.display())]
+    AuthJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 impl Args {
@@ -776,6 +796,10 @@ mod tests {
             Err(ConfigError::BadNodeName(_))
         ));
         assert!(Args::try_parse_from(["x", "--source", "nope"]).is_err());
+        let e = parse(&["--endpoint-policy", "10.0.0.0/40"]).unwrap_err();
+        assert!(matches!(e, ConfigError::EndpointPolicy { .. }), "{e}");
+        assert!(e.to_string().contains("prefix length 40"), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 
     #[test]

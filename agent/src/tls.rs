@@ -31,8 +31,12 @@ pub enum TlsError {
         #[source]
         source: rustls::Error,
     },
-    #[error("client CA {path}: {reason}")]
-    ClientCa { path: PathBuf, reason: String },
+    #[error("client CA {path}: {source}")]
+    ClientCa {
+        path: PathBuf,
+        #[source]
+        source: rustls::server::VerifierBuilderError,
+    },
 }
 
 /// ring, not aws-lc-rs: aws-lc-rs needs cmake and a long C build on every
@@ -127,9 +131,9 @@ impl ServerFiles {
                     provider(),
                 )
                 .build()
-                .map_err(|e| TlsError::ClientCa {
+                .map_err(|source| TlsError::ClientCa {
                     path: ca.clone(),
-                    reason: e.to_string(),
+                    source,
                 })?;
                 builder.with_client_cert_verifier(verifier)
             }

@@ -125,6 +125,8 @@ impl std::fmt::Debug for AmqpConfig {
     }
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What went wrong with the broker.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -135,16 +137,30 @@ pub enum AmqpError {
         #[source]
         source: crate::EndpointError,
     },
-    #[error("cannot connect to {addr}: {reason}")]
-    Connect { addr: String, reason: String },
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("timed out: {0}")]
     Timeout(&'static str),
-    #[error("the broker refused a link on {address}: {reason}")]
-    Attach { address: String, reason: String },
-    #[error("sending to {address} failed: {reason}")]
-    Send { address: String, reason: String },
+    #[error("the broker refused a link on {address}: {source}")]
+    Attach {
+        address: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("sending to {address} failed: {source}")]
+    Send {
+        address: String,
+        #[source]
+        source: fe2o3_amqp::link::SendError,
+    },
     #[error("a receiver stopped: {0}")]
-    Receiver(String),
+    Receiver(#[source] fe2o3_amqp::link::RecvError),
+    #[error("all receivers ended")]
+    ReceiversEnded,
 }
 
 impl AmqpConfig {
@@ -204,13 +220,11 @@ impl Link {
         };
         let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_owned();
         let fut = async {
-            let err = |reason: String| AmqpError::Connect {
+            let err = |source: BoxError| AmqpError::Connect {
                 addr: addr.to_owned(),
-                reason,
+                source,
             };
-            let stream = TcpStream::connect(addr)
-                .await
-                .map_err(|e| err(e.to_string()))?;
+            let stream = TcpStream::connect(addr).await.map_err(|e| err(e.into()))?;
             let _ = stream.set_nodelay(true);
             let mut conn = Connection::builder()
                 .container_id(cfg.container.as_str())
@@ -218,10 +232,8 @@ impl Link {
                 .sasl_profile(sasl)
                 .open_with_stream(stream)
                 .await
-                .map_err(|e| err(e.to_string()))?;
-            let session = Session::begin(&mut conn)
-                .await
-                .map_err(|e| err(format!("begin session: {e}")))?;
+                .map_err(|e| err(e.into()))?;
+            let session = Session::begin(&mut conn).await.map_err(|e| err(e.into()))?;
             Ok(Self { conn, session })
         };
         tokio::time::timeout(OPEN_TIMEOUT, fut)
@@ -240,7 +252,7 @@ impl Link {
             Ok(Ok(s)) => Ok(s),
             Ok(Err(e)) => Err(AmqpError::Attach {
                 address: address.to_owned(),
-                reason: e.to_string(),
+                source: e.into(),
             }),
             Err(_) => Err(AmqpError::Timeout("attaching a sender")),
         }
@@ -260,7 +272,7 @@ impl Link {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(AmqpError::Attach {
                 address: address.to_owned(),
-                reason: e.to_string(),
+                source: e.into(),
             }),
             Err(_) => Err(AmqpError::Timeout("attaching a receiver")),
         }
@@ -279,9 +291,9 @@ impl Link {
         let mut s = self.sender(name, address).await?;
         let res = match tokio::time::timeout(OP_TIMEOUT, s.send(msg)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(AmqpError::Send {
+            Ok(Err(source)) => Err(AmqpError::Send {
                 address: address.to_owned(),
-                reason: e.to_string(),
+                source,
             }),
             Err(_) => Err(AmqpError::Timeout("sending")),
         };
@@ -484,7 +496,7 @@ enum Msg {
     /// An event at the addresses of the `n`th wanted resource.
     Event(usize, Box<Event>),
     Invalid(DecodeError),
-    Dead(String),
+    Dead(fe2o3_amqp::link::RecvError),
 }
 
 /// Receives at the addresses of a wanted set of resources into an
@@ -588,8 +600,8 @@ impl AmqpReceiver {
                         self.observer.received(false);
                         self.inbox.refuse_decoded(e);
                     }
-                    Some(Msg::Dead(why)) => break Err(AmqpError::Receiver(why)),
-                    None => break Err(AmqpError::Receiver("all receivers ended".into())),
+                    Some(Msg::Dead(e)) => break Err(AmqpError::Receiver(e)),
+                    None => break Err(AmqpError::ReceiversEnded),
                 },
                 () = tokio::time::sleep_until(again), if unanswered => {
                     for (i, a) in asks.iter().enumerate().filter(|(_, a)| !a.answered) {
@@ -685,7 +697,7 @@ async fn forward(mut r: Receiver, resource: usize, tx: mpsc::Sender<Msg>) {
                 Err(e) => Msg::Invalid(e),
             },
             Err(e) => {
-                let _ = tx.send(Msg::Dead(e.to_string())).await;
+                let _ = tx.send(Msg::Dead(e)).await;
                 return;
             }
         };
@@ -721,7 +733,7 @@ where
     let res = loop {
         let d = match r.recv::<Body<Value>>().await {
             Ok(d) => d,
-            Err(e) => break Err(AmqpError::Receiver(e.to_string())),
+            Err(e) => break Err(AmqpError::Receiver(e)),
         };
         let Some(to) = reply_to(d.message()).filter(|t| !t.is_empty() && *t != status) else {
             warn!(address = %status, "status request without a reply address; dropped");
@@ -761,7 +773,7 @@ pub async fn request_status(
         loop {
             match tokio::time::timeout_at(deadline, r.recv::<Body<Value>>()).await {
                 Err(_) => return Ok(None),
-                Ok(Err(e)) => return Err(AmqpError::Receiver(e.to_string())),
+                Ok(Err(e)) => return Err(AmqpError::Receiver(e)),
                 Ok(Ok(d)) => match decode(d.message()) {
                     Ok(ev) => return Ok(Some(ev)),
                     Err(e) => warn!(address = %reply, error = %e, "a reply that is not an event; waiting on"),

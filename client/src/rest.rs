@@ -109,6 +109,10 @@ pub enum Error {
     },
     #[error("the answer is not the JSON expected: {0}")]
     Answer(String),
+    #[error("the answer is not JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("the answer names no resource address: {0}")]
+    Address(#[source] crate::resource::AddressError),
     #[error("the answer is not an event")]
     Event(#[source] DecodeError),
 }
@@ -133,7 +137,7 @@ struct Answer {
 
 impl Answer {
     fn json(&self) -> Result<Value, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Answer(e.to_string()))
+        serde_json::from_slice(&self.body).map_err(Error::Json)
     }
 
     fn detail(&self) -> String {
@@ -311,7 +315,7 @@ impl Client {
             id: s(ik)
                 .ok_or_else(|| Error::Answer(format!("no {ik} in {v}")))?
                 .to_owned(),
-            resource: ResourceAddress::parse(resource).map_err(|e| Error::Answer(e.to_string()))?,
+            resource: ResourceAddress::parse(resource).map_err(Error::Address)?,
             endpoint: s(ek).unwrap_or_default().to_owned(),
             uri_location: s(lk).filter(|l| !l.is_empty()).map(str::to_owned),
         })

@@ -190,9 +190,7 @@ impl SecurityArgs {
             }),
             (None, None) if client_ca.is_none() => None,
             _ => {
-                return Err(ConfigError::Security(
-                    "TLS needs both a certificate and a key (--tls-cert, --tls-key or serverCertPath, serverKeyPath)".into(),
-                ));
+                return Err(ConfigError::TlsPair);
             }
         };
         let jwks_url = self
@@ -227,8 +225,12 @@ impl SecurityArgs {
             }
         });
         for p in &self.endpoint_policy {
-            crate::transport::policy::Rule::parse(p)
-                .map_err(|e| ConfigError::Security(format!("--endpoint-policy {p:?}: {e}")))?;
+            crate::transport::policy::Rule::parse(p).map_err(|source| {
+                ConfigError::EndpointPolicy {
+                    rule: p.clone(),
+                    source,
+                }
+            })?;
         }
         Ok(Security {
             tls,
@@ -250,10 +252,14 @@ impl SecurityArgs {
 }
 
 fn read_auth_file(p: &Path) -> Result<AuthFile, ConfigError> {
-    let text = std::fs::read(p)
-        .map_err(|e| ConfigError::Security(format!("--auth-config {}: {e}", p.display())))?;
-    serde_json::from_slice(&text)
-        .map_err(|e| ConfigError::Security(format!("--auth-config {}: {e}", p.display())))
+    let text = std::fs::read(p).map_err(|source| ConfigError::AuthRead {
+        path: p.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|source| ConfigError::AuthJson {
+        path: p.to_owned(),
+        source,
+    })
 }
 
 /// `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT` in a pod.

@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 use super::{DataType, DataValue, EventKind, NODE_PREFIX, ValueType};
 
 /// Why a body is not an event we can use.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("not JSON: {0}")]
-    Json(String),
+    Json(#[source] serde_json::Error),
     #[error("not a JSON object")]
     NotObject,
     #[error("field {0} is missing")]
@@ -144,7 +144,7 @@ impl Received {
 /// # Errors
 /// Not JSON, no known source or type, no values.
 pub fn parse_event(bytes: &[u8]) -> Result<Received, ParseError> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
+    let v: Value = serde_json::from_slice(bytes).map_err(ParseError::Json)?;
     let obj = v.as_object().ok_or(ParseError::NotObject)?;
     let source = str_of(obj, &["source"]);
     let ty = str_of(obj, &["type"]);
@@ -201,22 +201,25 @@ mod tests {
 
     #[test]
     fn bad_bodies_say_why() {
-        assert!(matches!(parse_event(b"{"), Err(ParseError::Json(_))));
-        assert_eq!(parse_event(b"[]"), Err(ParseError::NotObject));
+        let e = parse_event(b"{").unwrap_err();
+        assert!(matches!(e, ParseError::Json(_)));
+        // The parser's own error stays reachable, not flattened to text.
+        assert!(std::error::Error::source(&e).is_some_and(|c| c.is::<serde_json::Error>()));
+        assert!(matches!(parse_event(b"[]"), Err(ParseError::NotObject)));
         assert!(matches!(
             parse_event(br#"{"source":"/nope","data":{}}"#),
             Err(ParseError::UnknownSource(_))
         ));
-        assert_eq!(
+        assert!(matches!(
             parse_event(br#"{"source":"/sync/ptp-status/lock-state"}"#),
             Err(ParseError::Missing("data"))
-        );
-        assert_eq!(
+        ));
+        assert!(matches!(
             parse_event(
                 br#"{"source":"/sync/ptp-status/lock-state","data":{"values":[{"value":"x"}]}}"#
             ),
             Err(ParseError::Missing("data.values[].ResourceAddress"))
-        );
+        ));
         assert_eq!(parse_time("2024-08-28T14:50:57.1234567890Z"), None);
         assert_eq!(parse_time("2024-13-28T14:50:57Z"), None, "month 13");
         assert_eq!(
