@@ -1,10 +1,8 @@
-//! Reading events back: the v2 CloudEvent JSON a relay receives, the v1
-//! cloud-native event of `create/event`, and the data JSON of an AMQP
-//! message. Tolerant like sdk-go release-v1.22: both key spellings of a
+//! Reading events in: the v1 cloud-native event of `create/event` (the
+//! relay and AMQP read theirs with the client library's decoder). Tolerant
+//! like sdk-go release-v1.22: both key spellings of a
 //! value (`ResourceAddress`/`resource`, `data_type`/`dataType`, ...), and a
 //! `value` that is a JSON number as well as a string.
-
-use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
@@ -21,8 +19,6 @@ pub enum ParseError {
     Missing(&'static str),
     #[error("field {field} is invalid: {why}")]
     Invalid { field: &'static str, why: String },
-    #[error("{0:?} names no event type this agent knows")]
-    UnknownSource(String),
 }
 
 /// The value of `name` in `obj`: the exact key first, else one that
@@ -114,62 +110,49 @@ pub fn kind_of(source: Option<&str>, ty: Option<&str>) -> Option<EventKind> {
     EventKind::ALL.into_iter().find(|k| k.type_str() == ty)
 }
 
-/// What a received event carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
-    pub kind: EventKind,
-    pub id: Option<uuid::Uuid>,
-    pub time: Option<SystemTime>,
-    pub values: Vec<DataValue>,
-}
-
-impl Received {
-    /// An [`super::Event`] keeping the sender's id and time where known, so
-    /// a relay is transparent (same id, latency from the original time).
-    #[must_use]
-    pub fn into_event(self) -> super::Event {
-        let mut ev = super::Event::new(self.kind, self.values);
-        if let Some(id) = self.id {
-            ev.id = id;
-        }
-        if let Some(t) = self.time {
-            ev.time = t;
-        }
-        ev
-    }
-}
-
-/// A structured CloudEvent (1.0 or 0.3) or a v1 cloud-native event.
-///
-/// # Errors
-/// Not JSON, no known source or type, no values.
-pub fn parse_event(bytes: &[u8]) -> Result<Received, ParseError> {
-    let v: Value = serde_json::from_slice(bytes).map_err(ParseError::Json)?;
-    let obj = v.as_object().ok_or(ParseError::NotObject)?;
-    let source = str_of(obj, &["source"]);
-    let ty = str_of(obj, &["type"]);
-    let kind = kind_of(source, ty)
-        .ok_or_else(|| ParseError::UnknownSource(source.or(ty).unwrap_or_default().to_owned()))?;
-    let data = get(obj, &["data"]).ok_or(ParseError::Missing("data"))?;
-    Ok(Received {
-        kind,
-        id: str_of(obj, &["id"]).and_then(|s| uuid::Uuid::try_parse(s).ok()),
-        time: str_of(obj, &["time"]).and_then(parse_time),
-        values: parse_values(data)?,
-    })
-}
-
-/// An RFC 3339 time (the client library's parser: ranges checked, any
-/// offset).
-#[must_use]
-pub fn parse_time(t: &str) -> Option<SystemTime> {
-    cloud_event_client::parse_rfc3339(t)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
     use crate::event::{Event, rfc3339_nano};
+
+    /// What a received event carries.
+    #[derive(Debug)]
+    struct Received {
+        kind: EventKind,
+        id: Option<uuid::Uuid>,
+        time: Option<SystemTime>,
+        values: Vec<DataValue>,
+    }
+
+    /// A structured CloudEvent (1.0 or 0.3) or a v1 cloud-native event,
+    /// read with the agent's parsers: what its own encoders wrote comes
+    /// back.
+    fn parse_event(bytes: &[u8]) -> Result<Received, ParseError> {
+        let v: Value = serde_json::from_slice(bytes).map_err(ParseError::Json)?;
+        let obj = v.as_object().ok_or(ParseError::NotObject)?;
+        let source = str_of(obj, &["source"]);
+        let ty = str_of(obj, &["type"]);
+        let kind = kind_of(source, ty).ok_or_else(|| ParseError::Invalid {
+            field: "source",
+            why: format!(
+                "{:?} names no event type",
+                source.or(ty).unwrap_or_default()
+            ),
+        })?;
+        let data = get(obj, &["data"]).ok_or(ParseError::Missing("data"))?;
+        Ok(Received {
+            kind,
+            id: str_of(obj, &["id"]).and_then(|s| uuid::Uuid::try_parse(s).ok()),
+            time: str_of(obj, &["time"]).and_then(parse_time),
+            values: parse_values(data)?,
+        })
+    }
+
+    fn parse_time(t: &str) -> Option<SystemTime> {
+        cloud_event_client::parse_rfc3339(t)
+    }
 
     #[test]
     fn v2_event_round_trips() {
@@ -208,7 +191,10 @@ mod tests {
         assert!(matches!(parse_event(b"[]"), Err(ParseError::NotObject)));
         assert!(matches!(
             parse_event(br#"{"source":"/nope","data":{}}"#),
-            Err(ParseError::UnknownSource(_))
+            Err(ParseError::Invalid {
+                field: "source",
+                ..
+            })
         ));
         assert!(matches!(
             parse_event(br#"{"source":"/sync/ptp-status/lock-state"}"#),
