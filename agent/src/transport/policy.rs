@@ -124,6 +124,12 @@ impl Policy {
         })
     }
 
+    /// From rules parsed already.
+    #[must_use]
+    pub fn from_rules(rules: Vec<Rule>) -> Self {
+        Self { rules }
+    }
+
     /// Whether a connection to `ip`, reached through the name `host`, is
     /// allowed.
     #[must_use]
