@@ -141,7 +141,7 @@ fn start_source(
                 return Err(anyhow::Error::new(e).context("--source ebpf"));
             }
             Err(e) => {
-                tracing::warn!(reason = %e, "eBPF source unavailable, falling back to the log socket");
+                tracing::warn!(error = %e, "eBPF source unavailable, falling back to the log socket");
                 st.ebpf_unavailable = Some(e.to_string());
             }
         }

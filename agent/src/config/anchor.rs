@@ -96,8 +96,8 @@ const ANCHOR_FLAGS: &[&str] = &[
 
 /// The command line with the anchor's forms made ours: Go's single-dash
 /// `-store-path=x` becomes `--store-path=x`, and an anchor flag this agent
-/// does not define is removed (with its value) and named in the returned
-/// warnings. Everything else is left for clap to judge.
+/// does not define is removed and returned (`--flag=value`) for a warning.
+/// Everything else is left for clap to judge.
 #[must_use]
 pub fn anchor_compatible_args(
     args: impl IntoIterator<Item = std::ffi::OsString>,
@@ -106,7 +106,7 @@ pub fn anchor_compatible_args(
     let cmd = Args::command();
     let ours = |name: &str| cmd.get_arguments().any(|a| a.get_long() == Some(name));
     let mut out = Vec::new();
-    let mut warnings = Vec::new();
+    let mut ignored = Vec::new();
     let mut args = args.into_iter();
     out.extend(args.next());
     while let Some(arg) = args.next() {
@@ -144,9 +144,7 @@ pub fn anchor_compatible_args(
                 .map(|v| v.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
-        warnings.push(format!(
-            "--{name}={value}: a flag of cloud-event-proxy that changes nothing here; ignored"
-        ));
+        ignored.push(format!("--{name}={value}"));
     }
-    (out, warnings)
+    (out, ignored)
 }
