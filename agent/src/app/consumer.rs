@@ -15,7 +15,7 @@ use crate::transport::amqp::AmqpConfig;
 ///
 /// # Errors
 /// The AMQP thread cannot start.
-pub fn start(
+pub(super) fn start(
     cfg: &RelayConfig,
     amqp: Option<&AmqpConfig>,
     public_base: &str,

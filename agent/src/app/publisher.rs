@@ -20,7 +20,7 @@ use crate::transport::amqp::{AmqpConfig, AmqpPublisher, CurrentFn};
 /// # Errors
 /// `--source ebpf` and the probes do not load, or the AMQP thread cannot
 /// start.
-pub fn start(
+pub(super) fn start(
     cfg: &SourceConfig,
     engine_cfg: &EngineConfig,
     amqp: Option<&AmqpConfig>,

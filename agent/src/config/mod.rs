@@ -14,11 +14,11 @@ mod stages;
 #[cfg(test)]
 mod tests;
 
-pub use crate::source::SourceKind;
-pub use anchor::{ApiMajor, DropIn, V1ValueKeys, anchor_compatible_args};
-pub use args::{AmqpAddressStyle, Args, LogFormat, Role};
+pub use anchor::anchor_compatible_args;
+pub(crate) use args::{AmqpAddressStyle, Role};
+pub use args::{Args, LogFormat};
 use cloud_event_client::EndpointError;
-pub use security::{AuthSettings, SA_DIR, Security, SecurityArgs};
+pub(crate) use security::{AuthSettings, Security};
 use stages::{amqp_config, node_tokens, public_base, publisher_base};
 
 use crate::api::ApiConfig;
@@ -35,22 +35,22 @@ pub const EX_USAGE: i32 = 64;
 /// which `app` hands to the stage as they are.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub node_name: String,
-    pub role: Role,
+    pub(crate) node_name: String,
+    pub(crate) role: Role,
     pub log_format: LogFormat,
     /// Directory of the subscription store.
-    pub store_path: PathBuf,
-    pub api: ApiConfig,
+    pub(crate) store_path: PathBuf,
+    pub(crate) api: ApiConfig,
     /// TLS and token auth of the REST API.
-    pub security: Security,
-    pub source: SourceConfig,
-    pub engine: EngineConfig,
-    pub transport: TransportConfig,
+    pub(crate) security: Security,
+    pub(crate) source: SourceConfig,
+    pub(crate) engine: EngineConfig,
+    pub(crate) transport: TransportConfig,
     /// The AMQP transport, when `--transport-host` is `amqp://`: the
     /// publisher sends over it, the consumer sidecar receives over it.
-    pub amqp: Option<AmqpConfig>,
+    pub(crate) amqp: Option<AmqpConfig>,
     /// The consumer sidecar's publishers.
-    pub relay: RelayConfig,
+    pub(crate) relay: RelayConfig,
 }
 
 /// Why the configuration is refused, naming the flag.

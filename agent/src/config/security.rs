@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::ConfigError;
 
 /// Where an in-cluster pod finds its service account.
-pub const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+pub(crate) const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 #[derive(Clone, Debug, Args)]
 pub struct SecurityArgs {
@@ -143,7 +143,7 @@ struct AuthFile {
 /// TLS and token auth of the REST API, validated. (The endpoint and
 /// connection flags of this group go to the transport and API settings.)
 #[derive(Clone, Debug, Default)]
-pub struct Security {
+pub(crate) struct Security {
     pub tls: Option<crate::tls::ServerFiles>,
     pub tls_reload: Duration,
     pub auth: Option<AuthSettings>,
@@ -151,7 +151,7 @@ pub struct Security {
 
 /// Token auth.
 #[derive(Clone, Debug)]
-pub struct AuthSettings {
+pub(crate) struct AuthSettings {
     pub token_review: bool,
     pub jwks_url: Option<String>,
     pub issuer: Option<String>,

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use super::anchor::{parse_api_version, parse_go_bool};
+use super::anchor::{ApiMajor, parse_api_version, parse_go_bool};
 use super::*;
+use crate::source::SourceKind;
 
 fn parse(args: &[&str]) -> Result<Config, ConfigError> {
     let mut v = vec!["cloud-event-agent", "--node-name", "n1.example.com"];

@@ -2,14 +2,14 @@
 //! (`ebpf`) or the linuxptp-daemon log socket (`socket`). Every source feeds
 //! the engine through [`crate::engine::EngineHandle`].
 
-pub mod ebpf;
-pub mod pmc;
-pub mod socket;
-pub mod status;
+pub(crate) mod ebpf;
+pub(crate) mod pmc;
+pub(crate) mod socket;
+pub(crate) mod status;
 
 use std::path::PathBuf;
 
-pub use status::{ProbeStatus, SourceStatus, StatusHandle};
+pub(crate) use status::{ProbeStatus, SourceStatus, StatusHandle};
 
 /// Which source `--source` asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -24,13 +24,13 @@ pub enum SourceKind {
 
 /// What the sources are told (built by `config`).
 #[derive(Clone, Debug)]
-pub struct SourceConfig {
+pub(crate) struct SourceConfig {
     /// `PTP_PLUGIN=false`: no source runs.
-    pub enabled: bool,
-    pub kind: SourceKind,
-    pub ebpf: ebpf::Options,
+    pub(crate) enabled: bool,
+    pub(crate) kind: SourceKind,
+    pub(crate) ebpf: ebpf::Options,
     /// The log-line socket linuxptp-daemon writes to.
-    pub socket_path: PathBuf,
+    pub(crate) socket_path: PathBuf,
     /// ptp4l's management socket for configs without `uds_address`.
-    pub ptp4l_uds: PathBuf,
+    pub(crate) ptp4l_uds: PathBuf,
 }

@@ -17,7 +17,7 @@ pub enum RuleError {
 
 /// One allowed range or name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Rule {
+pub(crate) enum Rule {
     Cidr(IpAddr, u8),
     /// Exact host name, lower case.
     Host(String),
@@ -28,7 +28,7 @@ pub enum Rule {
 impl Rule {
     /// # Errors
     /// Neither a CIDR, an address, nor a host pattern.
-    pub fn parse(s: &str) -> Result<Self, RuleError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, RuleError> {
         let s = s.trim();
         if let Some((addr, len)) = s.split_once('/') {
             let addr: IpAddr = addr.parse().map_err(|_| RuleError::Syntax)?;
@@ -108,32 +108,22 @@ fn is_metadata(ip: IpAddr) -> bool {
 
 /// The allowed endpoints.
 #[derive(Clone, Debug, Default)]
-pub struct Policy {
+pub(crate) struct Policy {
     rules: Vec<Rule>,
 }
 
 impl Policy {
-    /// # Errors
-    /// A rule does not parse.
-    pub fn new(rules: &[String]) -> Result<Self, RuleError> {
-        Ok(Self {
-            rules: rules
-                .iter()
-                .map(|r| Rule::parse(r))
-                .collect::<Result<_, _>>()?,
-        })
-    }
-
-    /// From rules parsed already.
+    /// From rules parsed already (config parses `--endpoint-policy` and
+    /// names the rule that does not parse).
     #[must_use]
-    pub fn from_rules(rules: Vec<Rule>) -> Self {
+    pub(crate) fn from_rules(rules: Vec<Rule>) -> Self {
         Self { rules }
     }
 
     /// Whether a connection to `ip`, reached through the name `host`, is
     /// allowed.
     #[must_use]
-    pub fn allows(&self, host: &str, ip: IpAddr) -> bool {
+    pub(crate) fn allows(&self, host: &str, ip: IpAddr) -> bool {
         if self.rules.is_empty() {
             return !is_metadata(ip);
         }
@@ -145,7 +135,7 @@ impl Policy {
     /// be allowed; a name must match a host pattern, or may resolve into
     /// an allowed range (checked at connect time).
     #[must_use]
-    pub fn allows_host(&self, host: &str) -> bool {
+    pub(crate) fn allows_host(&self, host: &str) -> bool {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         match bare.parse::<IpAddr>() {
             Ok(ip) => self.allows(bare, ip),
@@ -188,12 +178,11 @@ mod tests {
 
     #[test]
     fn rules_allow_ranges_and_names() {
-        let p = Policy::new(&[
-            "10.128.0.0/14".into(),
-            "*.svc.cluster.local".into(),
-            "fd00::/8".into(),
-        ])
-        .unwrap();
+        let p = Policy::from_rules(
+            ["10.128.0.0/14", "*.svc.cluster.local", "fd00::/8"]
+                .map(|r| Rule::parse(r).unwrap())
+                .to_vec(),
+        );
         assert!(p.allows("x", ip("10.129.3.4")));
         assert!(!p.allows("x", ip("10.132.0.1")));
         assert!(p.allows("c.ns.svc.cluster.local", ip("172.30.1.1")));

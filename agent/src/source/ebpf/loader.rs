@@ -78,7 +78,10 @@ const SPECS: &[Spec] = &[
 /// # Errors
 /// No probes in this build, the object does not load, a map is missing, or
 /// a required program fails to load or attach.
-pub fn load(watch: &[String], ring_bytes: u32) -> Result<(Ebpf, Vec<ProbeStatus>), EbpfError> {
+pub(crate) fn load(
+    watch: &[String],
+    ring_bytes: u32,
+) -> Result<(Ebpf, Vec<ProbeStatus>), EbpfError> {
     if !built() {
         return Err(EbpfError::NotBuilt);
     }
@@ -179,7 +182,7 @@ fn fill_maps(ebpf: &mut Ebpf, watch: &[String]) -> Result<(), EbpfError> {
 
 /// A process name as the kernel's `comm`: at most 15 bytes, NUL padded.
 #[must_use]
-pub fn comm_key(name: &str) -> [u8; COMM_LEN] {
+pub(crate) fn comm_key(name: &str) -> [u8; COMM_LEN] {
     let mut k = [0u8; COMM_LEN];
     let b = name.as_bytes();
     let n = b.len().min(COMM_LEN - 1);
