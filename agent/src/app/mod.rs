@@ -144,6 +144,7 @@ pub async fn run(
         max_buf: Limits::MAX_BUF,
     };
     let closed = &metrics.security.connections_closed;
+    let busy = &metrics.security.connections_busy;
     tokio::spawn(serve::serve(
         metrics_listener,
         metrics_router(metrics.clone()),
@@ -152,7 +153,7 @@ pub async fn run(
             ..limits.clone()
         },
         None,
-        Closed::new(closed.clone(), "metrics"),
+        Closed::new(closed.clone(), busy, "metrics"),
         std::future::pending(),
     ));
     let tls = match &sec.tls {
@@ -167,7 +168,7 @@ pub async fn run(
         router,
         limits,
         tls,
-        Closed::new(closed.clone(), "api"),
+        Closed::new(closed.clone(), busy, "api"),
         shutdown,
     )
     .await;
