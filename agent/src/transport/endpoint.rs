@@ -175,7 +175,7 @@ impl Endpoint {
                     Box::pin(self.deliver(c, &item, &shared, &mut timers.post)).await
                 }
                 None => Outcome::Failed {
-                    error: DeliveryError::BadUri(self.uri.to_string()),
+                    error: DeliveryError::Unusable,
                     superseded: false,
                 },
             };
