@@ -95,6 +95,8 @@ fn start_source(
         let opts = ebpf::Options {
             watch: cfg.watch.clone(),
             ring_bytes: cfg.ebpf_ring_bytes,
+            line_budget: cfg.ebpf_line_budget,
+            line_burst: cfg.ebpf_line_burst,
             trust_any: cfg.ebpf_trust_any,
             ignore_pidns: cfg.ebpf_ignore_pidns.clone(),
         };
