@@ -251,24 +251,37 @@ fn a_flood_that_fills_the_ring_is_counted_not_silent() {
     }
     const N: u64 = 20_000;
     // The smallest ring (4 KiB: seven log records) and nobody reading
-    // while the flood runs.
+    // while the flood runs. Log lines stop at three quarters full (the
+    // rest is kept for exits and clock records): counted against the
+    // writer; a line that still finds the ring full is counted by kind.
     let mut probes = load_probes(&["cea-flood"], 4096);
-    let st = fake("cea-flood", &["flood", "--count", &N.to_string()])
-        .status()
+    let child = fake("cea-flood", &["flood", "--count", &N.to_string()])
+        .spawn()
         .unwrap();
-    assert!(st.success());
+    let pid = child.id();
+    assert!(child.wait_with_output().unwrap().status.success());
     let mut read = 0u64;
     probes.drain(|rec| {
         if let Ok(Decoded::Log { .. }) = decode(rec) {
             read += 1;
         }
     });
-    let lost = probes.take_lost()[Kind::LogLine as usize];
-    assert!(lost > 0, "a 4 KiB ring cannot hold {N} lines");
-    // Every write is either in the ring or counted as lost.
-    assert_eq!(read + lost, N, "read {read}, lost {lost}");
-    // The counter is cumulative: a second look reports nothing new.
+    let full = probes.take_lost()[Kind::LogLine as usize];
+    let dropped = probes.take_dropped();
+    let of_flood: Vec<_> = dropped.iter().filter(|d| d.pid == pid).collect();
+    assert_eq!(of_flood.len(), 1, "{dropped:?}");
+    assert_eq!(of_flood[0].over, 0, "no budget here");
+    let refused = of_flood[0].ring_full;
+    assert!(refused > 0, "a 4 KiB ring cannot hold {N} lines");
+    // Every write is either in the ring or counted.
+    assert_eq!(
+        read + refused,
+        N,
+        "read {read}, refused {refused} (of them {full} found the ring full)"
+    );
+    // The counters are cumulative: a second look reports nothing new.
     assert_eq!(probes.take_lost()[Kind::LogLine as usize], 0);
+    assert!(probes.take_dropped().iter().all(|d| d.pid != pid));
 }
 
 /// The offsets of lock-state events received on `/e` that are one of
