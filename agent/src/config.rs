@@ -696,6 +696,7 @@ mod tests {
         assert_eq!(c.source, SourceKind::Auto);
         assert_eq!(c.watch, ["ptp4l", "phc2sys", "ts2phc"]);
         assert_eq!(c.ebpf_ring_bytes, 256 * 1024);
+        assert_eq!((c.ebpf_line_budget, c.ebpf_line_burst), (1000, 200));
     }
 
     #[test]
