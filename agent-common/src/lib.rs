@@ -3,6 +3,9 @@
 //! Every record starts with a [`Header`]; kinds have stable ids that are never
 //! reused. No `bool`, no implicit padding: sizes are asserted below, so the
 //! probe (bpfel) and userspace (x86_64, aarch64) agree byte for byte.
+
+// Not under test: unit tests see the dev-dependencies of the whole package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![no_std]
 
 #[cfg(feature = "user")]

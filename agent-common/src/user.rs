@@ -2,6 +2,9 @@
 //! allocation. Every length is checked: a short or inconsistent record is an
 //! error, never a panic.
 
+// Records are read out of the ring buffer's bytes: that needs unsafe.
+#![allow(unsafe_code)]
+
 use core::mem::size_of;
 
 use crate::{ClockAdjtime, ClockSettime, Header, Kind, LOG_MAX, LogLine, PhcAdjtime, ProcEvent};

@@ -13,7 +13,7 @@ use crate::{emit, header, watched};
 /// A `clock_adjtime` between entry and exit.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct PendingAdj {
+pub(crate) struct PendingAdj {
     pub rec: ClockAdjtime,
     /// The user's `struct __kernel_timex *`, read again at exit.
     pub utx: u64,
@@ -21,7 +21,7 @@ pub struct PendingAdj {
 
 /// Calls in progress, by tid.
 #[map(name = "ADJ_PENDING")]
-pub static ADJ_PENDING: HashMap<u32, PendingAdj> = HashMap::with_max_entries(1024, 0);
+pub(crate) static ADJ_PENDING: HashMap<u32, PendingAdj> = HashMap::with_max_entries(1024, 0);
 
 /// `clock_settime` calls in progress, by tid.
 #[map(name = "SET_PENDING")]
@@ -34,7 +34,7 @@ type TimexHead = [i64; 11];
 
 /// `syscalls/sys_enter_clock_adjtime`: `which_clock` at 16, `utx` at 24.
 #[tracepoint]
-pub fn tp_adj_enter(ctx: TracePointContext) -> u32 {
+pub(crate) fn tp_adj_enter(ctx: TracePointContext) -> u32 {
     match try_adj_enter(&ctx) {
         Ok(v) | Err(v) => v,
     }
@@ -71,7 +71,7 @@ fn try_adj_enter(ctx: &TracePointContext) -> Result<u32, u32> {
 
 /// `syscalls/sys_exit_clock_adjtime`: `ret` (i64) at 16.
 #[tracepoint]
-pub fn tp_adj_exit(ctx: TracePointContext) -> u32 {
+pub(crate) fn tp_adj_exit(ctx: TracePointContext) -> u32 {
     match try_adj_exit(&ctx) {
         Ok(v) | Err(v) => v,
     }
@@ -103,7 +103,7 @@ fn try_adj_exit(ctx: &TracePointContext) -> Result<u32, u32> {
 
 /// `syscalls/sys_enter_clock_settime`: `which_clock` at 16, `tp` at 24.
 #[tracepoint]
-pub fn tp_set_enter(ctx: TracePointContext) -> u32 {
+pub(crate) fn tp_set_enter(ctx: TracePointContext) -> u32 {
     match try_set_enter(&ctx) {
         Ok(v) | Err(v) => v,
     }
@@ -133,7 +133,7 @@ fn try_set_enter(ctx: &TracePointContext) -> Result<u32, u32> {
 
 /// `syscalls/sys_exit_clock_settime`: `ret` at 16.
 #[tracepoint]
-pub fn tp_set_exit(ctx: TracePointContext) -> u32 {
+pub(crate) fn tp_set_exit(ctx: TracePointContext) -> u32 {
     match try_set_exit(&ctx) {
         Ok(v) | Err(v) => v,
     }

@@ -18,7 +18,7 @@ use crate::{budget, emit, header, watched};
 
 /// `syscalls/sys_enter_write`: `fd` u64 at 16, `buf` at 24, `count` at 32.
 #[tracepoint]
-pub fn tp_write(ctx: TracePointContext) -> u32 {
+pub(crate) fn tp_write(ctx: TracePointContext) -> u32 {
     match try_write(&ctx) {
         Ok(v) | Err(v) => v,
     }
@@ -46,7 +46,7 @@ fn try_write(ctx: &TracePointContext) -> Result<u32, u32> {
 /// `syscalls/sys_enter_writev`: `fd` at 16, `vec` at 24, `vlen` at 32. One
 /// record per iovec (up to [`WRITEV_MAX`]), the last flagged [`LOG_LAST`].
 #[tracepoint]
-pub fn tp_writev(ctx: TracePointContext) -> u32 {
+pub(crate) fn tp_writev(ctx: TracePointContext) -> u32 {
     match try_writev(&ctx) {
         Ok(v) | Err(v) => v,
     }
@@ -95,7 +95,7 @@ fn try_writev(ctx: &TracePointContext) -> Result<u32, u32> {
 /// `syscalls/sys_enter_sendto`: `fd` at 16, `buff` at 24, `len` at 32. Only
 /// buffers that start with `<` (a syslog priority) are copied.
 #[tracepoint]
-pub fn tp_sendto(ctx: TracePointContext) -> u32 {
+pub(crate) fn tp_sendto(ctx: TracePointContext) -> u32 {
     match try_sendto(&ctx) {
         Ok(v) | Err(v) => v,
     }

@@ -12,7 +12,7 @@ use crate::clock::ADJ_PENDING;
 use crate::{emit, header, watched};
 
 #[kprobe]
-pub fn kp_ptp_adjtime(ctx: ProbeContext) -> u32 {
+pub(crate) fn kp_ptp_adjtime(ctx: ProbeContext) -> u32 {
     let tx: Option<u64> = ctx.arg(1);
     match tx.map_or(Err(1), |tx| try_phc(tx, VIA_KPROBE)) {
         Ok(v) | Err(v) => v,
@@ -20,7 +20,7 @@ pub fn kp_ptp_adjtime(ctx: ProbeContext) -> u32 {
 }
 
 #[fentry(function = "ptp_clock_adjtime")]
-pub fn fe_ptp_adjtime(ctx: FEntryContext) -> u32 {
+pub(crate) fn fe_ptp_adjtime(ctx: FEntryContext) -> u32 {
     let tx: u64 = ctx.arg(1);
     match try_phc(tx, VIA_FENTRY) {
         Ok(v) | Err(v) => v,

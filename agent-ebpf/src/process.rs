@@ -10,7 +10,7 @@ use crate::{emit, header, watched};
 /// `sched/sched_process_exec`: `pid` (i32) at 12, `old_pid` at 16. Runs after
 /// the new image is in place, so `comm` is the new name.
 #[tracepoint]
-pub fn tp_exec(ctx: TracePointContext) -> u32 {
+pub(crate) fn tp_exec(ctx: TracePointContext) -> u32 {
     match try_exec(&ctx) {
         Ok(v) | Err(v) => v,
     }
@@ -29,7 +29,7 @@ fn try_exec(ctx: &TracePointContext) -> Result<u32, u32> {
 /// leader's exit is reported. The fields are not read (their layout differs
 /// between kernels: 6.1 has no `group_dead`).
 #[tracepoint]
-pub fn tp_exit(_ctx: TracePointContext) -> u32 {
+pub(crate) fn tp_exit(_ctx: TracePointContext) -> u32 {
     match try_exit() {
         Ok(v) | Err(v) => v,
     }

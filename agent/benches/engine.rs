@@ -2,14 +2,19 @@
 //! allocations per line (a counting global allocator). Prints a Markdown
 //! table. `cargo bench -p agent --bench engine` (or `cargo xtask bench`).
 
+// A bench target sees every dependency of the package; it uses few.
+#![allow(unused_crate_dependencies)]
+// The counting allocator implements `GlobalAlloc`, an unsafe trait.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cloud_event_agent::engine::parse::{self, common::prefix};
-use cloud_event_agent::engine::{Engine, Origin, Sink, Thresholds, profiles};
-use cloud_event_agent::event::Event;
-use cloud_event_agent::metrics::PtpMetrics;
+use cloud_event_agent::bench::{
+    Engine, Event, Msg, Origin, ProfileSet, PtpMetrics, Sink, Thresholds, message, parse_config,
+    prefix,
+};
 
 /// Counts every allocation, then defers to the system allocator.
 struct Counting;
@@ -82,10 +87,7 @@ fn parse_all(lines: &[String]) -> usize {
     let mut used = 0;
     for l in lines {
         let p = prefix(l.as_bytes());
-        if !matches!(
-            parse::message(p.process, p.message),
-            Ok(parse::Msg::Other) | Err(_)
-        ) {
+        if !matches!(message(p.process, p.message), Ok(Msg::Other) | Err(_)) {
             used += 1;
         }
     }
@@ -129,8 +131,8 @@ fn main() {
         let sink = Count::default();
         if name.contains("profile") {
             let cfg = include_str!("../../tests/data/ptp4l-slave-sw-ts.cfg");
-            let file = profiles::file::parse("ptp4l.0.config", cfg).expect("config");
-            let set = profiles::ProfileSet::resolve(vec![file], &[], Thresholds::default());
+            let file = parse_config("ptp4l.0.config", cfg).expect("config");
+            let set = ProfileSet::resolve(vec![file], &[], Thresholds::default());
             e.set_profiles(set, &sink);
         }
         let now = Instant::now();

@@ -9,7 +9,7 @@ use axum::http::Uri;
 use clap::{Parser, ValueEnum};
 
 mod security;
-pub use security::{AuthSettings, SA_DIR, Security, SecurityArgs};
+pub(crate) use security::{AuthSettings, Security, SecurityArgs};
 
 /// sysexits.h EX_USAGE: the exit code for invalid configuration.
 pub const EX_USAGE: i32 = 64;

@@ -18,7 +18,7 @@ use crate::engine::{EngineHandle, Snapshot};
 use crate::event::{Event, EventKind};
 use crate::transport::{Dispatcher, Outgoing};
 
-pub struct Current {
+pub(crate) struct Current {
     engine: EngineHandle,
     dispatcher: Arc<Dispatcher>,
     /// The last event per kind published through [`Current::publish`].
@@ -27,7 +27,7 @@ pub struct Current {
 
 impl Current {
     #[must_use]
-    pub fn new(engine: EngineHandle, dispatcher: Arc<Dispatcher>) -> Arc<Self> {
+    pub(crate) fn new(engine: EngineHandle, dispatcher: Arc<Dispatcher>) -> Arc<Self> {
         Arc::new(Self {
             engine,
             dispatcher,
@@ -37,7 +37,7 @@ impl Current {
 
     /// Publishes an event that does not come from the engine (to every
     /// subscriber and tap) and keeps it as its kind's state.
-    pub fn publish(&self, event: Event) {
+    pub(crate) fn publish(&self, event: Event) {
         if let Some(out) = self.dispatcher.publish_kept(event) {
             self.external[out.kind().index()].store(Some(out));
         }
@@ -45,14 +45,14 @@ impl Current {
 
     /// The state of `kind`, `None` when nothing is known.
     #[must_use]
-    pub fn get(&self, kind: EventKind) -> Option<Event> {
+    pub(crate) fn get(&self, kind: EventKind) -> Option<Event> {
         self.read(kind).ok()
     }
 
     /// [`Current::get`], or the placeholder (`ptp-not-set` before any PTP
     /// data, `event-not-found` when this kind has none).
     #[must_use]
-    pub fn or_placeholder(&self, kind: EventKind) -> Event {
+    pub(crate) fn or_placeholder(&self, kind: EventKind) -> Event {
         self.read(kind).unwrap_or_else(|snap| {
             Event::new(
                 kind,
@@ -63,7 +63,7 @@ impl Current {
 
     /// The node's name.
     #[must_use]
-    pub fn node(&self) -> &str {
+    pub(crate) fn node(&self) -> &str {
         self.dispatcher.node()
     }
 

@@ -1,10 +1,12 @@
 //! Wiring only: flags -> tracing -> app -> SIGTERM -> drain.
 
+// The library uses the dependencies; this binary only wires it.
+#![allow(unused_crate_dependencies)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
-use cloud_event_agent::config::{Args, EX_USAGE, LogFormat, anchor_compatible_args};
-use tracing_subscriber::EnvFilter;
+use cloud_event_agent::{Args, EX_USAGE, anchor_compatible_args, init_tracing, shutdown_signal};
 
 fn main() -> ExitCode {
     // The operator's sidecar template passes the anchor's flags: those that
@@ -40,7 +42,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(cloud_event_agent::app::run(cfg, shutdown_signal())) {
+    match rt.block_on(cloud_event_agent::run(cfg, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "cloud-event-agent failed");
@@ -51,50 +53,4 @@ fn main() -> ExitCode {
 
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter = std::env::var("LOG_LEVEL")
-        .ok()
-        .and_then(|l| EnvFilter::try_new(logrus_level(&l)).ok())
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    // Colour codes only for a person at a terminal: piped or collected
-    // logs stay plain (and NO_COLOR turns colour off everywhere).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Plain => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-}
-
-/// `LOG_LEVEL` as the anchor reads it (logrus names) or a tracing filter.
-fn logrus_level(level: &str) -> &str {
-    match level.trim() {
-        "panic" | "fatal" | "PANIC" | "FATAL" => "error",
-        "warning" | "WARNING" => "warn",
-        other => other,
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
-            }
-        }
-        _ => std::future::pending::<()>().await,
-    }
-    tracing::info!("shutdown requested");
 }

@@ -49,7 +49,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 ///
 /// # Errors
 /// Unreadable, not PEM, or no certificate in it.
-pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = |source| TlsError::Pem {
         path: path.to_owned(),
         source,
@@ -68,7 +68,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 ///
 /// # Errors
 /// Unreadable or no key in it.
-pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|source| TlsError::Pem {
         path: path.to_owned(),
         source,
@@ -79,7 +79,7 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 ///
 /// # Errors
 /// As [`load_certs`], or a certificate that is not a usable CA.
-pub fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+pub(crate) fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     for c in load_certs(path)? {
         roots.add(c).map_err(|source| TlsError::Rustls {
@@ -165,7 +165,7 @@ impl ServerFiles {
 
 /// Who the client proved to be at the TLS layer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum PeerIdentity {
+pub(crate) enum PeerIdentity {
     #[default]
     None,
     /// A client certificate verified against the client CA.
@@ -174,7 +174,7 @@ pub enum PeerIdentity {
 
 /// Accepts TLS connections with the current server config.
 #[derive(Clone)]
-pub struct TlsAcceptor {
+pub(crate) struct TlsAcceptor {
     config: Arc<ArcSwap<ServerConfig>>,
 }
 
@@ -183,7 +183,7 @@ impl TlsAcceptor {
     ///
     /// # Errors
     /// The files do not make a server config now.
-    pub fn start(files: ServerFiles, every: Duration) -> Result<Self, TlsError> {
+    pub(crate) fn start(files: ServerFiles, every: Duration) -> Result<Self, TlsError> {
         let config = Arc::new(ArcSwap::from_pointee(files.build()?));
         info!(cert = %files.cert.display(), mtls = files.client_ca.is_some(), "TLS on the REST API");
         tokio::spawn(watch(files, config.clone(), every));
@@ -194,7 +194,7 @@ impl TlsAcceptor {
     ///
     /// # Errors
     /// The handshake failed (no or a bad client certificate, not TLS).
-    pub async fn accept<S>(
+    pub(crate) async fn accept<S>(
         &self,
         stream: S,
     ) -> std::io::Result<(tokio_rustls::server::TlsStream<S>, PeerIdentity)>
@@ -257,7 +257,7 @@ pub struct ClientFiles {
 ///
 /// # Errors
 /// A file cannot be read or does not hold what it should.
-pub fn client_config(files: &ClientFiles) -> Result<Arc<ClientConfig>, TlsError> {
+pub(crate) fn client_config(files: &ClientFiles) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for ca in &files.ca {
@@ -291,7 +291,7 @@ pub fn client_config(files: &ClientFiles) -> Result<Arc<ClientConfig>, TlsError>
 ///
 /// # Errors
 /// `host` is neither a DNS name nor an IP address.
-pub fn server_name(host: &str) -> Result<ServerName<'static>, std::io::Error> {
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, std::io::Error> {
     ServerName::try_from(host.to_owned())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
 }

@@ -24,6 +24,9 @@
 //! With the `amqp` feature, [`amqp`] receives at resource addresses over
 //! AMQP 1.0 and answers status requests, as v1-era consumers did.
 
+// Not under test: unit tests see the dev-dependencies of the whole package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 #[cfg(feature = "amqp")]
 pub mod amqp;
 // The README's example compiles.

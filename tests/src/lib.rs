@@ -6,6 +6,7 @@
 
 pub mod broker;
 pub mod chain;
+pub mod cpu;
 pub mod examples;
 pub mod http;
 pub mod kube;
@@ -188,6 +189,9 @@ impl Agent {
         }
         if let Some(n) = self.nofile {
             use std::os::unix::process::CommandExt;
+            // pre_exec is unsafe by contract: the closure runs between fork
+            // and exec.
+            #[allow(unsafe_code)]
             // SAFETY: setrlimit is async-signal-safe; nothing else runs
             // between fork and exec here.
             unsafe {

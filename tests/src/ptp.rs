@@ -1,4 +1,4 @@
-//! Root-only helpers for tests with real linuxptp (LAB.md §3): network
+//! Root-only helpers for tests with real linuxptp: network
 //! namespaces joined by a veth pair, and ptp4l processes, all cleaned up on
 //! drop.
 //!
@@ -21,8 +21,7 @@ pub const NOCAP: &[&str] = &[
 /// Effective uid 0.
 #[must_use]
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 /// Root, and the tools these tests need.
@@ -147,7 +146,7 @@ domainNumber 0\nlogAnnounceInterval 0\nlogSyncInterval -3\nlogMinDelayReqInterva
 summary_interval -3\n";
 
 /// Writes `ptp4l.0.config` (master) and `ptp4l.1.config` (slave) into `dir`
-/// as LAB.md §3 shows: the slave runs its servo (free_running 0) and the
+/// without touching the clock: the slave runs its servo (free_running 0) and the
 /// NOCAP wrapper keeps it from changing the clock.
 pub fn write_configs(dir: &Path, pair: &NetnsPair) -> (std::path::PathBuf, std::path::PathBuf) {
     let m = dir.join("ptp4l.0.config");

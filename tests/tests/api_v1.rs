@@ -1,11 +1,11 @@
-//! The legacy REST API v1 (anchor §1.3, §2.5, §2.7) against the real binary:
+//! The legacy REST API v1 of cloud-event-proxy against the real binary:
 //! v1 keys and codes, the empty-body endpoint check, create/event, the status
 //! ping, CurrentState (specversion 0.3), and bad input (400 with the
 //! anchor's `error` message inside a problem+json body).
 
 #![allow(
     clippy::unwrap_used,
-    reason = "integration tests panic with a location (STYLE.md)"
+    reason = "integration tests panic with a location"
 )]
 
 use std::time::Duration;

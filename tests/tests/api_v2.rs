@@ -1,11 +1,11 @@
 //! The REST API v2 against the real binary and real consumer processes:
-//! O-RAN conformance TC5.3.1-5.3.6 (anchor §1.2), the rest-api cases of §7.2,
+//! O-RAN conformance TC5.3.1-5.3.6, the anchor's rest-api cases,
 //! and every bad input (status, problem+json naming the problem, nothing
 //! stored).
 
 #![allow(
     clippy::unwrap_used,
-    reason = "integration tests panic with a location (STYLE.md)"
+    reason = "integration tests panic with a location"
 )]
 
 mod api_common;
@@ -23,7 +23,7 @@ fn uri_location(a: &Agent, id: &str) -> String {
     )
 }
 
-/// The §2.6 placeholder for `source`/`type`, as the initial notification.
+/// The placeholder for `source`/`type`, as the initial notification.
 fn assert_placeholder(a: &Agent, ev: &Value, source: &str, ty: &str) {
     let keys: Vec<&str> = ev.as_object().unwrap().keys().map(String::as_str).collect();
     let mut want = vec!["data", "id", "source", "specversion", "time", "type"];
@@ -247,7 +247,7 @@ fn tc5_3_6_current_state_needs_no_subscription_and_404s_without_data() {
         );
         assert_eq!(p["ResourceAddress"], a.address(k));
     }
-    // Negative cases (§7.2): unknown resources.
+    // Negative cases: unknown resources.
     for bad in [
         "/cluster/node/other-node/sync/ptp-status/lock-state",
         &a.address("/sync"),
@@ -647,7 +647,7 @@ fn health_and_openapi() {
 
 #[test]
 fn placeholders_of_single_value_kinds() {
-    // sync-state has no metric; clock class only the metric (§2.6).
+    // sync-state has no metric; clock class only the metric.
     let a = Agent::start(&[]);
     let c = Consumer::start();
     subscribed(&a, &a.address("/sync/sync-status"), &c.endpoint("/s"));

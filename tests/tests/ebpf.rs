@@ -8,7 +8,7 @@
 
 #![allow(
     clippy::unwrap_used,
-    reason = "integration tests panic with a location (STYLE.md)"
+    reason = "integration tests panic with a location"
 )]
 
 use std::process::{Command, Stdio};
@@ -17,7 +17,7 @@ use std::time::Duration;
 use agent_common::{Decoded, Kind, decode};
 use agent_tests::ptp::{self, ChildGuard, NetnsPair};
 use agent_tests::{Agent, Consumer, request, sample, wait_for, workspace_bin};
-use cloud_event_agent::source::ebpf::{Options, Probes, loader};
+use cloud_event_agent::probes::{Options, Probes, built};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -30,7 +30,7 @@ fn gate(test: &str) -> bool {
     }
     let why = if !ptp::is_root() {
         "not root"
-    } else if !loader::built() {
+    } else if !built() {
         "the probes were not built (AYA_BUILD_SKIP or no bpf-linker)"
     } else if let Err(e) = ptp::can_run_ptp4l() {
         return skip(test, &e);
@@ -206,16 +206,10 @@ fn the_loading_process_itself_is_ignored() {
     // A thread of this process takes the watched name and writes to stderr.
     std::thread::spawn(|| {
         let name = std::ffi::CString::new("cea-self").unwrap();
-        // SAFETY: PR_SET_NAME reads a NUL-terminated string; `name` lives
-        // through the call.
-        assert_eq!(
-            unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) },
-            0
-        );
+        nix::sys::prctl::set_name(&name).unwrap();
         // write(2) itself: the test harness captures eprintln!.
         let msg = b"written by the process that loaded the probes\n";
-        // SAFETY: writes `msg.len()` bytes from a live buffer to fd 2.
-        let n = unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+        let n = nix::unistd::write(std::io::stderr(), msg).unwrap();
         assert!(n > 0);
     })
     .join()

@@ -9,7 +9,7 @@
 
 #![allow(
     clippy::unwrap_used,
-    reason = "integration tests panic with a location (STYLE.md)"
+    reason = "integration tests panic with a location"
 )]
 
 use std::path::Path;
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use agent_tests::ptp::{self, ChildGuard, NetnsPair, TIMING, spawn_ptp4l_args};
 use agent_tests::{Agent, Consumer, wait_for};
-use cloud_event_agent::source::ebpf::loader;
+use cloud_event_agent::probes::built;
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(90);
@@ -32,7 +32,7 @@ fn gate(test: &str) -> bool {
     }
     let why = if !ptp::is_root() {
         "not root".to_owned()
-    } else if !loader::built() {
+    } else if !built() {
         "the probes were not built (AYA_BUILD_SKIP or no bpf-linker)".to_owned()
     } else if let Err(e) = ptp::can_run_ptp4l() {
         e

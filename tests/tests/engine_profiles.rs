@@ -1,12 +1,12 @@
 //! The engine through the built binary: profiles and thresholds read from
 //! `--ptp-config-dir` and `--ptp-profiles` and re-read when they change,
 //! bad files counted and logged once, every `openshift_ptp_*` family of
-//! anchor §5.1 exported, stale series gone with their config, and
+//! anchor exported, stale series gone with their config, and
 //! CurrentState composed over several instances.
 
 #![allow(
     clippy::unwrap_used,
-    reason = "integration tests panic with a location (STYLE.md)"
+    reason = "integration tests panic with a location"
 )]
 
 mod api_common;
@@ -75,7 +75,7 @@ fn profiles_thresholds_reload_and_stale_series() {
     assert_eq!(log.matches("ptp-profiles.json:2").count(), 1, "{log}");
 }
 
-/// Every family of §5.1 appears once its lines have been seen.
+/// Every family of appears once its lines have been seen.
 #[test]
 fn every_anchor_metric_family_is_exported() {
     let a = Agent::start(&[]);

@@ -1,5 +1,5 @@
 //! Real linuxptp (root): ptp4l master and slave in two network namespaces
-//! (LAB.md §3: software timestamps, the slave without CAP_SYS_TIME so the
+//! (software timestamps, the slave without CAP_SYS_TIME so the
 //! clock is never touched), the slave's output piped into the agent's log
 //! socket as the linuxptp-daemon does (its `message_tag`, then
 //! `PTP_PROCESS_STATUS:0` when the process exits). A consumer sees LOCKED,
@@ -8,7 +8,7 @@
 
 #![allow(
     clippy::unwrap_used,
-    reason = "integration tests panic with a location (STYLE.md)"
+    reason = "integration tests panic with a location"
 )]
 
 use std::io::{BufRead, BufReader};

@@ -1,9 +1,9 @@
 //! The subscription store through the real binary: durability across
-//! `kill -9`, corrupt files, the anchor's files (§4.1).
+//! `kill -9`, corrupt files, the anchor's files.
 
 #![allow(
     clippy::unwrap_used,
-    reason = "integration tests panic with a location (STYLE.md)"
+    reason = "integration tests panic with a location"
 )]
 
 mod api_common;

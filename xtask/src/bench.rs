@@ -5,7 +5,7 @@ use std::ffi::OsString;
 
 use crate::{cargo, setup, status, toolchain};
 
-pub fn bench() -> anyhow::Result<()> {
+pub(crate) fn bench() -> anyhow::Result<()> {
     // The probes need the BPF toolchain; without it (not root) the agent
     // builds without them and the eBPF bench is left out.
     let root = setup::is_root();
@@ -16,6 +16,7 @@ pub fn bench() -> anyhow::Result<()> {
             .args(["build", "--release", "-q", "--workspace", "--bins"])
             .env("PATH", &path),
     )?;
+    machine("before");
     println!("## Delivery (real HTTP consumers in other processes)\n");
     run_bin("bench-delivery", &path)?;
     status(
@@ -39,7 +40,23 @@ pub fn bench() -> anyhow::Result<()> {
     } else {
         eprintln!("xtask: not root: eBPF bench left out");
     }
+    machine("after");
     Ok(())
+}
+
+/// The machine the figures came from and how busy it was: a figure taken
+/// beside a compiler is not a figure of the agent.
+fn machine(when: &str) {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let load = read("/proc/loadavg");
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    let kernel = read("/proc/sys/kernel/osrelease");
+    let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    println!(
+        "\n_Machine {when} the benches: {cpus} CPUs, kernel {}, load average {} (1, 5, 15 min)._\n",
+        kernel.trim(),
+        load.join(" / ")
+    );
 }
 
 fn run_bin(name: &str, path: &OsString) -> anyhow::Result<()> {

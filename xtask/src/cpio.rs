@@ -3,13 +3,13 @@
 use std::io::Write;
 
 /// Appends entries to an in-memory newc archive.
-pub struct Cpio {
+pub(crate) struct Cpio {
     out: Vec<u8>,
     ino: u32,
 }
 
 impl Cpio {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             out: Vec::new(),
             ino: 1,
@@ -49,19 +49,19 @@ impl Cpio {
         }
     }
 
-    pub fn dir(&mut self, name: &str) {
+    pub(crate) fn dir(&mut self, name: &str) {
         self.entry(name, 0o040_755, &[]);
     }
 
-    pub fn file(&mut self, name: &str, mode: u32, data: &[u8]) {
+    pub(crate) fn file(&mut self, name: &str, mode: u32, data: &[u8]) {
         self.entry(name, 0o100_000 | mode, data);
     }
 
-    pub fn symlink(&mut self, name: &str, target: &str) {
+    pub(crate) fn symlink(&mut self, name: &str, target: &str) {
         self.entry(name, 0o120_777, target.as_bytes());
     }
 
-    pub fn finish(mut self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
         self.entry("TRAILER!!!", 0, &[]);
         self.out
     }

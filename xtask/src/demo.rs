@@ -112,7 +112,7 @@ fn ptp4l(ns: &str, cfg: &Path, log: &Path, name: &'static str) -> anyhow::Result
 ///
 /// # Errors
 /// Not root, set-up fails, or a process cannot start.
-pub fn demo(seconds: u64) -> anyhow::Result<()> {
+pub(crate) fn demo(seconds: u64) -> anyhow::Result<()> {
     if !setup::is_root() {
         bail!("the demo needs root (network namespaces, eBPF)");
     }

@@ -1,5 +1,7 @@
 //! `cargo xtask <command>`: build, run, test, bench.
 
+#![warn(unused_crate_dependencies)]
+
 mod bench;
 mod cpio;
 mod demo;

@@ -10,7 +10,7 @@ use crate::status;
 /// Debian packages the test suite runs for real (linuxptp daemons, network
 /// namespaces, the AMQP 1.0 brokers: the Qpid Proton example broker and
 /// RabbitMQ, whose AMQP 1.0 plugin the tests enable in their own config).
-pub const TEST_PACKAGES: &[&str] = &[
+pub(crate) const TEST_PACKAGES: &[&str] = &[
     "linuxptp",
     "iproute2",
     "python3-qpid-proton",
@@ -26,7 +26,7 @@ fn installed(pkg: &str) -> bool {
 }
 
 /// Effective uid 0, read from /proc (no libc call needed).
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
             .find_map(|l| l.strip_prefix("Uid:"))
@@ -39,7 +39,7 @@ pub fn is_root() -> bool {
 ///
 /// # Errors
 /// apt-get fails, or packages are missing and we are not root.
-pub fn ensure_packages(pkgs: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn ensure_packages(pkgs: &[&str]) -> anyhow::Result<()> {
     let missing: Vec<&str> = pkgs.iter().copied().filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
@@ -62,7 +62,7 @@ pub fn ensure_packages(pkgs: &[&str]) -> anyhow::Result<()> {
 }
 
 /// The manifest validator `tests/tests/deploy.rs` runs, from PyPI, pinned.
-pub const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+pub(crate) const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
 
 /// A Python virtual environment with [`KUBERNETES_VALIDATE`] (it brings
 /// `jsonschema` and `PyYAML`, which the custom-resource check uses), made
@@ -72,7 +72,7 @@ pub const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
 ///
 /// # Errors
 /// No Python with `venv`, or pip fails.
-pub fn ensure_kubernetes_validate() -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn ensure_kubernetes_validate() -> anyhow::Result<std::path::PathBuf> {
     let venv = crate::toolchain::cache_dir().join("kubernetes-validate");
     let bin = venv.join("bin");
     let marker = venv.join(".installed");

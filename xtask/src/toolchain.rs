@@ -16,12 +16,12 @@ use crate::{cargo, status};
 const BPF_LINKER: &str = "bpf-linker@0.13.0";
 
 /// The nightly used for the probes (`CEA_BPF_TOOLCHAIN`, default `nightly`).
-pub fn nightly() -> String {
+pub(crate) fn nightly() -> String {
     std::env::var("CEA_BPF_TOOLCHAIN").unwrap_or_else(|_| "nightly".into())
 }
 
 /// Our cache directory.
-pub fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
@@ -49,7 +49,7 @@ fn field<'a>(vv: &'a str, key: &str) -> Option<&'a str> {
 ///
 /// # Errors
 /// rustup or the bpf-linker build fails.
-pub fn ensure() -> anyhow::Result<PathBuf> {
+pub(crate) fn ensure() -> anyhow::Result<PathBuf> {
     let tc = nightly();
     if rustc_vv(&tc).is_none() {
         eprintln!("xtask: installing the {tc} toolchain");
@@ -123,7 +123,7 @@ pub fn ensure() -> anyhow::Result<PathBuf> {
 ///
 /// # Errors
 /// As [`ensure`], as root.
-pub fn path_or_plain(root: bool, left_out: &str) -> anyhow::Result<std::ffi::OsString> {
+pub(crate) fn path_or_plain(root: bool, left_out: &str) -> anyhow::Result<std::ffi::OsString> {
     match ensure() {
         Ok(bin) => Ok(path_with(&bin)),
         Err(e) if !root => {
@@ -135,7 +135,7 @@ pub fn path_or_plain(root: bool, left_out: &str) -> anyhow::Result<std::ffi::OsS
 }
 
 /// `PATH` with `dir` first.
-pub fn path_with(dir: &Path) -> std::ffi::OsString {
+pub(crate) fn path_with(dir: &Path) -> std::ffi::OsString {
     let mut parts = vec![dir.to_path_buf()];
     if let Some(p) = std::env::var_os("PATH") {
         parts.extend(std::env::split_paths(&p));

@@ -19,7 +19,7 @@ use crate::cpio::Cpio;
 use crate::{setup, status, toolchain};
 
 /// Packages the VM test runs.
-pub const VM_PACKAGES: &[&str] = &["qemu-system-x86", "busybox-static", "linuxptp"];
+pub(crate) const VM_PACKAGES: &[&str] = &["qemu-system-x86", "busybox-static", "linuxptp"];
 
 /// Longest a VM run may take (TCG boots in seconds; the agent loads its
 /// probes in some more).
@@ -203,7 +203,7 @@ fn initramfs(agent: &Path, k: &Kernel, tmp: &Path) -> anyhow::Result<Vec<u8>> {
 /// # Errors
 /// Set-up fails, the guest does not report, or the probes did not see the
 /// PHC adjustments.
-pub fn vm_test() -> anyhow::Result<()> {
+pub(crate) fn vm_test() -> anyhow::Result<()> {
     setup::ensure_packages(VM_PACKAGES)?;
     let bin = toolchain::ensure()?;
     status(

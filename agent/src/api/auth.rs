@@ -16,7 +16,7 @@ use super::problem::Problem;
 use crate::auth::{Authenticator, MAX_TOKEN, Verdict};
 
 /// Wraps `router` in the policy.
-pub fn layer(router: axum::Router, auth: Arc<Authenticator>) -> axum::Router {
+pub(crate) fn layer(router: axum::Router, auth: Arc<Authenticator>) -> axum::Router {
     router.layer(axum::middleware::from_fn_with_state(auth, guard))
 }
 

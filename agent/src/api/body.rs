@@ -1,4 +1,4 @@
-//! Request bodies: size limit, JSON, the `SubscriptionInfo` fields (§1.1).
+//! Request bodies: size limit, JSON, the `SubscriptionInfo` fields.
 //! Unknown keys are ignored; keys match case-insensitively, as Go's
 //! `encoding/json` does; `SubscriptionId` and `UriLocation` are ignored
 //! (O-RAN: "shall ignore").
@@ -17,7 +17,7 @@ use crate::transport::policy::Policy;
 
 /// The fields of a `SubscriptionInfo` request that we use.
 #[derive(Debug, PartialEq, Eq)]
-pub struct InfoRequest {
+pub(super) struct InfoRequest {
     pub resource: String,
     /// `None` when absent, `null` or empty.
     pub endpoint: Option<String>,
@@ -34,13 +34,13 @@ fn too_large(limit: usize) -> Problem {
 }
 
 /// How long a client may take to send its body once its head arrived.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// At most this much of a refused body is read and thrown away while and
 /// after the answer goes out (lingering close): a client that writes its
 /// whole body before reading (Python's `http.client`) then reads its 413 or
 /// 415 instead of a broken pipe. Past it the connection is closed.
-pub const DRAIN_LIMIT: u64 = 1 << 20;
+pub(super) const DRAIN_LIMIT: u64 = 1 << 20;
 
 /// Whether `headers` declare a JSON body: `application/json` or a
 /// `+json` type (`application/cloudevents+json`), any parameters.
@@ -79,7 +79,7 @@ fn unsupported_type(headers: &HeaderMap) -> Problem {
 ///
 /// # Errors
 /// 415 not JSON, 413 over the limit, 408 too slow, 400 unreadable.
-pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
+pub(super) async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -175,7 +175,7 @@ fn string_field(obj: &Map<String, Value>, name: &'static str) -> Result<Option<S
 
 /// 400 naming a mandatory field that is missing or empty.
 #[must_use]
-pub fn missing(name: &'static str) -> Problem {
+pub(super) fn missing(name: &'static str) -> Problem {
     Problem::bad_request(
         "missing-field",
         "Missing mandatory field",
@@ -186,21 +186,21 @@ pub fn missing(name: &'static str) -> Problem {
 
 /// The keys of one API version's subscription object, and the resource key
 /// of the other version (to say so when a client mixes them up).
-pub struct Keys {
+pub(super) struct Keys {
     pub resource: &'static str,
     pub endpoint: &'static str,
     pub other_resource: &'static str,
     pub other_api: &'static str,
 }
 
-pub const V2_KEYS: Keys = Keys {
+pub(super) const V2_KEYS: Keys = Keys {
     resource: "ResourceAddress",
     endpoint: "EndpointUri",
     other_resource: "resource",
     other_api: "v1",
 };
 
-pub const V1_KEYS: Keys = Keys {
+pub(super) const V1_KEYS: Keys = Keys {
     resource: "resource",
     endpoint: "endpointUri",
     other_resource: "ResourceAddress",
@@ -212,7 +212,7 @@ pub const V1_KEYS: Keys = Keys {
 /// # Errors
 /// 400: not JSON, not an object, `ResourceAddress` missing, a field of the
 /// wrong type.
-pub fn parse_info(bytes: &[u8]) -> Result<InfoRequest, Problem> {
+pub(super) fn parse_info(bytes: &[u8]) -> Result<InfoRequest, Problem> {
     parse_info_as(bytes, &V2_KEYS)
 }
 
@@ -220,7 +220,7 @@ pub fn parse_info(bytes: &[u8]) -> Result<InfoRequest, Problem> {
 ///
 /// # Errors
 /// As [`parse_info`]; a body with the other version's resource key says so.
-pub fn parse_info_as(bytes: &[u8], keys: &Keys) -> Result<InfoRequest, Problem> {
+pub(super) fn parse_info_as(bytes: &[u8], keys: &Keys) -> Result<InfoRequest, Problem> {
     let v: Value = serde_json::from_slice(bytes).map_err(|e| {
         Problem::bad_request(
             "invalid-json",
@@ -264,7 +264,7 @@ pub fn parse_info_as(bytes: &[u8], keys: &Keys) -> Result<InfoRequest, Problem> 
 ///
 /// # Errors
 /// 400 naming `EndpointUri` and what is wrong with it.
-pub fn check_endpoint(endpoint: &str, policy: &Policy) -> Result<(), Problem> {
+pub(super) fn check_endpoint(endpoint: &str, policy: &Policy) -> Result<(), Problem> {
     let bad = |why: String| {
         Problem::bad_request(
             "invalid-field",
@@ -300,7 +300,7 @@ pub fn check_endpoint(endpoint: &str, policy: &Policy) -> Result<(), Problem> {
 ///
 /// # Errors
 /// What the API would have said.
-pub fn check_stored(
+pub(crate) fn check_stored(
     node: &str,
     policy: &Policy,
     resource: &str,

@@ -4,13 +4,13 @@
 //! the notifier, and map the outcome to a status code; every error is a
 //! problem+json body ([`problem::Problem`]).
 
-pub mod auth;
+pub(crate) mod auth;
 mod body;
-pub mod notify;
+pub(crate) mod notify;
 mod path;
-pub mod problem;
-pub mod schemas;
-pub mod serve;
+pub(crate) mod problem;
+pub(crate) mod schemas;
+pub(crate) mod serve;
 mod transport;
 mod v1;
 mod v2;
@@ -25,21 +25,21 @@ use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
 use crate::store::{Publishers, Store};
 use crate::transport::Dispatcher;
-pub use body::check_stored;
+pub(crate) use body::check_stored;
 use problem::Problem;
 
 /// Path of the v2 API.
-pub const API_V2: &str = "/api/ocloudNotifications/v2";
+pub(crate) const API_V2: &str = "/api/ocloudNotifications/v2";
 
 /// Path of the legacy v1 API.
-pub const API_V1: &str = "/api/ocloudNotifications/v1";
+pub(crate) const API_V1: &str = "/api/ocloudNotifications/v1";
 
 /// The committed OpenAPI 3 document of the API.
-pub const OPENAPI: &str = include_str!("openapi.json");
+pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
 /// Everything a handler may touch.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub node: Arc<str>,
     /// `http://host:port` of this publisher, for `UriLocation`.
     pub public_base: Arc<str>,
@@ -55,7 +55,7 @@ pub struct AppState {
     pub source: crate::source::StatusHandle,
 }
 
-/// Metric handles of the error paths, resolved once (§5.2 labels).
+/// Metric handles of the error paths, resolved once.
 struct Counters {
     sub_failed_create: IntGauge,
     sub_failed_delete: IntGauge,
@@ -75,7 +75,7 @@ struct Ctx {
 /// `/health` and the root `/health` answer in every case: ptp-operator's
 /// daemon container waits for the former before it starts linuxptp.
 #[derive(Clone, Copy, Debug)]
-pub struct Serve {
+pub(crate) struct Serve {
     pub v1: bool,
     pub v2: bool,
 }
@@ -88,12 +88,13 @@ impl Ctx {
 }
 
 /// The whole API router, both versions.
-pub fn router(state: AppState) -> Router {
+#[cfg(test)]
+pub(crate) fn router(state: AppState) -> Router {
     router_with(state, Serve { v1: true, v2: true })
 }
 
 /// The API router serving the versions in `serve`.
-pub fn router_with(state: AppState, serve: Serve) -> Router {
+pub(crate) fn router_with(state: AppState, serve: Serve) -> Router {
     let api = &state.metrics.api;
     let m = Counters {
         sub_failed_create: api.subscriptions.with_label_values(&["failed to create"]),

@@ -14,7 +14,11 @@ use crate::event::EventKind;
 /// # Errors
 /// 400 "unreachable"; why is logged, not answered (the API must not serve
 /// as a port scanner).
-pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Result<(), Problem> {
+pub(crate) async fn initial(
+    st: &AppState,
+    kinds: &[EventKind],
+    endpoint: &str,
+) -> Result<(), Problem> {
     for &kind in kinds {
         let body = Bytes::from(st.current.or_placeholder(kind).to_v2_json());
         probe(st, endpoint, body, "EndpointUri").await?;
@@ -28,7 +32,7 @@ pub async fn initial(st: &AppState, kinds: &[EventKind], endpoint: &str) -> Resu
 /// 400 `endpoint-rejected` naming `field`, with the same detail whatever
 /// the endpoint did (refused, timed out, answered 405): the reason goes to
 /// the log only.
-pub async fn probe(
+pub(crate) async fn probe(
     st: &AppState,
     endpoint: &str,
     body: Bytes,

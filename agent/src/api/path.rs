@@ -11,7 +11,7 @@ use super::problem::Problem;
 /// # Errors
 /// It decodes to bytes that are not UTF-8, or to control characters or
 /// whitespace, which no resource address has.
-pub fn resource(raw: &str) -> Result<String, Problem> {
+pub(super) fn resource(raw: &str) -> Result<String, Problem> {
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| invalid(raw, "it decodes to bytes that are not UTF-8"))?;

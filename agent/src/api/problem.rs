@@ -8,16 +8,16 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Prefix of every problem `type`: a stable, non-dereferenceable URI.
-pub const TYPE_PREFIX: &str = "urn:cloud-event-agent:problem:";
+pub(crate) const TYPE_PREFIX: &str = "urn:cloud-event-agent:problem:";
 
 /// One problem: `type`, `title`, `status`, `detail`, and extension members
 /// (`field` names the offending request field). Boxed: it travels in
 /// `Result`s on every request path.
 #[derive(Debug, Clone)]
-pub struct Problem(Box<Details>);
+pub(crate) struct Problem(Box<Details>);
 
 #[derive(Debug, Clone)]
-pub struct Details {
+pub(crate) struct Details {
     pub status: StatusCode,
     /// Last part of the `type` URI, e.g. `missing-field`.
     pub kind: &'static str,
@@ -44,7 +44,7 @@ struct Body<'a> {
 
 impl Problem {
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         status: StatusCode,
         kind: &'static str,
         title: &'static str,
@@ -62,12 +62,12 @@ impl Problem {
     }
 
     #[must_use]
-    pub fn bad_request(kind: &'static str, title: &'static str, detail: String) -> Self {
+    pub(crate) fn bad_request(kind: &'static str, title: &'static str, detail: String) -> Self {
         Self::new(StatusCode::BAD_REQUEST, kind, title, detail)
     }
 
     #[must_use]
-    pub fn not_found(kind: &'static str, title: &'static str, detail: String) -> Self {
+    pub(crate) fn not_found(kind: &'static str, title: &'static str, detail: String) -> Self {
         Self::new(StatusCode::NOT_FOUND, kind, title, detail)
     }
 
@@ -75,7 +75,7 @@ impl Problem {
     /// names files) goes to the log; the body says only what failed, so no
     /// path or OS error reaches an API client.
     #[must_use]
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::warn!(error = %detail, "request failed inside the agent");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -86,13 +86,13 @@ impl Problem {
     }
 
     #[must_use]
-    pub fn field(mut self, name: &'static str) -> Self {
+    pub(crate) fn field(mut self, name: &'static str) -> Self {
         self.0.field = Some(name);
         self
     }
 
     #[must_use]
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+    pub(crate) fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.0.extra.insert(key.to_owned(), value.into());
         self
     }
@@ -100,20 +100,20 @@ impl Problem {
     /// The same problem under another status (v1 answers 400 where v2
     /// says 404 or 409).
     #[must_use]
-    pub fn with_status(mut self, status: StatusCode) -> Self {
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
         self.0.status = status;
         self
     }
 
     #[must_use]
-    pub fn location(mut self, uri: String) -> Self {
+    pub(crate) fn location(mut self, uri: String) -> Self {
         self.0.location = Some(uri);
         self
     }
 
     /// The JSON body.
     #[must_use]
-    pub fn body(&self) -> Vec<u8> {
+    pub(crate) fn body(&self) -> Vec<u8> {
         serde_json::to_vec(&Body {
             kind: format!("{TYPE_PREFIX}{}", self.kind),
             title: self.title,

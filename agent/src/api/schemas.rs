@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::{API_V2, no_such_path};
 
 /// `(file name, schema)`: v2 push, v2 CurrentState, v1 push, v1 CurrentState.
-pub const SCHEMAS: [(&str, &str); 4] = [
+pub(crate) const SCHEMAS: [(&str, &str); 4] = [
     (
         "v2-event.json",
         include_str!("../../../schemas/v2-event.json"),

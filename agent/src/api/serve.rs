@@ -31,7 +31,7 @@ use crate::tls::{PeerIdentity, TlsAcceptor};
 
 /// How one listener treats its connections.
 #[derive(Clone, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Open connections at most; at the cap the oldest idle one is closed
     /// (when every one is busy, a quarter more are let in).
     pub max_connections: usize,
@@ -44,10 +44,8 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Header timeout of the anchor (Go `ReadHeaderTimeout: 2s`).
-    pub const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
     /// hyper's smallest read buffer; plenty for our request heads.
-    pub const MAX_BUF: usize = 16 * 1024;
+    pub(crate) const MAX_BUF: usize = 16 * 1024;
 }
 
 /// One open connection, as the table sees it.
@@ -137,14 +135,14 @@ impl Table {
 
 /// Counters of a listener: `cloud_event_agent_api_connections_closed_total{reason}`.
 #[derive(Clone)]
-pub struct Closed {
+pub(crate) struct Closed {
     vec: IntCounterVec,
     listener: &'static str,
 }
 
 impl Closed {
     #[must_use]
-    pub fn new(vec: IntCounterVec, listener: &'static str) -> Self {
+    pub(crate) fn new(vec: IntCounterVec, listener: &'static str) -> Self {
         Self { vec, listener }
     }
 
@@ -156,7 +154,7 @@ impl Closed {
 /// Serves `router` on `listener` until `shutdown` resolves; then stops
 /// accepting, waits (up to [`SHUTDOWN_GRACE`]) for the requests in flight
 /// and returns.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
@@ -223,7 +221,7 @@ pub async fn serve(
 }
 
 /// How long a shutdown waits for requests in flight.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Closes idle connections past their time, once a second.
 async fn reap(table: Arc<Table>, idle: Duration, closed: Closed) {

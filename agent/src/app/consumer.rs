@@ -15,7 +15,7 @@ use crate::store::Subscriptions;
 ///
 /// # Errors
 /// The AMQP thread cannot start.
-pub fn start(cfg: &Config, state: &AppState) -> anyhow::Result<axum::Router> {
+pub(super) fn start(cfg: &Config, state: &AppState) -> anyhow::Result<axum::Router> {
     let metrics = &state.metrics;
     let relay = Relay::new(
         state.current.clone(),

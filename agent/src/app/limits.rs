@@ -6,7 +6,7 @@ use tracing::{info, warn};
 
 /// Raises the soft open-file limit to the hard one (Go does this by itself
 /// at start; a Rust binary must ask). Returns the soft limit in force.
-pub fn raise_nofile() -> u64 {
+pub(super) fn raise_nofile() -> u64 {
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return 1024;
     };
@@ -34,7 +34,7 @@ pub fn raise_nofile() -> u64 {
 /// share of `nofile`: a quarter for the API, half for subscribers, the rest
 /// for the store, the log socket and the metrics listener.
 #[must_use]
-pub fn caps(nofile: u64, api: usize, outbound: usize) -> (usize, usize, usize) {
+pub(super) fn caps(nofile: u64, api: usize, outbound: usize) -> (usize, usize, usize) {
     let n = usize::try_from(nofile).unwrap_or(usize::MAX);
     let api = if api == 0 {
         (n / 4).clamp(16, 4096)

@@ -4,6 +4,7 @@
 
 mod consumer;
 mod limits;
+mod logs;
 mod publisher;
 
 use std::sync::Arc;
@@ -22,6 +23,8 @@ use crate::store::{Publishers, Store, Subscriptions};
 use crate::tls::TlsAcceptor;
 use crate::transport::policy::Policy;
 use crate::transport::{DeliveryConfig, Dispatcher, Outbound};
+
+pub use logs::init_tracing;
 
 /// Runs the agent until `shutdown` resolves, then drains.
 ///
@@ -258,4 +261,21 @@ fn metrics_router(metrics: Arc<Metrics>) -> axum::Router {
             async move { ([("content-type", "text/plain; version=0.0.4")], m.render()) }
         }),
     )
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+    tracing::info!("shutdown requested");
 }

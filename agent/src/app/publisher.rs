@@ -21,7 +21,7 @@ use crate::transport::amqp::{AmqpPublisher, CurrentFn};
 /// # Errors
 /// `--source ebpf` and the probes do not load, or the AMQP thread cannot
 /// start.
-pub fn start(
+pub(super) fn start(
     cfg: &Config,
     state: &AppState,
     thresholds: Thresholds,

@@ -17,7 +17,7 @@ use crate::config::AuthSettings;
 use crate::transport::Outbound;
 
 /// Longest token taken (a Kubernetes service account token is ~1 KiB).
-pub const MAX_TOKEN: usize = 8 * 1024;
+pub(crate) const MAX_TOKEN: usize = 8 * 1024;
 /// Tokens remembered at most; past it the cache starts over.
 const CACHE_ENTRIES: usize = 4096;
 /// One call to the API server or the JWKS URL.
@@ -25,7 +25,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The outcome of a check.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Authenticated as this user.
     Valid(String),
     /// 401: no such identity (bad, expired, malformed token).
@@ -39,7 +39,7 @@ pub enum Verdict {
 impl Verdict {
     /// The `reason` label of `cloud_event_agent_auth_failures_total`.
     #[must_use]
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             Self::Valid(_) => "none",
             Self::Invalid(_) => "invalid-token",
@@ -49,7 +49,7 @@ impl Verdict {
     }
 }
 
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     settings: AuthSettings,
     review: Option<review::TokenReview>,
     jwks: Option<jwt::Jwks>,
@@ -60,7 +60,7 @@ pub struct Authenticator {
 impl Authenticator {
     /// # Errors
     /// The API server's CA cannot be loaded.
-    pub fn new(
+    pub(crate) fn new(
         settings: AuthSettings,
         failures: IntCounterVec,
         open: prometheus::IntGauge,
@@ -103,12 +103,12 @@ impl Authenticator {
 
     /// Whether reads need an identity too.
     #[must_use]
-    pub fn protect_reads(&self) -> bool {
+    pub(crate) fn protect_reads(&self) -> bool {
         self.settings.protect_reads
     }
 
     /// Checks `token` (without `Bearer `).
-    pub async fn check(&self, token: &str) -> Verdict {
+    pub(crate) async fn check(&self, token: &str) -> Verdict {
         if token.is_empty()
             || token.len() > MAX_TOKEN
             || !token.bytes().all(|b| b.is_ascii_graphic())

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::ConfigError;
 
 /// Where an in-cluster pod finds its service account.
-pub const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+pub(crate) const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 #[derive(Clone, Debug, Args)]
 pub struct SecurityArgs {

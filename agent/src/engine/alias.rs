@@ -1,11 +1,11 @@
-//! Interface aliases (§3.9): events and metrics name a PHC, not a port, so
+//! Interface aliases: events and metrics name a PHC, not a port, so
 //! `ens1f0` and `ens1f1` both become `ens1fx`. The anchor asks the
 //! linuxptp-daemon for these; we compute them with the daemon's rule,
 //! `^(.+?)(\d+)(?:np\d+)?(\..+)?$` -> prefix + `x` + VLAN suffix.
 
 /// The alias of `iface`; names the rule does not match are kept.
 #[must_use]
-pub fn alias(iface: &str) -> String {
+pub(crate) fn alias(iface: &str) -> String {
     let b = iface.as_bytes();
     // The lazy prefix: the first split whose rest matches the tail.
     for split in 1..b.len() {
@@ -38,18 +38,18 @@ fn tail(s: &[u8]) -> Option<usize> {
     }
 }
 
-/// Aliases of every known interface, with the collision fallback of §3.9:
+/// Aliases of every known interface, with the anchor's collision fallback:
 /// if the ports of one PHC get different aliases, or two PHCs the same
 /// alias, those ports keep their raw names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AliasMap(Vec<(String, String)>);
+pub(crate) struct AliasMap(Vec<(String, String)>);
 
 impl AliasMap {
     /// `ports`: (PHC identity, interface). Ports of one ptp4l config share
     /// a PHC (ptp4l requires it), so the config name is a fine identity
     /// where sysfs does not name the PHC (see [`phc_of`]).
     #[must_use]
-    pub fn new(ports: &[(String, String)]) -> Self {
+    pub(crate) fn new(ports: &[(String, String)]) -> Self {
         let mut phcs: Vec<(&str, Vec<&str>)> = Vec::new();
         for (phc, iface) in ports {
             match phcs.iter_mut().find(|(p, _)| p == phc) {
@@ -86,7 +86,7 @@ impl AliasMap {
 
     /// The alias of `iface`: from the map, else the plain rule.
     #[must_use]
-    pub fn get(&self, iface: &str) -> String {
+    pub(crate) fn get(&self, iface: &str) -> String {
         self.0
             .iter()
             .find(|(k, _)| k == iface)
@@ -96,7 +96,7 @@ impl AliasMap {
 
 /// The PHC of `iface` as sysfs names it (`ptp0`), if it does.
 #[must_use]
-pub fn phc_of(iface: &str) -> Option<String> {
+pub(crate) fn phc_of(iface: &str) -> Option<String> {
     let dir = std::path::Path::new("/sys/class/net")
         .join(iface)
         .join("device/ptp");

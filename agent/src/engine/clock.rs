@@ -1,5 +1,5 @@
 //! One clock's state (a main clock's lock-state or CLOCK_REALTIME's
-//! os-clock-sync-state): the anchor's `GenPTPEvent` table (§3.5), with its
+//! os-clock-sync-state): the anchor's `GenPTPEvent` table, with its
 //! HOLDOVER -> FREERUN quirk fixed, and the holdover timer.
 
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use prometheus::IntGauge;
 use crate::event::SyncState;
 use crate::metrics::ServoSeries;
 
-/// Offset thresholds and holdover timeout of a profile (§3.4).
+/// Offset thresholds and holdover timeout of a profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Thresholds {
     /// ns; in range is strictly below.
@@ -40,7 +40,7 @@ impl Thresholds {
 
 /// Where the HOLDOVER of an input comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// The clock's own evidence (a line without path delay): starts the
     /// holdover timer.
     Own,
@@ -49,7 +49,7 @@ pub enum Cause {
 }
 
 /// One clock's state and its resolved metric handles.
-pub struct Clock {
+pub(crate) struct Clock {
     /// The values' `ResourceAddress`.
     pub address: String,
     state: Option<SyncState>,
@@ -66,7 +66,7 @@ pub struct Clock {
 
 impl Clock {
     #[must_use]
-    pub fn new(address: String, state_gauge: IntGauge) -> Self {
+    pub(crate) fn new(address: String, state_gauge: IntGauge) -> Self {
         Self {
             address,
             state: None,
@@ -80,22 +80,22 @@ impl Clock {
 
     /// The last state; `None` before the first servo line.
     #[must_use]
-    pub const fn state(&self) -> Option<SyncState> {
+    pub(crate) const fn state(&self) -> Option<SyncState> {
         self.state
     }
 
     #[must_use]
-    pub const fn offset(&self) -> i64 {
+    pub(crate) const fn offset(&self) -> i64 {
         self.offset
     }
 
     #[must_use]
-    pub const fn deadline(&self) -> Option<Instant> {
+    pub(crate) const fn deadline(&self) -> Option<Instant> {
         self.holdover_until
     }
 
     /// Feeds one servo reading; returns the state to publish, if it changed.
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         incoming: SyncState,
         offset: i64,
@@ -111,7 +111,7 @@ impl Clock {
             (Locked, Some(Locked)) => (!in_range).then_some(Freerun),
             (Locked, None) => Some(if in_range { Locked } else { Freerun }),
             // The anchor silently leaves HOLDOVER here and then never tells
-            // anyone (§3.5 quirk); we publish FREERUN.
+            // anyone (an anchor quirk); we publish FREERUN.
             (Holdover, last) | (Freerun, last) => (last != Some(incoming)).then_some(incoming),
         };
         if incoming == Holdover && cause == Cause::Own && self.holdover_until.is_none() {
@@ -125,7 +125,7 @@ impl Clock {
     }
 
     /// Marks the state uncertain: see `reassert`.
-    pub fn mark_uncertain(&mut self) {
+    pub(crate) fn mark_uncertain(&mut self) {
         self.reassert = self.state.is_some();
     }
 
@@ -137,7 +137,7 @@ impl Clock {
 
     /// A state decided elsewhere (the daemon's GM/T-BC status, chronyd):
     /// no thresholds; returns it when it changed.
-    pub fn force(&mut self, state: SyncState, offset: i64) -> Option<SyncState> {
+    pub(crate) fn force(&mut self, state: SyncState, offset: i64) -> Option<SyncState> {
         self.offset = offset;
         if self.state == Some(state) {
             return self.or_reassert(None);
@@ -148,20 +148,14 @@ impl Clock {
     }
 
     /// Records a state without publishing (metrics-only clocks).
-    pub fn set_quietly(&mut self, state: SyncState, offset: i64) {
+    pub(crate) fn set_quietly(&mut self, state: SyncState, offset: i64) {
         self.offset = offset;
         self.set(state);
     }
 
-    /// The `openshift_ptp_clock_state` handle of this clock.
-    #[must_use]
-    pub const fn gauge(&self) -> &IntGauge {
-        &self.state_gauge
-    }
-
     /// Takes over `old`'s state under this clock's address (the interface
     /// became known after the first lines).
-    pub fn adopt(&mut self, old: &Self) {
+    pub(crate) fn adopt(&mut self, old: &Self) {
         self.state = old.state;
         self.offset = old.offset;
         self.holdover_until = old.holdover_until;
@@ -171,7 +165,7 @@ impl Clock {
     }
 
     /// HOLDOVER whose timer is due becomes FREERUN: returns true then.
-    pub fn expire(&mut self, now: Instant) -> bool {
+    pub(crate) fn expire(&mut self, now: Instant) -> bool {
         match self.holdover_until {
             Some(at) if at <= now => {
                 self.holdover_until = None;
@@ -219,7 +213,7 @@ mod tests {
         c
     }
 
-    /// §3.5 table: (incoming, last, offset, expected publication, state after).
+    /// table: (incoming, last, offset, expected publication, state after).
     #[test]
     fn gen_ptp_event_table() {
         let cases = [

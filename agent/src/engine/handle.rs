@@ -10,7 +10,7 @@ use super::{Engine, Ingest, Origin, Sink, Snapshot, What};
 use crate::event::EventKind;
 
 /// A fact that must wait for the log lines written before it.
-pub type Deferred = (Origin, Instant, What<'static>);
+pub(crate) type Deferred = (Origin, Instant, What<'static>);
 
 /// How many deferred facts may wait for the line source.
 const ORDER_QUEUE: usize = 1024;

@@ -7,22 +7,26 @@
 //! state machine, `node.rs` the node's sync-state, `state/` ties them per
 //! instance (a running daemon; for the log socket, a config name).
 
-pub mod alias;
+pub(crate) mod alias;
 mod changes;
-pub mod clock;
+pub(crate) mod clock;
 mod fact;
 mod handle;
-pub mod node;
-pub mod parse;
-pub mod profiles;
+pub(crate) mod node;
+pub(crate) mod parse;
+pub(crate) mod profiles;
 mod state;
 #[cfg(test)]
 pub(crate) mod tests;
 
 pub use clock::Thresholds;
-pub use fact::{Daemon, Origin, Pid, What};
-pub use handle::{Deferred, EngineHandle};
-pub use state::{DEAD_OFFSET, Engine, Ingest};
+pub use fact::Origin;
+pub(crate) use fact::{Daemon, Pid, What};
+pub(crate) use handle::{Deferred, EngineHandle};
+#[cfg(test)]
+pub(crate) use state::DEAD_OFFSET;
+pub use state::Engine;
+pub(crate) use state::Ingest;
 
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 
@@ -43,14 +47,14 @@ pub trait Sink: Send + Sync {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Snapshot {
     Values(Vec<DataValue>),
-    /// No PTP data seen yet (§2.6 `ptp-not-set`).
+    /// No PTP data seen yet (`ptp-not-set`).
     NotSet,
-    /// This kind has no data on this node (§2.6 `event-not-found`).
+    /// This kind has no data on this node (`event-not-found`).
     NotFound,
 }
 
 impl Snapshot {
-    /// The values to send: real ones, or the §2.6 placeholder.
+    /// The values to send: real ones, or the placeholder.
     #[must_use]
     pub fn values_or_placeholder(self, kind: EventKind, node: &str) -> Vec<DataValue> {
         let leaf = match self {

@@ -1,22 +1,22 @@
-//! The node's sync-state (§3.8): the worst of every main clock and every
+//! The node's sync-state: the worst of every main clock and every
 //! CLOCK_REALTIME, published when it changes.
 
 use crate::event::SyncState;
 
 /// The worst of `states` (FREERUN > HOLDOVER > LOCKED); `None` if empty.
-pub fn worst(states: impl IntoIterator<Item = SyncState>) -> Option<SyncState> {
+pub(crate) fn worst(states: impl IntoIterator<Item = SyncState>) -> Option<SyncState> {
     states.into_iter().max()
 }
 
 /// The last published sync-state.
 #[derive(Debug, Default)]
-pub struct SyncTracker {
+pub(crate) struct SyncTracker {
     last: Option<SyncState>,
 }
 
 impl SyncTracker {
     /// The state to publish when `current` differs from the last one.
-    pub fn update(&mut self, current: Option<SyncState>) -> Option<SyncState> {
+    pub(crate) fn update(&mut self, current: Option<SyncState>) -> Option<SyncState> {
         let c = current?;
         if self.last == Some(c) {
             return None;
@@ -25,7 +25,7 @@ impl SyncTracker {
         Some(c)
     }
 
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.last = None;
     }
 }

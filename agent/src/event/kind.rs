@@ -1,10 +1,13 @@
 use std::fmt;
 
-/// Prefix of every node-qualified resource address.
-pub const NODE_PREFIX: &str = "/cluster/node/";
+use cloud_event_client::EventType;
 
-/// The event types the agent publishes (§2.1). The discriminant is an index
-/// into per-kind tables, stable for the life of the process only.
+/// Prefix of every node-qualified resource address.
+pub(crate) use cloud_event_client::NODE_PREFIX;
+
+/// The event types the agent publishes. The discriminant is an index
+/// into per-kind tables, stable for the life of the process only. Their
+/// strings are the client library's ([`EventType`]): one owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
     SyncState = 0,
@@ -27,41 +30,43 @@ impl EventKind {
         Self::SynceClockQuality,
     ];
 
+    /// The client library's name for this kind.
+    #[must_use]
+    pub(crate) const fn event_type(self) -> EventType {
+        match self {
+            Self::SyncState => EventType::SyncState,
+            Self::LockState => EventType::LockState,
+            Self::GnssSyncStatus => EventType::GnssSyncStatus,
+            Self::OsClockSyncState => EventType::OsClockSyncState,
+            Self::SynceLockState => EventType::SynceLockState,
+            Self::ClockClass => EventType::ClockClass,
+            Self::SynceClockQuality => EventType::SynceClockQuality,
+        }
+    }
+
+    /// The kind of a client library type (every type the library knows is
+    /// one the agent publishes).
+    #[must_use]
+    pub(crate) fn of_type(t: EventType) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.event_type() == t)
+    }
+
     /// The CloudEvent `type`.
     #[must_use]
     pub const fn type_str(self) -> &'static str {
-        match self {
-            Self::SyncState => "event.sync.sync-status.synchronization-state-change",
-            Self::LockState => "event.sync.ptp-status.ptp-state-change",
-            Self::GnssSyncStatus => "event.sync.gnss-status.gnss-state-change",
-            Self::OsClockSyncState => "event.sync.sync-status.os-clock-sync-state-change",
-            Self::SynceLockState => "event.sync.synce-status.synce-state-change",
-            Self::ClockClass => "event.sync.ptp-status.ptp-clock-class-change",
-            Self::SynceClockQuality => "event.sync.synce-status.synce-clock-quality-change",
-        }
+        self.event_type().as_str()
     }
 
     /// The short O-RAN source, also the suffix of the resource address (v2).
     #[must_use]
     pub const fn source(self) -> &'static str {
-        match self {
-            Self::SyncState => "/sync/sync-status/sync-state",
-            Self::LockState => "/sync/ptp-status/lock-state",
-            Self::GnssSyncStatus => "/sync/gnss-status/gnss-sync-status",
-            Self::OsClockSyncState => "/sync/sync-status/os-clock-sync-state",
-            Self::SynceLockState => "/sync/synce-status/lock-state",
-            Self::ClockClass => "/sync/ptp-status/clock-class",
-            Self::SynceClockQuality => "/sync/synce-status/clock-quality",
-        }
+        self.event_type().source()
     }
 
-    /// The v1 resource suffix (only clock class differs, §1.3).
+    /// The v1 resource suffix (only clock class differs).
     #[must_use]
     pub const fn v1_source(self) -> &'static str {
-        match self {
-            Self::ClockClass => "/sync/ptp-status/ptp-clock-class-change",
-            other => other.source(),
-        }
+        self.event_type().v1_source()
     }
 
     /// `/cluster/node/<node><source>`: the address consumers subscribe to.

@@ -1,20 +1,20 @@
-//! The O-RAN event model: kinds and resource addresses (§2.1), values (§2.2,
-//! §2.3) and the wire JSON (§2.4). One serialisation per event, shared by
+//! The O-RAN event model: kinds and resource addresses, values and the
+//! wire JSON. One serialisation per event, shared by
 //! every subscriber.
 
 mod kind;
-pub mod parse;
+pub(crate) mod parse;
 mod time;
-pub mod v1;
+pub(crate) mod v1;
 mod value;
 mod wire;
 
 use std::time::{Instant, SystemTime};
 
-pub use kind::{EventKind, NODE_PREFIX};
-pub use time::rfc3339_nano;
-pub use value::{DataType, DataValue, SyncState, ValueType};
-pub use wire::{ValueKeys, write_v2, write_values, write_values_with};
+pub(crate) use kind::{EventKind, NODE_PREFIX};
+pub(crate) use time::rfc3339_nano;
+pub(crate) use value::{DataType, DataValue, SyncState, ValueType};
+pub(crate) use wire::{ValueKeys, write_v2, write_values_with};
 
 /// One event as the engine decided it: created once, serialised once.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,7 +40,7 @@ impl Event {
         }
     }
 
-    /// The structured CloudEvent 1.0 JSON of §2.4.
+    /// The structured CloudEvent 1.0 JSON (O-RAN v2).
     #[must_use]
     pub fn to_v2_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256 + 160 * self.values.len());

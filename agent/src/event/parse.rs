@@ -1,18 +1,17 @@
-//! Reading events back: the v2 CloudEvent JSON a relay receives, the v1
-//! cloud-native event of `create/event`, and the data JSON of an AMQP
-//! message. Tolerant like sdk-go release-v1.22: both key spellings of a
-//! value (`ResourceAddress`/`resource`, `data_type`/`dataType`, ...), and a
-//! `value` that is a JSON number as well as a string.
-
-use std::time::SystemTime;
+//! Reading event values back: the v1 cloud-native event a publisher posts
+//! to `create/event`. Tolerant like sdk-go release-v1.22: both key spellings
+//! of a value (`ResourceAddress`/`resource`, `data_type`/`dataType`, ...),
+//! and a `value` that is a JSON number as well as a string.
 
 use serde_json::{Map, Value};
 
-use super::{DataType, DataValue, EventKind, NODE_PREFIX, ValueType};
+use cloud_event_client::EventType;
+
+use super::{DataType, DataValue, EventKind, ValueType};
 
 /// Why a body is not an event we can use.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ParseError {
+pub(crate) enum ParseError {
     #[error("not JSON: {0}")]
     Json(String),
     #[error("not a JSON object")]
@@ -21,15 +20,13 @@ pub enum ParseError {
     Missing(&'static str),
     #[error("field {field} is invalid: {why}")]
     Invalid { field: &'static str, why: String },
-    #[error("{0:?} names no event type this agent knows")]
-    UnknownSource(String),
 }
 
 /// The value of `name` in `obj`: the exact key first, else one that
 /// differs only in ASCII case (Go's `encoding/json` rule, which the anchor's
 /// clients rely on). The one such lookup of the agent.
 #[must_use]
-pub fn lookup<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(crate) fn lookup<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     obj.get(name).or_else(|| {
         obj.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -54,7 +51,7 @@ fn str_of<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a str> {
 ///
 /// # Errors
 /// `values` missing or not an array, or a value without an address.
-pub fn parse_values(data: &Value) -> Result<Vec<DataValue>, ParseError> {
+pub(crate) fn parse_values(data: &Value) -> Result<Vec<DataValue>, ParseError> {
     let data = data.as_object().ok_or(ParseError::Missing("data"))?;
     let values = get(data, &["values"])
         .and_then(Value::as_array)
@@ -95,133 +92,47 @@ fn parse_value(v: &Value) -> Result<DataValue, ParseError> {
 }
 
 /// The kind of an event from its `source` (short O-RAN source or a full
-/// address, v1 or v2 spelling), else from its `type`.
+/// address, v1 or v2 spelling), else from its `type` (the client library's
+/// rules, which also know the misspelt types older publishers sent).
 #[must_use]
-pub fn kind_of(source: Option<&str>, ty: Option<&str>) -> Option<EventKind> {
-    if let Some(src) = source {
-        let short = src
-            .strip_prefix(NODE_PREFIX)
-            .and_then(|r| r.find('/').map(|i| &r[i..]))
-            .unwrap_or(src);
-        let found = EventKind::ALL
-            .into_iter()
-            .find(|k| short == k.source() || short == k.v1_source());
-        if found.is_some() {
-            return found;
-        }
-    }
-    let ty = ty?;
-    EventKind::ALL.into_iter().find(|k| k.type_str() == ty)
-}
-
-/// What a received event carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
-    pub kind: EventKind,
-    pub id: Option<uuid::Uuid>,
-    pub time: Option<SystemTime>,
-    pub values: Vec<DataValue>,
-}
-
-impl Received {
-    /// An [`super::Event`] keeping the sender's id and time where known, so
-    /// a relay is transparent (same id, latency from the original time).
-    #[must_use]
-    pub fn into_event(self) -> super::Event {
-        let mut ev = super::Event::new(self.kind, self.values);
-        if let Some(id) = self.id {
-            ev.id = id;
-        }
-        if let Some(t) = self.time {
-            ev.time = t;
-        }
-        ev
-    }
-}
-
-/// A structured CloudEvent (1.0 or 0.3) or a v1 cloud-native event.
-///
-/// # Errors
-/// Not JSON, no known source or type, no values.
-pub fn parse_event(bytes: &[u8]) -> Result<Received, ParseError> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
-    let obj = v.as_object().ok_or(ParseError::NotObject)?;
-    let source = str_of(obj, &["source"]);
-    let ty = str_of(obj, &["type"]);
-    let kind = kind_of(source, ty)
-        .ok_or_else(|| ParseError::UnknownSource(source.or(ty).unwrap_or_default().to_owned()))?;
-    let data = get(obj, &["data"]).ok_or(ParseError::Missing("data"))?;
-    Ok(Received {
-        kind,
-        id: str_of(obj, &["id"]).and_then(|s| uuid::Uuid::try_parse(s).ok()),
-        time: str_of(obj, &["time"]).and_then(parse_time),
-        values: parse_values(data)?,
-    })
-}
-
-/// An RFC 3339 time (the client library's parser: ranges checked, any
-/// offset).
-#[must_use]
-pub fn parse_time(t: &str) -> Option<SystemTime> {
-    cloud_event_client::parse_rfc3339(t)
+pub(crate) fn kind_of(source: Option<&str>, ty: Option<&str>) -> Option<EventKind> {
+    source
+        .and_then(EventType::from_source)
+        .or_else(|| ty.and_then(EventType::from_type_str))
+        .and_then(EventKind::of_type)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Event, rfc3339_nano};
-
-    #[test]
-    fn v2_event_round_trips() {
-        let ev = Event::new(
-            EventKind::LockState,
-            vec![
-                DataValue::state("/cluster/node/n1/ens1fx/master".into(), "LOCKED"),
-                DataValue::metric("/cluster/node/n1/ens1fx/master".into(), -12),
-            ],
-        );
-        let got = parse_event(&ev.to_v2_json()).unwrap();
-        assert_eq!(got.kind, EventKind::LockState);
-        assert_eq!(got.id, Some(ev.id));
-        assert_eq!(got.time, Some(ev.time));
-        assert_eq!(got.values, ev.values);
-    }
 
     #[test]
     fn old_keys_numbers_and_full_sources() {
-        let body = br#"{"id":"x","source":"/cluster/node/n1/sync/ptp-status/ptp-clock-class-change","time":"2024-08-28T14:50:57Z","data":{"version":"v1","values":[{"resource":"/r","dataType":"metric","valueType":"decimal64.3","value":248}]}}"#;
-        let got = parse_event(body).unwrap();
-        assert_eq!(got.kind, EventKind::ClockClass);
-        assert_eq!(got.id, None);
-        assert_eq!(got.values, vec![DataValue::metric("/r".into(), 248)]);
-        let mut t = Vec::new();
-        rfc3339_nano(&mut t, got.time.unwrap());
-        assert_eq!(t, b"2024-08-28T14:50:57Z");
+        let data: Value = serde_json::from_str(
+            r#"{"version":"v1","values":[{"resource":"/r","dataType":"metric","valueType":"decimal64.3","value":248}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            parse_values(&data),
+            Ok(vec![DataValue::metric("/r".into(), 248)])
+        );
+        assert_eq!(
+            kind_of(
+                Some("/cluster/node/n1/sync/ptp-status/ptp-clock-class-change"),
+                None
+            ),
+            Some(EventKind::ClockClass)
+        );
+        assert_eq!(kind_of(Some("/nope"), None), None);
     }
 
     #[test]
-    fn bad_bodies_say_why() {
-        assert!(matches!(parse_event(b"{"), Err(ParseError::Json(_))));
-        assert_eq!(parse_event(b"[]"), Err(ParseError::NotObject));
-        assert!(matches!(
-            parse_event(br#"{"source":"/nope","data":{}}"#),
-            Err(ParseError::UnknownSource(_))
-        ));
+    fn bad_values_say_why() {
+        let data: Value = serde_json::from_str(r#"{"values":[{"value":"x"}]}"#).unwrap();
         assert_eq!(
-            parse_event(br#"{"source":"/sync/ptp-status/lock-state"}"#),
-            Err(ParseError::Missing("data"))
-        );
-        assert_eq!(
-            parse_event(
-                br#"{"source":"/sync/ptp-status/lock-state","data":{"values":[{"value":"x"}]}}"#
-            ),
+            parse_values(&data),
             Err(ParseError::Missing("data.values[].ResourceAddress"))
         );
-        assert_eq!(parse_time("2024-08-28T14:50:57.1234567890Z"), None);
-        assert_eq!(parse_time("2024-13-28T14:50:57Z"), None, "month 13");
-        assert_eq!(
-            parse_time("2024-08-28T16:50:57+02:00"),
-            parse_time("2024-08-28T14:50:57Z")
-        );
+        assert_eq!(parse_values(&Value::Null), Err(ParseError::Missing("data")));
     }
 }

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Writes `t` as Go's `time.RFC3339Nano` in UTC (what the anchor's
 /// cloudevents-sdk-go writes): fractional seconds with trailing zeros
 /// trimmed, none at all on a whole second, and a `Z`.
-pub fn rfc3339_nano(out: &mut Vec<u8>, t: SystemTime) {
+pub(crate) fn rfc3339_nano(out: &mut Vec<u8>, t: SystemTime) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let nanos = d.subsec_nanos();
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn formats_like_go_rfc3339nano() {
         assert_eq!(fmt(0, 0), "1970-01-01T00:00:00Z");
-        // 2024-08-28T14:50:57.327585316Z, the anchor's §2.4 example.
+        // 2024-08-28T14:50:57.327585316Z, the anchor's example.
         assert_eq!(
             fmt(1_724_856_657, 327_585_316),
             "2024-08-28T14:50:57.327585316Z"

@@ -1,4 +1,4 @@
-//! The v1 wire formats (§2.5, §2.7): the cloud-native event posted to v1
+//! The v1 wire formats: the cloud-native event posted to v1
 //! applications, and the specversion 0.3 CloudEvent of v1 CurrentState.
 //! Values carry the keys chosen by `--v1-value-keys`: by default the legacy
 //! ones (`resource`, `dataType`, ...), the only ones the anchor's 4.14
@@ -9,14 +9,14 @@ use super::{Event, NODE_PREFIX, ValueKeys, rfc3339_nano, write_values_with};
 
 /// The full v1 address of the event: `/cluster/node/<node><v1 source>`.
 #[must_use]
-pub fn v1_address(ev: &Event, node: &str) -> String {
+pub(crate) fn v1_address(ev: &Event, node: &str) -> String {
     format!("{NODE_PREFIX}{node}{}", ev.kind.v1_source())
 }
 
 /// The v1 application event after its `id` value: everything from the
 /// closing quote of the id on. Prefix it with `{"id":"<subscription id>`
 /// ([`v1_id_prefix`]) to get the body of one subscriber.
-pub fn write_v1_tail(out: &mut Vec<u8>, ev: &Event, node: &str, keys: ValueKeys) {
+pub(crate) fn write_v1_tail(out: &mut Vec<u8>, ev: &Event, node: &str, keys: ValueKeys) {
     out.extend_from_slice(br#"","type":"#);
     json_str(out, ev.kind.type_str());
     out.extend_from_slice(br#","source":"#);
@@ -29,11 +29,11 @@ pub fn write_v1_tail(out: &mut Vec<u8>, ev: &Event, node: &str, keys: ValueKeys)
 }
 
 /// Length of [`v1_id_prefix`]: `{"id":"` and a hyphenated UUID.
-pub const V1_ID_PREFIX_LEN: usize = 7 + uuid::fmt::Hyphenated::LENGTH;
+pub(crate) const V1_ID_PREFIX_LEN: usize = 7 + uuid::fmt::Hyphenated::LENGTH;
 
 /// `{"id":"<id>`, written into `buf`: what goes before the shared tail in
-/// one subscriber's v1 body (§2.7: the id is the subscription id).
-pub fn v1_id_prefix(id: uuid::Uuid, buf: &mut [u8; V1_ID_PREFIX_LEN]) -> &[u8] {
+/// one subscriber's v1 body (the id is the subscription id).
+pub(crate) fn v1_id_prefix(id: uuid::Uuid, buf: &mut [u8; V1_ID_PREFIX_LEN]) -> &[u8] {
     buf[..7].copy_from_slice(br#"{"id":""#);
     id.hyphenated().encode_lower(&mut buf[7..]);
     buf
@@ -42,7 +42,7 @@ pub fn v1_id_prefix(id: uuid::Uuid, buf: &mut [u8; V1_ID_PREFIX_LEN]) -> &[u8] {
 /// One subscriber's v1 body in one buffer, for a single send (a status
 /// ping) where no tail is shared.
 #[must_use]
-pub fn v1_event(id: uuid::Uuid, ev: &Event, node: &str, keys: ValueKeys) -> Vec<u8> {
+pub(crate) fn v1_event(id: uuid::Uuid, ev: &Event, node: &str, keys: ValueKeys) -> Vec<u8> {
     let mut prefix = [0; V1_ID_PREFIX_LEN];
     let mut out = Vec::with_capacity(320 + 160 * ev.values.len());
     out.extend_from_slice(v1_id_prefix(id, &mut prefix));
@@ -50,12 +50,12 @@ pub fn v1_event(id: uuid::Uuid, ev: &Event, node: &str, keys: ValueKeys) -> Vec<
     out
 }
 
-/// The v1 CloudEvent (§2.5): specversion 0.3, `source` and `subject` the
+/// The v1 CloudEvent: specversion 0.3, `source` and `subject` the
 /// full resource address, `datacontenttype`. The v1 CurrentState body, and
 /// what the v1-era HTTP transport pushes to a consumer sidecar's `/event`
 /// (structured mode, `application/cloudevents+json`).
 #[must_use]
-pub fn v1_current_state(ev: &Event, node: &str, keys: ValueKeys) -> Vec<u8> {
+pub(crate) fn v1_current_state(ev: &Event, node: &str, keys: ValueKeys) -> Vec<u8> {
     let addr = v1_address(ev, node);
     let mut out = Vec::with_capacity(320 + 160 * ev.values.len());
     out.extend_from_slice(br#"{"specversion":"0.3","id":""#);

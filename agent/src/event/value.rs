@@ -1,23 +1,10 @@
 use std::fmt;
 
-/// `data_type` of a value (§2.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DataType {
-    Notification,
-    Metric,
-}
+/// `data_type` of a value: the client library's.
+pub(crate) use cloud_event_client::DataType;
 
-impl DataType {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Notification => "notification",
-            Self::Metric => "metric",
-        }
-    }
-}
-
-/// `value_type` of a value (§2.2).
+/// `value_type` of a value. The client library's also carries other
+/// publishers' names; the agent writes only these two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueType {
     Enumeration,
@@ -67,7 +54,7 @@ impl DataValue {
     }
 }
 
-/// Sync states (§2.2), ordered so that `max` is the worst (§3.8).
+/// Sync states, ordered so that `max` is the worst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SyncState {
     Locked,

@@ -5,8 +5,8 @@
 use super::{Event, rfc3339_nano};
 use crate::event::DataValue;
 
-/// Appends the structured CloudEvent 1.0 JSON of §2.4.
-pub fn write_v2(out: &mut Vec<u8>, ev: &Event) {
+/// Appends the structured CloudEvent 1.0 JSON (O-RAN v2).
+pub(crate) fn write_v2(out: &mut Vec<u8>, ev: &Event) {
     out.extend_from_slice(br#"{"specversion":"1.0","id":""#);
     write_uuid(out, ev.id);
     out.extend_from_slice(br#"","source":"#);
@@ -22,7 +22,7 @@ pub fn write_v2(out: &mut Vec<u8>, ev: &Event) {
 
 /// The key names of a data value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ValueKeys {
+pub(crate) enum ValueKeys {
     /// `ResourceAddress`, `data_type`, `value_type`, `value`: O-RAN's, v2.
     #[default]
     Oran,
@@ -32,12 +32,12 @@ pub enum ValueKeys {
 }
 
 /// Appends `{"version":"1.0","values":[...]}` with O-RAN's keys.
-pub fn write_values(out: &mut Vec<u8>, values: &[DataValue]) {
+pub(crate) fn write_values(out: &mut Vec<u8>, values: &[DataValue]) {
     write_values_with(out, values, ValueKeys::Oran);
 }
 
 /// Appends `{"version":"1.0","values":[...]}` with `keys`.
-pub fn write_values_with(out: &mut Vec<u8>, values: &[DataValue], keys: ValueKeys) {
+pub(crate) fn write_values_with(out: &mut Vec<u8>, values: &[DataValue], keys: ValueKeys) {
     let [resource, data_type, value_type]: [&[u8]; 3] = match keys {
         ValueKeys::Oran => [
             br#"{"ResourceAddress":"#,
@@ -102,7 +102,7 @@ mod tests {
         }
     }
 
-    /// The §2.4 lock-state example, byte for byte.
+    /// The anchor's lock-state example, byte for byte.
     #[test]
     fn lock_state_matches_anchor_bytes() {
         let a = "/cluster/node/compute-1.example.com/ens5fx/master".to_string();

@@ -1,6 +1,6 @@
 use prometheus::{IntCounterVec, IntGaugeVec, Registry};
 
-/// The anchor's framework metrics (§5.2), names and labels unchanged.
+/// The anchor's framework metrics, names and labels unchanged.
 pub struct ApiMetrics {
     /// `cne_api_subscriptions{status}`: active count (gauge), failures.
     pub subscriptions: IntGaugeVec,

@@ -1,4 +1,4 @@
-//! Prometheus metrics: the anchor's names (§5) so existing alerts keep
+//! Prometheus metrics: the anchor's names so existing alerts keep
 //! working, and our own under `cloud_event_agent_*`. Handles are resolved
 //! once; the hot path is one atomic add.
 
@@ -10,13 +10,14 @@ mod ptp_series;
 mod security;
 mod transport;
 
-pub use api::ApiMetrics;
-pub use delivery::DeliveryMetrics;
-pub use ebpf::EbpfMetrics;
-pub use ptp::{PtpMetrics, ServoSeries, SocketLines};
-pub use ptp_series::{Family, SeriesSet};
-pub use security::SecurityMetrics;
-pub use transport::TransportMetrics;
+pub(crate) use api::ApiMetrics;
+pub(crate) use delivery::DeliveryMetrics;
+pub(crate) use ebpf::EbpfMetrics;
+pub use ptp::PtpMetrics;
+pub(crate) use ptp::{ServoSeries, SocketLines};
+pub(crate) use ptp_series::{Family, SeriesSet};
+pub(crate) use security::SecurityMetrics;
+pub(crate) use transport::TransportMetrics;
 
 use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};

@@ -1,6 +1,6 @@
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
 
-/// The anchor's PTP metrics (§5.1), names and labels unchanged, plus the
+/// The anchor's PTP metrics, names and labels unchanged, plus the
 /// log socket's line counter (ours). Cheap to clone (the vectors are shared).
 #[derive(Clone)]
 pub struct PtpMetrics {

@@ -1,5 +1,5 @@
 //! The label sets an engine instance created, so they can be removed when
-//! its profile goes away (the anchor's "stale series" fixes, §5.1).
+//! its profile goes away (the anchor's "stale series" fixes).
 
 use prometheus::IntGaugeVec;
 
@@ -7,7 +7,7 @@ use super::PtpMetrics;
 
 /// Which `openshift_ptp_*` gauge family a series belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
+pub(crate) enum Family {
     /// offset, max offset, frequency and delay together (`from,process,node,iface`).
     Servo,
     ClockState,
@@ -17,17 +17,16 @@ pub enum Family {
     /// frequency, phase and pps status (`from,process,node,iface`).
     DpllStatus,
     GnssStatus,
-    Threshold,
     SynceQuality,
     SynceQl,
 }
 
 /// Label sets created (cold path only: when a handle is resolved).
 #[derive(Debug, Default)]
-pub struct SeriesSet(Vec<(Family, Vec<Box<str>>)>);
+pub(crate) struct SeriesSet(Vec<(Family, Vec<Box<str>>)>);
 
 impl SeriesSet {
-    pub fn add(&mut self, family: Family, labels: &[&str]) {
+    pub(crate) fn add(&mut self, family: Family, labels: &[&str]) {
         let labels: Vec<Box<str>> = labels.iter().map(|l| Box::from(*l)).collect();
         if !self.0.iter().any(|(f, l)| *f == family && *l == labels) {
             self.0.push((family, labels));
@@ -36,7 +35,7 @@ impl SeriesSet {
 
     /// Removes the recorded series of `family` from `m` (a dead daemon's
     /// clock class and port roles).
-    pub fn remove_family(&mut self, family: Family, m: &PtpMetrics) {
+    pub(crate) fn remove_family(&mut self, family: Family, m: &PtpMetrics) {
         self.0.retain(|(f, labels)| {
             if *f != family {
                 return true;
@@ -50,7 +49,7 @@ impl SeriesSet {
     }
 
     /// Removes every recorded series from `m`.
-    pub fn remove_all(&mut self, m: &PtpMetrics) {
+    pub(crate) fn remove_all(&mut self, m: &PtpMetrics) {
         for (family, labels) in self.0.drain(..) {
             let l: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
             for vec in m.family(family) {
@@ -73,7 +72,6 @@ impl PtpMetrics {
                 vec![&self.frequency_status, &self.phase_status, &self.pps_status]
             }
             Family::GnssStatus => vec![&self.gnss_status],
-            Family::Threshold => vec![&self.threshold],
             Family::SynceQuality => vec![&self.synce_clock_quality],
             Family::SynceQl => vec![&self.synce_ssm_ql],
         }

@@ -13,7 +13,7 @@ use super::Relay;
 use crate::metrics::Metrics;
 use crate::transport::amqp::AmqpConfig;
 
-pub struct AmqpSubscriber {
+pub(crate) struct AmqpSubscriber {
     cfg: AmqpConfig,
     relay: Arc<Relay>,
     metrics: Arc<Metrics>,
@@ -44,7 +44,7 @@ impl AmqpObserver for Gauges {
 
 impl AmqpSubscriber {
     #[must_use]
-    pub fn new(cfg: AmqpConfig, relay: Arc<Relay>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(cfg: AmqpConfig, relay: Arc<Relay>, metrics: Arc<Metrics>) -> Self {
         Self {
             cfg,
             relay,
@@ -53,7 +53,7 @@ impl AmqpSubscriber {
     }
 
     /// Connects, receives, reconnects; forever.
-    pub async fn run(self) {
+    pub(crate) async fn run(self) {
         let t = &self.metrics.transport;
         let m = &t.amqp_messages;
         let gauges = Arc::new(Gauges {

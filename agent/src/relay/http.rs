@@ -15,7 +15,7 @@ use tracing::error;
 use super::Relay;
 use crate::metrics::Metrics;
 
-pub struct HttpSubscriber {
+pub(crate) struct HttpSubscriber {
     /// `http://host:port` (or `host:port`) of the publisher.
     base: String,
     /// Our inbound endpoint, as the publisher reaches it.
@@ -50,7 +50,7 @@ impl Counters {
 
 impl HttpSubscriber {
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         base: String,
         endpoint: String,
         relay: Arc<Relay>,
@@ -85,7 +85,7 @@ impl HttpSubscriber {
     }
 
     /// Keeps the subscriptions at this publisher in line, forever.
-    pub async fn run(self) {
+    pub(crate) async fn run(self) {
         let Some(keeper) = self.keeper() else { return };
         let m = self.m.clone();
         keeper

@@ -1,4 +1,4 @@
-//! The consumer sidecar (spec "Deployment roles"; anchor §6.2): the agent
+//! The consumer sidecar (the anchor's cloud-event-consumer role): the agent
 //! runs next to a CNF, serves the API to it, subscribes at the publishers
 //! on its behalf (over their v2 API, or over AMQP addresses) and relays what
 //! arrives to the CNF's endpoints through its own dispatcher, so each CNF
@@ -9,8 +9,8 @@
 //! The sidecar's node name must be the publishers' node (the resource
 //! addresses name it); by default both are the host name.
 
-pub mod amqp;
-pub mod http;
+pub(crate) mod amqp;
+pub(crate) mod http;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Weak};
@@ -29,7 +29,7 @@ use crate::metrics::Metrics;
 use crate::store::Subscriptions;
 
 /// Where publishers POST the events of the sidecar's subscriptions.
-pub const INBOUND_PATH: &str = "/relay/event";
+pub(crate) const INBOUND_PATH: &str = "/relay/event";
 
 /// How often the CNF's subscriptions are looked at for changes.
 const WATCH: Duration = Duration::from_millis(200);
@@ -52,7 +52,7 @@ impl client::Observer for Counts {
 
 /// Hands relayed events to the local dispatcher, once each, through the
 /// current state (which then serves them as CurrentState).
-pub struct Relay {
+pub(crate) struct Relay {
     current: Arc<Current>,
     subs: Arc<dyn Subscriptions>,
     node: String,
@@ -68,7 +68,7 @@ impl Relay {
     /// The relay, its task draining the inbox into the dispatcher and its
     /// task following the CNF's subscriptions.
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         current: Arc<Current>,
         subs: Arc<dyn Subscriptions>,
         metrics: &Metrics,
@@ -106,7 +106,7 @@ impl Relay {
     }
 
     /// Relays one received event to the CNF's subscribers.
-    pub fn deliver(&self, ev: client::Event) {
+    pub(crate) fn deliver(&self, ev: client::Event) {
         match to_event(ev) {
             Ok(ev) => {
                 self.counts.relayed.inc();
@@ -122,13 +122,13 @@ impl Relay {
 
     /// The client inbox events arrive in (HTTP route, AMQP receiver).
     #[must_use]
-    pub fn inbox(&self) -> &Inbox {
+    pub(crate) fn inbox(&self) -> &Inbox {
         &self.inbox
     }
 
     /// The event kinds the CNF's subscriptions cover.
     #[must_use]
-    pub fn needed(&self) -> BTreeSet<EventKind> {
+    pub(crate) fn needed(&self) -> BTreeSet<EventKind> {
         self.subs
             .snapshot()
             .iter()
@@ -139,7 +139,7 @@ impl Relay {
     /// The resource addresses to subscribe to at the publishers, kept up to
     /// date as the CNF subscribes and unsubscribes.
     #[must_use]
-    pub fn wanted(&self) -> watch::Receiver<BTreeSet<ResourceAddress>> {
+    pub(crate) fn wanted(&self) -> watch::Receiver<BTreeSet<ResourceAddress>> {
         self.wanted.subscribe()
     }
 
@@ -154,11 +154,6 @@ impl Relay {
             *w = set;
             changed
         });
-    }
-
-    #[must_use]
-    pub fn node(&self) -> &str {
-        &self.node
     }
 }
 
@@ -220,7 +215,7 @@ fn to_event(ev: client::Event) -> Result<Event, &'static str> {
 
 /// The route publishers deliver to (`POST /relay/event`): the client's
 /// receiver (204 for events and endpoint checks, 400 for the rest).
-pub fn inbound_router(relay: &Relay) -> Router {
+pub(crate) fn inbound_router(relay: &Relay) -> Router {
     relay.inbox.router(INBOUND_PATH)
 }
 

@@ -2,9 +2,9 @@
 //! (`ebpf`) or the linuxptp-daemon log socket (`socket`). Every source feeds
 //! the engine through [`crate::engine::EngineHandle`].
 
-pub mod ebpf;
-pub mod pmc;
-pub mod socket;
-pub mod status;
+pub(crate) mod ebpf;
+pub(crate) mod pmc;
+pub(crate) mod socket;
+pub(crate) mod status;
 
-pub use status::{ProbeStatus, SourceStatus, StatusHandle};
+pub(crate) use status::{ProbeStatus, SourceStatus, StatusHandle};

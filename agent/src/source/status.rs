@@ -25,7 +25,7 @@ pub struct ProbeStatus {
 
 /// The running source.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct SourceStatus {
+pub(crate) struct SourceStatus {
     /// `--source` as given: `auto`, `ebpf` or `socket`.
     pub requested: &'static str,
     /// What runs: `ebpf`, `socket`, or `none` before start-up ends.
@@ -49,7 +49,7 @@ pub struct SourceStatus {
 
 /// Shared, swappable [`SourceStatus`].
 #[derive(Clone, Debug)]
-pub struct StatusHandle(Arc<ArcSwap<SourceStatus>>);
+pub(crate) struct StatusHandle(Arc<ArcSwap<SourceStatus>>);
 
 impl Default for StatusHandle {
     fn default() -> Self {
@@ -62,17 +62,17 @@ impl Default for StatusHandle {
 }
 
 impl StatusHandle {
-    pub fn set(&self, s: SourceStatus) {
+    pub(crate) fn set(&self, s: SourceStatus) {
         self.0.store(Arc::new(s));
     }
 
     #[must_use]
-    pub fn get(&self) -> Arc<SourceStatus> {
+    pub(crate) fn get(&self) -> Arc<SourceStatus> {
         self.0.load_full()
     }
 
     /// Marks the active source as stopped, for `/health`.
-    pub fn stopped(&self, reason: String) {
+    pub(crate) fn stopped(&self, reason: String) {
         let mut s = (*self.get()).clone();
         s.stopped = Some(reason);
         self.set(s);

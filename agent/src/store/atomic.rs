@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Temporary files start with this and are ignored (then removed) at load.
-pub const TMP_PREFIX: &str = ".tmp.";
+pub(super) const TMP_PREFIX: &str = ".tmp.";
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -20,7 +20,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 ///
 /// # Errors
 /// Any I/O error; the temporary file is removed and the old content stays.
-pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+pub(super) fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!(
         "{TMP_PREFIX}{name}.{}.{}",
         std::process::id(),
@@ -49,7 +49,7 @@ fn write_tmp(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
 ///
 /// # Errors
 /// Any I/O error other than the file not existing.
-pub fn remove(dir: &Path, name: &str) -> io::Result<bool> {
+pub(super) fn remove(dir: &Path, name: &str) -> io::Result<bool> {
     match fs::remove_file(dir.join(name)) {
         Ok(()) => sync_dir(dir).map(|()| true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -62,7 +62,7 @@ pub fn remove(dir: &Path, name: &str) -> io::Result<bool> {
 ///
 /// # Errors
 /// Any I/O error.
-pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
+pub(super) fn move_aside(path: &Path) -> io::Result<PathBuf> {
     let mut target = PathBuf::from(format!("{}.corrupt", path.display()));
     let mut n = 1;
     while target.exists() {
@@ -80,7 +80,7 @@ pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
 ///
 /// # Errors
 /// Any I/O error.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

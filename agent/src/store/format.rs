@@ -1,4 +1,4 @@
-//! The anchor's file formats (§4.1): `<clientID>.json` (Go `MarshalIndent`
+//! The anchor's file formats: `<clientID>.json` (Go `MarshalIndent`
 //! of `subscriber.Subscriber`, one-space indent) and `pub.json` (an array of
 //! `SubscriptionInfo`). Reading is case-insensitive on keys, as Go's
 //! `encoding/json` is, so fixtures with `Store` / `EndPointURI` load too.
@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// `status` of a client file: 1 = Active (sdk-go `subscriber.Status`).
-pub const STATUS_ACTIVE: i64 = 1;
+pub(super) const STATUS_ACTIVE: i64 = 1;
 /// `action` of a client file: 0 = NEW (sdk-go `channel.Status`).
-pub const ACTION_NEW: i64 = 0;
+pub(super) const ACTION_NEW: i64 = 0;
 
-/// One subscription or publisher as the anchor writes it (§1.1): this key
+/// One subscription or publisher as the anchor writes it: this key
 /// order, `SubscriptionId` and `UriLocation` omitted when empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct SubscriptionInfo {
+pub(crate) struct SubscriptionInfo {
     #[serde(rename = "ResourceAddress")]
     pub resource_address: String,
     #[serde(rename = "EndpointUri")]
@@ -33,7 +33,7 @@ pub struct SubscriptionInfo {
 
 /// `subStore` of a client file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct SubStore {
+pub(super) struct SubStore {
     /// Keyed by subscription id; a `BTreeMap` so keys come out sorted, as
     /// Go sorts map keys.
     pub store: BTreeMap<String, SubscriptionInfo>,
@@ -41,7 +41,7 @@ pub struct SubStore {
 
 /// One `<clientID>.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ClientFile {
+pub(super) struct ClientFile {
     #[serde(rename = "clientID")]
     pub client_id: String,
     #[serde(rename = "subStore")]
@@ -53,7 +53,7 @@ pub struct ClientFile {
 }
 
 /// `json.MarshalIndent(v, "", " ")`: one space per level, no final newline.
-pub fn to_go_indent<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
+pub(crate) fn to_go_indent<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b" ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
@@ -83,7 +83,7 @@ fn opt_string<'de, A: MapAccess<'de>>(map: &mut A) -> Result<String, A::Error> {
 }
 
 // The v1 lowercase keys (`resource`, `id`) are accepted too: sdk-go up to
-// release-v1.22 read and wrote them (§1.1).
+// release-v1.22 read and wrote them.
 const INFO_FIELDS: &[&[&str]] = &[
     &["ResourceAddress", "resource"],
     &["EndpointUri"],
@@ -235,7 +235,7 @@ impl<'de> Deserialize<'de> for ClientFile {
 ///
 /// # Errors
 /// The serde_json error, with line and column.
-pub fn parse_publishers(bytes: &[u8]) -> Result<Vec<SubscriptionInfo>, serde_json::Error> {
+pub(crate) fn parse_publishers(bytes: &[u8]) -> Result<Vec<SubscriptionInfo>, serde_json::Error> {
     Ok(serde_json::from_slice::<Option<Vec<SubscriptionInfo>>>(bytes)?.unwrap_or_default())
 }
 

@@ -15,7 +15,7 @@ fn anchor_example_round_trips_byte_for_byte() {
 
 #[test]
 fn keys_are_case_insensitive_like_go() {
-    // The ConfigMap test fixture spelling (§4.1) and a few more.
+    // The ConfigMap test fixture spelling and a few more.
     let j = r#"{"ClientID":"x","SubStore":{"Store":{"32659c8d-5a81-3522-b2e0-256675e341d1":
         {"resourceaddress":"/a","ENDPOINTURI":"http://e","subscriptionID":"32659c8d-5a81-3522-b2e0-256675e341d1"}}},
         "EndPointURI":"http://e","Status":1,"extra":[1,{"x":null}]}"#;

@@ -13,14 +13,14 @@ use super::atomic::{self, TMP_PREFIX};
 use super::format::ClientFile;
 
 /// One client file that parsed.
-pub struct Loaded {
+pub(super) struct Loaded {
     pub path: PathBuf,
     pub file: ClientFile,
 }
 
 /// Whether `name` is a client file: `<uuid>[.anything].json`.
 #[must_use]
-pub fn is_client_file(name: &str) -> bool {
+pub(super) fn is_client_file(name: &str) -> bool {
     let Some(stem) = name.split('.').next() else {
         return false;
     };
@@ -32,7 +32,7 @@ pub fn is_client_file(name: &str) -> bool {
 ///
 /// # Errors
 /// The directory cannot be listed.
-pub fn client_files(dir: &Path) -> io::Result<Vec<Loaded>> {
+pub(super) fn client_files(dir: &Path) -> io::Result<Vec<Loaded>> {
     let mut names = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -83,7 +83,7 @@ fn read_one(path: &Path) -> Option<Loaded> {
 
 /// Moves a file that does not parse out of the way, with a log line naming
 /// it and where the parse failed.
-pub fn set_aside(path: &Path, e: &serde_json::Error) {
+pub(super) fn set_aside(path: &Path, e: &serde_json::Error) {
     match atomic::move_aside(path) {
         Ok(to) => warn!(
             file = %path.display(),

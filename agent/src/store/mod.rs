@@ -1,5 +1,5 @@
 //! Subscriptions, in memory and on disk: one `<clientID>.json` per consumer
-//! endpoint in the anchor's format (§4.1), written atomically, plus the
+//! endpoint in the anchor's format, written atomically, plus the
 //! publishers' `pub.json`. See [`Store`] for the durability rules.
 
 mod atomic;
@@ -13,13 +13,13 @@ use std::path::PathBuf;
 
 use uuid::Uuid;
 
-pub use format::{SubscriptionInfo, parse_publishers, to_go_indent};
-pub use publishers::{Publisher, Publishers};
-pub use subs::Store;
+pub(crate) use format::{SubscriptionInfo, to_go_indent};
+pub(crate) use publishers::{Publisher, Publishers};
+pub(crate) use subs::Store;
 
 /// Which API created a subscription, so its consumer gets that API's format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum ApiVersion {
+pub(crate) enum ApiVersion {
     V1,
     #[default]
     V2,
@@ -33,7 +33,7 @@ impl ApiVersion {
     /// The version a stored subscription was made through: the client
     /// files keep the anchor's format, and a v1 `UriLocation` says v1.
     #[must_use]
-    pub fn of_uri_location(uri: &str) -> Self {
+    pub(crate) fn of_uri_location(uri: &str) -> Self {
         if uri.contains("/ocloudNotifications/v1/") || uri.contains("/cloudNotifications/v1/") {
             Self::V1
         } else if !uri.contains("/ocloudNotifications/") && uri.ends_with("/CurrentState") {
@@ -46,9 +46,9 @@ impl ApiVersion {
     }
 }
 
-/// One subscription (the anchor's `SubscriptionInfo`, §1.1).
+/// One subscription (the anchor's `SubscriptionInfo`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subscription {
+pub(crate) struct Subscription {
     pub id: Uuid,
     /// `ResourceAddress`: an event address or a prefix of the resource tree.
     pub resource: String,
@@ -60,9 +60,9 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The wire object (§1.1).
+    /// The wire object.
     #[must_use]
-    pub fn to_info(&self) -> SubscriptionInfo {
+    pub(crate) fn to_info(&self) -> SubscriptionInfo {
         SubscriptionInfo {
             resource_address: self.resource.clone(),
             endpoint_uri: self.endpoint.clone(),
@@ -74,13 +74,13 @@ impl Subscription {
 
 /// The anchor's client id: UUIDv3 of the URL namespace and the endpoint.
 #[must_use]
-pub fn client_id(endpoint: &str) -> Uuid {
+pub(crate) fn client_id(endpoint: &str) -> Uuid {
     Uuid::new_v3(&Uuid::NAMESPACE_URL, endpoint.as_bytes())
 }
 
 /// What delivery needs from the subscription store. Implemented by
 /// [`Store`]; kept as a trait so delivery can be tested on its own.
-pub trait Subscriptions: Send + Sync + 'static {
+pub(crate) trait Subscriptions: Send + Sync + 'static {
     /// Bumped on every change; delivery rebuilds its routes when it moves.
     fn generation(&self) -> u64;
     /// All subscriptions, in no particular order.
@@ -91,7 +91,7 @@ pub trait Subscriptions: Send + Sync + 'static {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("cannot use the store directory {}: {source}", path.display())]
     Dir { path: PathBuf, source: io::Error },
     #[error("cannot write {}: {source}", path.display())]
@@ -101,7 +101,7 @@ pub enum StoreError {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum CreateError {
+pub(crate) enum CreateError {
     /// Same `ResourceAddress` and `EndpointUri` as an existing subscription.
     #[error("subscription {} already exists for this resource and endpoint", .0.id)]
     Duplicate(Box<Subscription>),

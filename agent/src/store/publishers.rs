@@ -1,4 +1,4 @@
-//! Publishers (§2.1): one per event kind of this node, created at start and
+//! Publishers: one per event kind of this node, created at start and
 //! kept in `pub.json` (a JSON array, one-space indent) so their ids survive
 //! restarts. The anchor's plugin re-POSTs its publishers on every start and
 //! gets the existing ids back; we do the same without the HTTP round trip.
@@ -17,7 +17,7 @@ use crate::event::EventKind;
 const FILE: &str = "pub.json";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Publisher {
+pub(crate) struct Publisher {
     pub id: Uuid,
     pub resource: String,
     pub endpoint: String,
@@ -26,7 +26,7 @@ pub struct Publisher {
 
 impl Publisher {
     #[must_use]
-    pub fn to_info(&self) -> SubscriptionInfo {
+    pub(crate) fn to_info(&self) -> SubscriptionInfo {
         SubscriptionInfo {
             resource_address: self.resource.clone(),
             endpoint_uri: self.endpoint.clone(),
@@ -37,7 +37,7 @@ impl Publisher {
 }
 
 /// The publisher registry.
-pub struct Publishers {
+pub(crate) struct Publishers {
     dir: Option<PathBuf>,
     /// `<public base>/api/ocloudNotifications/v2`.
     api_base: String,
@@ -51,7 +51,7 @@ impl Publishers {
     ///
     /// # Errors
     /// `pub.json` cannot be written.
-    pub fn open(dir: Option<&Path>, node: &str, api_base: &str) -> Result<Self, StoreError> {
+    pub(crate) fn open(dir: Option<&Path>, node: &str, api_base: &str) -> Result<Self, StoreError> {
         let list = dir.map(load_file).unwrap_or_default();
         let p = Self {
             dir: dir.map(Path::to_path_buf),
@@ -80,19 +80,19 @@ impl Publishers {
 
     /// Keeps `gauge` equal to the number of publishers from now on.
     #[must_use]
-    pub fn with_active_gauge(mut self, gauge: IntGauge) -> Self {
+    pub(crate) fn with_active_gauge(mut self, gauge: IntGauge) -> Self {
         set(&gauge, self.list.lock().len());
         self.active = Some(gauge);
         self
     }
 
     #[must_use]
-    pub fn list(&self) -> Vec<Publisher> {
+    pub(crate) fn list(&self) -> Vec<Publisher> {
         self.list.lock().clone()
     }
 
     #[must_use]
-    pub fn get(&self, id: Uuid) -> Option<Publisher> {
+    pub(crate) fn get(&self, id: Uuid) -> Option<Publisher> {
         self.list.lock().iter().find(|p| p.id == id).cloned()
     }
 
@@ -101,7 +101,11 @@ impl Publishers {
     ///
     /// # Errors
     /// `pub.json` cannot be written (then nothing changed).
-    pub fn create(&self, resource: &str, endpoint: &str) -> Result<(Publisher, bool), StoreError> {
+    pub(crate) fn create(
+        &self,
+        resource: &str,
+        endpoint: &str,
+    ) -> Result<(Publisher, bool), StoreError> {
         let mut list = self.list.lock();
         if let Some(p) = list.iter().find(|p| p.resource == resource) {
             return Ok((p.clone(), false));
@@ -127,7 +131,7 @@ impl Publishers {
     ///
     /// # Errors
     /// `pub.json` cannot be written (then nothing changed).
-    pub fn delete(&self, id: Uuid) -> Result<Option<Publisher>, StoreError> {
+    pub(crate) fn delete(&self, id: Uuid) -> Result<Option<Publisher>, StoreError> {
         let mut list = self.list.lock();
         let Some(p) = list.iter().find(|p| p.id == id).cloned() else {
             return Ok(None);
@@ -141,7 +145,7 @@ impl Publishers {
     ///
     /// # Errors
     /// `pub.json` cannot be written (then nothing changed).
-    pub fn delete_all(&self) -> Result<usize, StoreError> {
+    pub(crate) fn delete_all(&self) -> Result<usize, StoreError> {
         let mut list = self.list.lock();
         let n = list.len();
         self.replace(&mut list, Vec::new())?;
@@ -175,7 +179,7 @@ fn load_file(dir: &Path) -> Vec<Publisher> {
     let Ok(bytes) = std::fs::read(&path) else {
         return Vec::new();
     };
-    // The anchor may leave an empty file (§1.2: "may be empty body").
+    // The anchor may leave an empty file.
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Vec::new();
     }

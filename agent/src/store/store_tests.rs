@@ -1,3 +1,4 @@
+use std::path::Path;
 use std::sync::Arc;
 
 use super::*;
@@ -27,7 +28,7 @@ fn json_files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn client_id_is_the_anchors() {
-    // §4.1 example: clientID of http://event-consumer-external3:27017.
+    // The anchor's example: clientID of http://event-consumer-external3:27017.
     assert_eq!(
         client_id("http://event-consumer-external3:27017").to_string(),
         ANCHOR_CLIENT

@@ -1,7 +1,7 @@
 //! The store proper: the in-memory set and its client files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
@@ -24,7 +24,7 @@ const STRIPES: usize = 32;
 /// changes nothing. Changes to one client file are serialised by a striped
 /// lock; different clients write in parallel. File I/O blocks: call the
 /// mutating methods from a blocking thread (`spawn_blocking`).
-pub struct Store {
+pub(crate) struct Store {
     /// `None`: in memory only (tests).
     dir: Option<PathBuf>,
     inner: RwLock<Inner>,
@@ -113,9 +113,10 @@ impl Store {
         }
     }
 
+    #[cfg(test)]
     /// A store that writes no files.
     #[must_use]
-    pub fn in_memory() -> Self {
+    pub(crate) fn in_memory() -> Self {
         Self::empty(None)
     }
 
@@ -125,7 +126,7 @@ impl Store {
     /// # Errors
     /// The directory cannot be created or listed, or a migrated file cannot
     /// be written.
-    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+    pub(crate) fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
         let dir_err = |source| StoreError::Dir {
             path: dir.clone(),
@@ -184,30 +185,31 @@ impl Store {
 
     /// Keeps `gauge` equal to the number of subscriptions from now on.
     #[must_use]
-    pub fn with_active_gauge(mut self, gauge: IntGauge) -> Self {
+    pub(crate) fn with_active_gauge(mut self, gauge: IntGauge) -> Self {
         gauge.set(i64::try_from(self.len()).unwrap_or(i64::MAX));
         self.active = Some(gauge);
         self
     }
 
     #[must_use]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.inner.read().subs.len()
     }
 
+    #[cfg(test)]
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// All subscriptions, oldest first.
     #[must_use]
-    pub fn list(&self) -> Vec<Subscription> {
+    pub(crate) fn list(&self) -> Vec<Subscription> {
         self.inner.read().subs.values().cloned().collect()
     }
 
     #[must_use]
-    pub fn get(&self, id: Uuid) -> Option<Subscription> {
+    pub(crate) fn get(&self, id: Uuid) -> Option<Subscription> {
         self.inner.read().get(id).cloned()
     }
 
@@ -215,7 +217,7 @@ impl Store {
     /// API `version`, if any (v1 and v2 are separate views: one endpoint may
     /// hold one of each).
     #[must_use]
-    pub fn find(
+    pub(crate) fn find(
         &self,
         resource: &str,
         endpoint: &str,
@@ -234,7 +236,7 @@ impl Store {
     /// [`CreateError::Duplicate`] (same resource, endpoint and API version,
     /// or id taken),
     /// or the file could not be written (then nothing changed).
-    pub fn create(&self, sub: Subscription) -> Result<(), CreateError> {
+    pub(crate) fn create(&self, sub: Subscription) -> Result<(), CreateError> {
         let _client = self.stripe(&sub.endpoint).lock();
         let bytes = {
             let inner = self.inner.read();
@@ -262,7 +264,7 @@ impl Store {
     ///
     /// # Errors
     /// The client file could not be rewritten (then nothing changed).
-    pub fn delete(&self, id: Uuid) -> Result<Option<Subscription>, StoreError> {
+    pub(crate) fn delete(&self, id: Uuid) -> Result<Option<Subscription>, StoreError> {
         let Some(endpoint) = self.inner.read().get(id).map(|s| s.endpoint.clone()) else {
             return Ok(None);
         };
@@ -288,7 +290,7 @@ impl Store {
     ///
     /// # Errors
     /// The file could not be removed (then nothing changed).
-    pub fn delete_endpoint(&self, endpoint: &str) -> Result<usize, StoreError> {
+    pub(crate) fn delete_endpoint(&self, endpoint: &str) -> Result<usize, StoreError> {
         let _client = self.stripe(endpoint).lock();
         if self.inner.read().of_endpoint(endpoint).next().is_none() {
             return Ok(0);
@@ -308,7 +310,7 @@ impl Store {
     /// # Errors
     /// A client file could not be written; subscriptions handled before it
     /// are gone.
-    pub fn delete_version(&self, version: ApiVersion) -> Result<usize, StoreError> {
+    pub(crate) fn delete_version(&self, version: ApiVersion) -> Result<usize, StoreError> {
         let ids: Vec<Uuid> = self
             .inner
             .read()
@@ -324,11 +326,12 @@ impl Store {
         Ok(n)
     }
 
+    #[cfg(test)]
     /// Removes every subscription, client by client. Blocking.
     ///
     /// # Errors
     /// A file could not be removed; clients handled before it are gone.
-    pub fn delete_all(&self) -> Result<usize, StoreError> {
+    pub(crate) fn delete_all(&self) -> Result<usize, StoreError> {
         let endpoints: BTreeSet<String> = self
             .inner
             .read()
@@ -385,12 +388,6 @@ impl Store {
         if let Some(g) = &self.active {
             g.set(i64::try_from(inner.subs.len()).unwrap_or(i64::MAX));
         }
-    }
-
-    /// The directory, when persistent.
-    #[must_use]
-    pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
     }
 }
 

@@ -21,7 +21,7 @@ use super::policy::Policy;
 
 /// Why a POST got no HTTP answer.
 #[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
+pub(crate) enum DeliveryError {
     #[error("invalid endpoint URI {0:?}")]
     BadUri(String),
     #[error("endpoint scheme {0:?} is not supported (http or https)")]
@@ -50,7 +50,7 @@ impl DeliveryError {
     /// consumer that answers, however slowly, is alive (the anchor counts
     /// timeouts too, and so unsubscribes consumers that got every event).
     #[must_use]
-    pub fn counts_as_dead(&self) -> bool {
+    pub(crate) fn counts_as_dead(&self) -> bool {
         match self {
             Self::Resolve { .. } | Self::Refused(_) => true,
             Self::Io(e) => matches!(
@@ -63,14 +63,14 @@ impl DeliveryError {
 
     /// The request went out and no answer came in time.
     #[must_use]
-    pub fn is_timeout(&self) -> bool {
+    pub(crate) fn is_timeout(&self) -> bool {
         matches!(self, Self::Timeout(_))
     }
 }
 
 /// Where to connect and what to put in the request line.
 #[derive(Clone, Debug)]
-pub struct Target {
+pub(super) struct Target {
     host: String,
     port: u16,
     tls: bool,
@@ -83,7 +83,7 @@ pub struct Target {
 impl Target {
     /// # Errors
     /// The URI does not parse, or is not `http://` or `https://`.
-    pub fn parse(endpoint: &str) -> Result<Self, DeliveryError> {
+    pub(super) fn parse(endpoint: &str) -> Result<Self, DeliveryError> {
         let uri: Uri = endpoint
             .parse()
             .map_err(|_| DeliveryError::BadUri(endpoint.to_owned()))?;
@@ -115,7 +115,7 @@ impl Target {
 
 /// What every outbound connection shares: TLS client config, endpoint
 /// policy, and the cap on open connections.
-pub struct Outbound {
+pub(crate) struct Outbound {
     pub tls: Arc<rustls::ClientConfig>,
     pub policy: Policy,
     permits: Arc<Semaphore>,
@@ -128,7 +128,7 @@ pub struct Outbound {
 
 impl Outbound {
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         tls: Arc<rustls::ClientConfig>,
         policy: Policy,
         max_connections: usize,
@@ -146,12 +146,12 @@ impl Outbound {
 
     /// Whether a connection is waiting for a permit (idle ones should go).
     #[must_use]
-    pub fn under_pressure(&self) -> bool {
+    pub(crate) fn under_pressure(&self) -> bool {
         self.waiting.load(Ordering::Acquire) > 0
     }
 
     /// Resolves when another connection needs a permit.
-    pub async fn pressed(&self) {
+    pub(crate) async fn pressed(&self) {
         let n = self.pressure.notified();
         if self.under_pressure() {
             return;
@@ -246,7 +246,7 @@ const MAX_RESPONSE: usize = 1 << 20;
 /// own: one POST is one `write` and, usually, one `read`, with no task hop
 /// per request (a hyper connection task costs a wake-up per request, which
 /// is most of our per-delivery CPU on a 2-core node).
-pub struct Conn {
+pub(super) struct Conn {
     target: Target,
     out: Arc<Outbound>,
     stream: Option<Live>,
@@ -271,13 +271,17 @@ enum Failure {
 
 impl Conn {
     #[must_use]
-    pub fn new(target: Target, out: Arc<Outbound>) -> Self {
+    pub(super) fn new(target: Target, out: Arc<Outbound>) -> Self {
         Self::with_content_type(target, out, "application/json")
     }
 
     /// A connection whose POSTs carry `content_type`.
     #[must_use]
-    pub fn with_content_type(target: Target, out: Arc<Outbound>, content_type: &str) -> Self {
+    pub(super) fn with_content_type(
+        target: Target,
+        out: Arc<Outbound>,
+        content_type: &str,
+    ) -> Self {
         let head = format!(
             "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: ",
             target.path, target.authority
@@ -296,14 +300,14 @@ impl Conn {
     }
 
     #[must_use]
-    pub fn is_open(&self) -> bool {
+    pub(super) fn is_open(&self) -> bool {
         self.stream.is_some()
     }
 
     /// Waits for the permit a new connection needs, if one will be needed:
     /// callers wait here, in a small future, rather than inside a whole
     /// delivery's (thousands of endpoints may wait at once).
-    pub async fn reserve(&mut self) {
+    pub(super) async fn reserve(&mut self) {
         if self.stream.is_none() && self.permit.is_none() {
             self.permit = self.out.permit().await;
         }
@@ -311,7 +315,7 @@ impl Conn {
 
     /// Closes the connection (its permit goes back) and frees its buffers:
     /// an idle subscriber costs its queue and task, not a socket.
-    pub fn close(&mut self) {
+    pub(super) fn close(&mut self) {
         self.stream = None;
         self.permit = None;
         self.req = Vec::new();
@@ -324,7 +328,7 @@ impl Conn {
     ///
     /// # Errors
     /// As [`Conn::post`].
-    pub async fn call(
+    pub(super) async fn call(
         &mut self,
         method: &str,
         headers: &[String],
@@ -382,7 +386,11 @@ impl Conn {
     ///
     /// # Errors
     /// No complete HTTP answer within `timeout`.
-    pub async fn post(&mut self, body: &[&[u8]], timeout: Duration) -> Result<u16, DeliveryError> {
+    pub(super) async fn post(
+        &mut self,
+        body: &[&[u8]],
+        timeout: Duration,
+    ) -> Result<u16, DeliveryError> {
         match tokio::time::timeout(timeout, self.post_inner(body)).await {
             Ok(Ok(code)) => Ok(code),
             Ok(Err(e)) => {
@@ -398,7 +406,7 @@ impl Conn {
 
     /// When the last request was completely written to the socket.
     #[must_use]
-    pub fn written(&self) -> Option<Instant> {
+    pub(super) fn written(&self) -> Option<Instant> {
         self.written
     }
 

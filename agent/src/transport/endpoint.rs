@@ -23,7 +23,7 @@ const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 /// Attempts after the first before an event counts as failed.
 pub(super) const RETRIES: u32 = 3;
 
-pub struct Endpoint {
+pub(super) struct Endpoint {
     pub uri: Arc<str>,
     queue: Queue,
     /// Queued plus in flight, for draining at shutdown.
@@ -51,7 +51,7 @@ enum Outcome {
 
 impl Endpoint {
     /// Creates the endpoint and starts its worker on `rt`.
-    pub fn spawn(
+    pub(super) fn spawn(
         uri: Arc<str>,
         sidecar: bool,
         shared: Arc<Shared>,
@@ -71,7 +71,7 @@ impl Endpoint {
     }
 
     /// Queues `item`; accounts depth and coalescing.
-    pub fn push(&self, item: Arc<Outgoing>, shared: &Shared) {
+    pub(super) fn push(&self, item: Arc<Outgoing>, shared: &Shared) {
         let m = &shared.metrics.delivery;
         match self.queue.push(item) {
             Pushed::Queued => {
@@ -90,12 +90,12 @@ impl Endpoint {
     }
 
     /// Which kinds go out in the v1 format, and with which subscription id.
-    pub fn set_v1_ids(&self, ids: [Option<Uuid>; EventKind::ALL.len()]) {
+    pub(super) fn set_v1_ids(&self, ids: [Option<Uuid>; EventKind::ALL.len()]) {
         *self.v1_ids.lock() = ids;
     }
 
     /// Which kinds go out as the v1-era transport's CloudEvent.
-    pub fn set_transport(&self, kinds: [bool; EventKind::ALL.len()]) {
+    pub(super) fn set_transport(&self, kinds: [bool; EventKind::ALL.len()]) {
         *self.transport.lock() = kinds;
     }
 
@@ -105,17 +105,17 @@ impl Endpoint {
     }
 
     #[must_use]
-    pub fn pending(&self) -> usize {
+    pub(super) fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
     }
 
     #[must_use]
-    pub fn is_dead(&self) -> bool {
+    pub(super) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
     }
 
     /// Stops the worker and discards what is queued.
-    pub fn close(&self, shared: &Shared) {
+    pub(super) fn close(&self, shared: &Shared) {
         let n = self.queue.close();
         self.pending.fetch_sub(n, Ordering::AcqRel);
         shared

@@ -3,10 +3,10 @@
 //! bounded queue, worker task and keep-alive connection, so a slow or dead
 //! consumer delays no one else.
 
-pub mod amqp;
+pub(crate) mod amqp;
 mod conn;
 mod endpoint;
-pub mod policy;
+pub(crate) mod policy;
 mod queue;
 
 use std::collections::HashMap;
@@ -20,9 +20,9 @@ use parking_lot::Mutex;
 use prometheus::IntCounter;
 
 use conn::{Conn, Target};
-pub use conn::{DeliveryError, Outbound};
+pub(crate) use conn::{DeliveryError, Outbound};
 use endpoint::Endpoint;
-pub use queue::Outgoing;
+pub(crate) use queue::Outgoing;
 
 use crate::engine::Sink;
 use crate::event::{Event, EventKind, ValueKeys};
@@ -31,7 +31,7 @@ use crate::store::{ApiVersion, Subscriptions};
 
 /// Another consumer of every published event (the AMQP sender). Must not
 /// block: it runs on the engine's path.
-pub trait Tap: Send + Sync + 'static {
+pub(crate) trait Tap: Send + Sync + 'static {
     fn publish(&self, out: &Arc<Outgoing>);
 }
 
@@ -47,7 +47,7 @@ enum Format {
 }
 
 #[derive(Clone, Debug)]
-pub struct DeliveryConfig {
+pub(crate) struct DeliveryConfig {
     pub node: String,
     /// One POST, connect included.
     pub timeout: Duration,
@@ -95,7 +95,7 @@ struct Routes {
     by_kind: [Vec<Arc<Endpoint>>; EventKind::ALL.len()],
 }
 
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
     runtime: Option<tokio::runtime::Handle>,
     routes: ArcSwap<Routes>,
@@ -108,7 +108,7 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Call from inside the tokio runtime that will run the endpoint workers.
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         cfg: DeliveryConfig,
         out: Arc<Outbound>,
         metrics: Arc<Metrics>,
@@ -153,7 +153,7 @@ impl Dispatcher {
     }
 
     /// Adds a consumer of every published event.
-    pub fn add_tap(&self, tap: Arc<dyn Tap>) {
+    pub(crate) fn add_tap(&self, tap: Arc<dyn Tap>) {
         let mut taps = (**self.taps.load()).clone();
         taps.push(tap);
         self.taps.store(Arc::new(taps));
@@ -182,7 +182,7 @@ impl Dispatcher {
         if !keep && routes.by_kind[kind.index()].is_empty() && self.taps.load().is_empty() {
             return None;
         }
-        let out = Arc::new(Outgoing::read_at(event, read));
+        let out = Arc::new(Outgoing::new(event));
         let stages = &self.shared.metrics.delivery.stages;
         if let Some(read) = read {
             stages.engine.observe(
@@ -208,18 +208,18 @@ impl Dispatcher {
 
     /// The outbound connections' settings (TLS, policy, cap).
     #[must_use]
-    pub fn outbound(&self) -> &Arc<Outbound> {
+    pub(crate) fn outbound(&self) -> &Arc<Outbound> {
         &self.shared.out
     }
 
     #[must_use]
-    pub fn node(&self) -> &str {
+    pub(crate) fn node(&self) -> &str {
         &self.shared.cfg.node
     }
 
     /// Value keys of v1 bodies.
     #[must_use]
-    pub fn v1_keys(&self) -> ValueKeys {
+    pub(crate) fn v1_keys(&self) -> ValueKeys {
         self.shared.cfg.v1_keys
     }
 
@@ -228,7 +228,11 @@ impl Dispatcher {
     ///
     /// # Errors
     /// Network failure, timeout or an unusable URI.
-    pub async fn post_once(&self, endpoint: &str, body: Bytes) -> Result<u16, DeliveryError> {
+    pub(crate) async fn post_once(
+        &self,
+        endpoint: &str,
+        body: Bytes,
+    ) -> Result<u16, DeliveryError> {
         Conn::new(Target::parse(endpoint)?, self.shared.out.clone())
             .post(&[&body], self.shared.cfg.timeout)
             .await
@@ -236,13 +240,13 @@ impl Dispatcher {
 
     /// Undelivered events over all endpoints (queued and in flight).
     #[must_use]
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.endpoints.lock().values().map(|e| e.pending()).sum()
     }
 
     /// Stops taking events and waits up to `timeout` for the queues to
     /// drain; what is left is dropped (and logged).
-    pub async fn shutdown(&self, timeout: Duration) {
+    pub(crate) async fn shutdown(&self, timeout: Duration) {
         self.closing.store(true, Ordering::Release);
         let end = Instant::now() + timeout;
         while self.pending() > 0 && Instant::now() < end {
@@ -371,7 +375,7 @@ impl Sink for Dispatcher {
 ///
 /// # Errors
 /// An unusable URL, a network failure or no answer within `timeout`.
-pub async fn call(
+pub(crate) async fn call(
     out: &Arc<Outbound>,
     url: &str,
     method: &str,

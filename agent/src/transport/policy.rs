@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 #[derive(Debug, thiserror::Error)]
-pub enum RuleError {
+pub(crate) enum RuleError {
     #[error("not a CIDR (address/prefix) or host pattern")]
     Syntax,
     #[error("prefix length {0} is too long for the address")]
@@ -17,7 +17,7 @@ pub enum RuleError {
 
 /// One allowed range or name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Rule {
+pub(crate) enum Rule {
     Cidr(IpAddr, u8),
     /// Exact host name, lower case.
     Host(String),
@@ -28,7 +28,7 @@ pub enum Rule {
 impl Rule {
     /// # Errors
     /// Neither a CIDR, an address, nor a host pattern.
-    pub fn parse(s: &str) -> Result<Self, RuleError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, RuleError> {
         let s = s.trim();
         if let Some((addr, len)) = s.split_once('/') {
             let addr: IpAddr = addr.parse().map_err(|_| RuleError::Syntax)?;
@@ -108,14 +108,14 @@ fn is_metadata(ip: IpAddr) -> bool {
 
 /// The allowed endpoints.
 #[derive(Clone, Debug, Default)]
-pub struct Policy {
+pub(crate) struct Policy {
     rules: Vec<Rule>,
 }
 
 impl Policy {
     /// # Errors
     /// A rule does not parse.
-    pub fn new(rules: &[String]) -> Result<Self, RuleError> {
+    pub(crate) fn new(rules: &[String]) -> Result<Self, RuleError> {
         Ok(Self {
             rules: rules
                 .iter()
@@ -127,7 +127,7 @@ impl Policy {
     /// Whether a connection to `ip`, reached through the name `host`, is
     /// allowed.
     #[must_use]
-    pub fn allows(&self, host: &str, ip: IpAddr) -> bool {
+    pub(crate) fn allows(&self, host: &str, ip: IpAddr) -> bool {
         if self.rules.is_empty() {
             return !is_metadata(ip);
         }
@@ -139,7 +139,7 @@ impl Policy {
     /// be allowed; a name must match a host pattern, or may resolve into
     /// an allowed range (checked at connect time).
     #[must_use]
-    pub fn allows_host(&self, host: &str) -> bool {
+    pub(crate) fn allows_host(&self, host: &str) -> bool {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         match bare.parse::<IpAddr>() {
             Ok(ip) => self.allows(bare, ip),

@@ -17,7 +17,7 @@ use crate::event::{Event, EventKind, ValueKeys};
 
 /// One event on its way out: serialised once, shared by every queue.
 #[derive(Debug)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     pub event: Event,
     /// The v2 structured CloudEvent JSON.
     pub v2: Bytes,
@@ -30,22 +30,13 @@ pub struct Outgoing {
     /// The address of the first value: events for the same clock coalesce,
     /// events for different clocks of one kind do not.
     key: Box<str>,
-    /// When the source read the line or record that caused it, if it came
-    /// from one (stage timing).
-    pub read: Option<Instant>,
     /// When it was serialised, ready for the queues (stage timing).
     pub queued: Instant,
 }
 
 impl Outgoing {
     #[must_use]
-    pub fn new(event: Event) -> Self {
-        Self::read_at(event, None)
-    }
-
-    /// An event caused by what a source read at `read`.
-    #[must_use]
-    pub fn read_at(event: Event, read: Option<Instant>) -> Self {
+    pub(crate) fn new(event: Event) -> Self {
         let v2 = Bytes::from(event.to_v2_json());
         let key = event
             .values
@@ -59,16 +50,15 @@ impl Outgoing {
             v1_tail: OnceLock::new(),
             transport: OnceLock::new(),
             key,
-            read,
             queued: Instant::now(),
         }
     }
 
-    /// The v1 body after the subscription id (§2.7), serialised once per
+    /// The v1 body after the subscription id, serialised once per
     /// event; each subscriber sends its own id prefix before it
     /// ([`crate::event::v1::v1_id_prefix`]).
     #[must_use]
-    pub fn v1_tail(&self, node: &str, keys: ValueKeys) -> &[u8] {
+    pub(crate) fn v1_tail(&self, node: &str, keys: ValueKeys) -> &[u8] {
         self.v1_tail.get_or_init(|| {
             let mut out = Vec::with_capacity(self.v2.len());
             crate::event::v1::write_v1_tail(&mut out, &self.event, node, keys);
@@ -79,14 +69,14 @@ impl Outgoing {
     /// The structured v1 CloudEvent a v1-era consumer sidecar receives at
     /// its `/event`, serialised once per event.
     #[must_use]
-    pub fn transport_body(&self, node: &str, keys: ValueKeys) -> &[u8] {
+    pub(crate) fn transport_body(&self, node: &str, keys: ValueKeys) -> &[u8] {
         self.transport
             .get_or_init(|| crate::event::v1::v1_current_state(&self.event, node, keys).into())
     }
 
     /// The address of the first value: with the kind, what coalesces.
     #[must_use]
-    pub fn coalesce_key(&self) -> &str {
+    pub(crate) fn coalesce_key(&self) -> &str {
         &self.key
     }
 
@@ -95,14 +85,14 @@ impl Outgoing {
     }
 
     #[must_use]
-    pub fn kind(&self) -> EventKind {
+    pub(crate) fn kind(&self) -> EventKind {
         self.event.kind
     }
 }
 
 /// What happened to a pushed event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pushed {
+pub(super) enum Pushed {
     Queued,
     /// The queue is coalescing; this many older events for the same
     /// resource were dropped.
@@ -113,7 +103,7 @@ pub enum Pushed {
     Closed,
 }
 
-pub struct Queue {
+pub(super) struct Queue {
     items: Mutex<VecDeque<Arc<Outgoing>>>,
     capacity: usize,
     /// Set when a push found the queue full; cleared when it runs empty.
@@ -125,7 +115,7 @@ pub struct Queue {
 
 impl Queue {
     #[must_use]
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
             // Grown on demand: most queues hold one event at a time.
@@ -137,7 +127,7 @@ impl Queue {
         }
     }
 
-    pub fn push(&self, item: Arc<Outgoing>) -> Pushed {
+    pub(super) fn push(&self, item: Arc<Outgoing>) -> Pushed {
         if self.closed.load(Ordering::Acquire) {
             return Pushed::Closed;
         }
@@ -166,7 +156,7 @@ impl Queue {
 
     /// The next event; `None` once the queue is closed (what was still
     /// queued is discarded by [`Queue::close`]).
-    pub async fn pop(&self) -> Option<Arc<Outgoing>> {
+    pub(super) async fn pop(&self) -> Option<Arc<Outgoing>> {
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return None;
@@ -195,12 +185,12 @@ impl Queue {
 
     /// Whether a newer event for the same resource as `item` is queued.
     #[must_use]
-    pub fn has_newer(&self, item: &Outgoing) -> bool {
+    pub(super) fn has_newer(&self, item: &Outgoing) -> bool {
         self.items.lock().iter().any(|o| o.same_resource(item))
     }
 
     /// Stops the queue; returns what was still queued.
-    pub fn close(&self) -> usize {
+    pub(super) fn close(&self) -> usize {
         self.closed.store(true, Ordering::Release);
         let n = self.drain();
         self.ready.notify_one();
@@ -208,12 +198,12 @@ impl Queue {
     }
 
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.items.lock().is_empty()
     }
 
     #[must_use]
-    pub fn is_closed(&self) -> bool {
+    pub(super) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 

@@ -6,7 +6,7 @@
 use cloud_event_client::{ApiVersion, Client};
 
 #[derive(clap::Args, Clone, Debug)]
-pub struct Common {
+pub(crate) struct Common {
     /// Base URL of the publisher's API, e.g. http://localhost:9043.
     #[arg(long, env = "PUBLISHER", default_value = "http://localhost:9043")]
     pub publisher: String,
@@ -28,13 +28,13 @@ fn parse_api(s: &str) -> Result<ApiVersion, String> {
 }
 
 impl Common {
-    pub fn client(&self) -> anyhow::Result<Client> {
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
         Ok(Client::new(&self.publisher)?.with_version(self.api))
     }
 }
 
 /// Logs to stderr, `RUST_LOG` or info.
-pub fn init_logging() {
+pub(crate) fn init_logging() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -44,7 +44,7 @@ pub fn init_logging() {
 }
 
 /// Prints one JSON line on stdout.
-pub fn line(v: &serde_json::Value) {
+pub(crate) fn line(v: &serde_json::Value) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{v}");

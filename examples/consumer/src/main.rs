@@ -4,6 +4,8 @@
 //! subscriptions (health check + list), without duplicating them. Built on
 //! the `cloud-event-client` crate (its `examples/` show each task alone).
 
+#![warn(unused_crate_dependencies)]
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use agent_tests::cpu::proc_cpu;
 use agent_tests::receipts::{self, Receipt, now_ns, pct_us};
 use agent_tests::{Agent, Consumer, LogWriter, stages};
 
@@ -34,21 +35,6 @@ impl Setup {
         receipts::wait(&self.consumers, since_ns, want, Duration::from_secs(120))
     }
 }
-
-/// CPU seconds of a running process (utime + stime from /proc/<pid>/stat).
-fn proc_cpu(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // SAFETY: sysconf has no preconditions.
-    #[allow(clippy::cast_precision_loss)]
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (ticks(11) + ticks(12)) / hz
-}
-
 /// Writes one line that flips the lock state (in range / out of range).
 fn flip(w: &mut LogWriter, k: usize) {
     let off = if k.is_multiple_of(2) { 5 } else { 5000 };

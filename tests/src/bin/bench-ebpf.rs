@@ -20,6 +20,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use agent_tests::cpu::{children_cpu, proc_cpu};
 use agent_tests::receipts::{self, now_ns, pct_us};
 use agent_tests::stages;
 use agent_tests::{Agent, sample, wait_for, workspace_bin};
@@ -157,32 +158,6 @@ fn exit_to_freerun(rounds: usize) {
         pct_us(&lat, 1.0)
     );
 }
-
-/// User + system CPU seconds of reaped children (`RUSAGE_CHILDREN`).
-fn children_cpu() -> f64 {
-    // SAFETY: an all-zero rusage is valid; getrusage fills it.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `ru` is a valid rusage for the call.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &raw mut ru) };
-    #[allow(clippy::cast_precision_loss)]
-    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    s(ru.ru_utime) + s(ru.ru_stime)
-}
-
-/// CPU seconds of a running process (utime + stime from /proc/<pid>/stat).
-fn proc_cpu(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // SAFETY: sysconf has no preconditions.
-    #[allow(clippy::cast_precision_loss)]
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (ticks(11) + ticks(12)) / hz
-}
-
 /// One run of a process writing `lines` lines at 1,000/s: (its CPU s, wall s).
 fn writer_cpu(lines: u32, dir: &Path) -> (f64, f64) {
     let before = children_cpu();

@@ -1,5 +1,5 @@
-//! Liveness bench (root): `kill -9` of a LOCKED real ptp4l slave (LAB §3:
-//! network namespaces, no CAP_SYS_TIME) to the FREERUN event's receipt at
+//! Liveness bench (root): `kill -9` of a LOCKED real ptp4l slave (network
+//! namespaces, no CAP_SYS_TIME) to the FREERUN event's receipt at
 //! a real HTTP consumer, with the log socket (ptp4l's output piped in, no
 //! status lines: the agent's management client must notice the death) and
 //! with the eBPF source (the exit record). The master keeps running; the

@@ -3,6 +3,10 @@
 //! prints lines, floods, or reads the clock with `clock_adjtime` (modes 0:
 //! it only reads, never changes the clock).
 
+// It makes the raw syscalls ptp4l makes (prctl, clock_adjtime, writev, send)
+// so the probes see what they would see from ptp4l.
+#![allow(unsafe_code)]
+
 use std::io::Write;
 use std::time::Duration;
 

@@ -7,38 +7,38 @@ use agent_tests::{Agent, Response, request};
 use serde_json::{Value, json};
 
 /// The client file name of `endpoint` (`UUIDv3(URL, endpoint).json`).
-pub fn client_file(endpoint: &str) -> String {
+pub(crate) fn client_file(endpoint: &str) -> String {
     format!(
         "{}.json",
         uuid::Uuid::new_v3(&uuid::Uuid::NAMESPACE_URL, endpoint.as_bytes())
     )
 }
 
-pub fn post(a: &Agent, path: &str, body: &[u8]) -> Response {
+pub(crate) fn post(a: &Agent, path: &str, body: &[u8]) -> Response {
     request("POST", &a.api(path), Some(body)).unwrap()
 }
 
-pub fn subscribe(a: &Agent, resource: &str, endpoint: &str) -> Response {
+pub(crate) fn subscribe(a: &Agent, resource: &str, endpoint: &str) -> Response {
     let body = json!({"ResourceAddress": resource, "EndpointUri": endpoint}).to_string();
     post(a, "/subscriptions", body.as_bytes())
 }
 
 /// Subscribes and asserts 201; returns the body.
-pub fn subscribed(a: &Agent, resource: &str, endpoint: &str) -> Value {
+pub(crate) fn subscribed(a: &Agent, resource: &str, endpoint: &str) -> Value {
     let r = subscribe(a, resource, endpoint);
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()
 }
 
-pub fn get(a: &Agent, path: &str) -> Response {
+pub(crate) fn get(a: &Agent, path: &str) -> Response {
     request("GET", &a.api(path), None).unwrap()
 }
 
-pub fn delete(a: &Agent, path: &str) -> Response {
+pub(crate) fn delete(a: &Agent, path: &str) -> Response {
     request("DELETE", &a.api(path), None).unwrap()
 }
 
-pub fn list(a: &Agent) -> Vec<Value> {
+pub(crate) fn list(a: &Agent) -> Vec<Value> {
     let r = get(a, "/subscriptions");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -46,7 +46,7 @@ pub fn list(a: &Agent) -> Vec<Value> {
 }
 
 /// Asserts an RFC 7807 body with `status` and problem `kind`; returns it.
-pub fn problem(r: &Response, status: u16, kind: &str) -> Value {
+pub(crate) fn problem(r: &Response, status: u16, kind: &str) -> Value {
     assert_eq!(r.status, status, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     let v = r.json();
@@ -62,7 +62,7 @@ pub fn problem(r: &Response, status: u16, kind: &str) -> Value {
 }
 
 /// Every file of the store directory with its content.
-pub fn store_files(a: &Agent) -> BTreeMap<String, String> {
+pub(crate) fn store_files(a: &Agent) -> BTreeMap<String, String> {
     std::fs::read_dir(a.store_dir())
         .unwrap()
         .map(|e| {
@@ -74,7 +74,7 @@ pub fn store_files(a: &Agent) -> BTreeMap<String, String> {
 }
 
 /// The value of a metric line `name{labels} value`.
-pub fn metric(a: &Agent, series: &str) -> Option<f64> {
+pub(crate) fn metric(a: &Agent, series: &str) -> Option<f64> {
     a.metrics()
         .lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())

@@ -1,4 +1,4 @@
-//! `/api/ocloudNotifications/v1` (§1.3): the legacy API, kept for
+//! `/api/ocloudNotifications/v1`: the legacy API, kept for
 //! applications written against it. v1 keys (`id`, `endpointUri`,
 //! `uriLocation`, `resource`) and v1 status codes: errors are 400 (the
 //! anchor's), with a problem+json body whose `error` member carries the

@@ -1,4 +1,4 @@
-//! v1 `/publishers` (§1.3): the same registry as v2, v1 keys and codes.
+//! v1 `/publishers`: the same registry as v2, v1 keys and codes.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! v1 `/subscriptions` (§1.3): a duplicate returns the existing
+//! v1 `/subscriptions`: a duplicate returns the existing
 //! subscription with 201; the endpoint is checked with an empty POST; no
 //! initial notification.
 

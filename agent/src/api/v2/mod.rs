@@ -1,4 +1,4 @@
-//! `/api/ocloudNotifications/v2` (§1.2): O-RAN subscriptions and pull,
+//! `/api/ocloudNotifications/v2`: O-RAN subscriptions and pull,
 //! plus the anchor's extensions (health, publishers).
 
 mod publishers;

@@ -1,5 +1,5 @@
 //! `/publishers`: the list (an O-RAN extension of the anchor) and the
-//! internal create/get/delete routes (§1.2 "Internal"), with the anchor's
+//! internal create/get/delete routes, with the anchor's
 //! success codes; unknown ids are 404 problems (the anchor says 400).
 
 use std::sync::Arc;

@@ -1,6 +1,6 @@
-//! `GET {ResourceAddress}/CurrentState` (§1.2). Unlike the anchor it needs
+//! `GET {ResourceAddress}/CurrentState`. Unlike the anchor it needs
 //! no prior subscription; 404 only for an unknown resource or when no data
-//! has been seen (the §2.6 placeholder).
+//! has been seen (the placeholder).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! `/subscriptions` (§1.2, O-RAN TC5.3.1-5.3.4).
+//! `/subscriptions` (O-RAN TC5.3.1-5.3.4).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! The `proc[ts]: [cfg:level] ` prefix every line carries (§3.1, §3.3), with
+//! The `proc[ts]: [cfg:level] ` prefix every line carries, with
 //! or without the daemon's tag, and the synthetic `PTP_PROCESS_STATUS:N`.
 
 /// The parts of a line before its message.
@@ -70,7 +70,7 @@ pub fn prefix(line: &[u8]) -> Prefix<'_> {
 
 /// Sets `origin`'s config and process from `line`'s tag, when it has one
 /// (allocates only when they differ from the last ones).
-pub fn learn(origin: &mut crate::engine::Origin, line: &[u8]) {
+pub(crate) fn learn(origin: &mut crate::engine::Origin, line: &[u8]) {
     let p = prefix(line);
     let (Some(cfg), Ok(process)) = (p.config, std::str::from_utf8(p.process)) else {
         return;
@@ -88,7 +88,7 @@ pub fn learn(origin: &mut crate::engine::Origin, line: &[u8]) {
 
 /// `PTP_PROCESS_STATUS:N` (the daemon's process up/down line): `Some(up)`.
 #[must_use]
-pub fn process_status(message: &[u8]) -> Option<bool> {
+pub(crate) fn process_status(message: &[u8]) -> Option<bool> {
     let v = message.strip_prefix(b"PTP_PROCESS_STATUS:")?;
     match v.trim_ascii() {
         b"0" => Some(false),

@@ -1,13 +1,13 @@
-//! Lines the linuxptp-daemon writes itself (§3.3): `T-GM-STATUS`,
+//! Lines the linuxptp-daemon writes itself: `T-GM-STATUS`,
 //! `T-BC-STATUS`, `dpll`, `gnss`, `CLOCK_CLASS_CHANGE`, `chronyd` and
-//! `ptp_ha_profile`. In these, `s1` means HOLDOVER (§3.2).
+//! `ptp_ha_profile`. In these, `s1` means HOLDOVER.
 
 use super::{Malformed, int, tokens};
 use crate::event::SyncState;
 
 /// The daemon's state token: `s0` FREERUN, `s1` HOLDOVER, `s2`/`s3` LOCKED.
 #[must_use]
-pub fn daemon_state(t: &[u8]) -> Option<SyncState> {
+pub(crate) fn daemon_state(t: &[u8]) -> Option<SyncState> {
     match t {
         b"s0" => Some(SyncState::Freerun),
         b"s1" => Some(SyncState::Holdover),
@@ -72,7 +72,7 @@ fn pairs<'a>(
 
 /// # Errors
 /// A GM line without its state.
-pub fn gm(message: &[u8]) -> Result<Option<Gm<'_>>, Malformed> {
+pub(crate) fn gm(message: &[u8]) -> Result<Option<Gm<'_>>, Malformed> {
     let mut t = tokens(message);
     let (Some(iface), Some(b"T-GM-STATUS")) = (t.next(), t.next()) else {
         return Ok(None);
@@ -86,7 +86,7 @@ pub fn gm(message: &[u8]) -> Result<Option<Gm<'_>>, Malformed> {
 
 /// # Errors
 /// A T-BC line whose offset or state does not parse.
-pub fn tbc(message: &[u8]) -> Result<Option<Tbc<'_>>, Malformed> {
+pub(crate) fn tbc(message: &[u8]) -> Result<Option<Tbc<'_>>, Malformed> {
     const BAD: Malformed = Malformed { family: "T-BC" };
     let mut t = tokens(message);
     let (Some(iface), Some(b"offset")) = (t.next(), t.next()) else {
@@ -109,7 +109,7 @@ pub fn tbc(message: &[u8]) -> Result<Option<Tbc<'_>>, Malformed> {
 
 /// # Errors
 /// A dpll line whose values do not parse.
-pub fn dpll(message: &[u8]) -> Result<Option<Dpll<'_>>, Malformed> {
+pub(crate) fn dpll(message: &[u8]) -> Result<Option<Dpll<'_>>, Malformed> {
     const BAD: Malformed = Malformed { family: "dpll" };
     let (mut f, mut p, mut s, mut o) = (None, None, None, None);
     let r = pairs(message, BAD, |k, v| {
@@ -135,7 +135,7 @@ pub fn dpll(message: &[u8]) -> Result<Option<Dpll<'_>>, Malformed> {
 
 /// # Errors
 /// A gnss line whose values do not parse or miss.
-pub fn gnss(message: &[u8]) -> Result<Option<Gnss<'_>>, Malformed> {
+pub(crate) fn gnss(message: &[u8]) -> Result<Option<Gnss<'_>>, Malformed> {
     const BAD: Malformed = Malformed { family: "gnss" };
     let (mut status, mut offset) = (None, None);
     let r = pairs(message, BAD, |k, v| {
@@ -161,7 +161,7 @@ pub fn gnss(message: &[u8]) -> Result<Option<Gnss<'_>>, Malformed> {
 ///
 /// # Errors
 /// The value is not a clock class (0-255, no fraction).
-pub fn clock_class(message: &[u8]) -> Result<Option<u8>, Malformed> {
+pub(crate) fn clock_class(message: &[u8]) -> Result<Option<u8>, Malformed> {
     const BAD: Malformed = Malformed {
         family: "CLOCK_CLASS_CHANGE",
     };
@@ -183,7 +183,7 @@ pub fn clock_class(message: &[u8]) -> Result<Option<u8>, Malformed> {
 /// chronyd: `Some(true)` on `Selected source`, `Some(false)` on `no
 /// selectable sources`.
 #[must_use]
-pub fn chronyd(message: &[u8]) -> Option<bool> {
+pub(crate) fn chronyd(message: &[u8]) -> Option<bool> {
     if message.starts_with(b"Selected source") {
         Some(true)
     } else if memchr::memmem::find(message, b"no selectable sources").is_some() {
@@ -197,7 +197,7 @@ pub fn chronyd(message: &[u8]) -> Option<bool> {
 ///
 /// # Errors
 /// The state is not 0 or 1.
-pub fn ha_profile(message: &[u8]) -> Result<Option<(&[u8], bool)>, Malformed> {
+pub(crate) fn ha_profile(message: &[u8]) -> Result<Option<(&[u8], bool)>, Malformed> {
     let mut t = tokens(message);
     let (Some(b"ptp_ha_profile"), Some(profile), Some(b"state")) = (t.next(), t.next(), t.next())
     else {

@@ -1,15 +1,15 @@
 //! Zero-copy parsers over `&[u8]`, one file per line family. Nothing here
 //! allocates or keeps state; a line that does not fit returns `None`.
 
-pub mod common;
-pub mod daemon;
-pub mod phc2sys;
-pub mod port;
-pub mod ptp4l;
-pub mod synce;
-pub mod ts2phc;
+pub(crate) mod common;
+pub(crate) mod daemon;
+pub(crate) mod phc2sys;
+pub(crate) mod port;
+pub(crate) mod ptp4l;
+pub(crate) mod synce;
+pub(crate) mod ts2phc;
 
-pub use common::{Prefix, process_status};
+pub(crate) use common::{Prefix, process_status};
 
 use crate::event::SyncState;
 
@@ -20,7 +20,7 @@ pub struct Malformed {
     pub family: &'static str,
 }
 
-/// Every message form of §3.3, borrowed from the line.
+/// Every message form of, borrowed from the line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Msg<'a> {
     ProcessStatus(bool),
@@ -81,7 +81,7 @@ fn ptp4l_msg(m: &[u8]) -> Result<Msg<'_>, Malformed> {
     Ok(port::parse(m)?.map_or(Msg::Other, Msg::Port))
 }
 
-/// The servo state token of an offset line (§3.2).
+/// The servo state token of an offset line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Servo {
     /// `s0` unlocked, `s1` clock step: FREERUN.
@@ -118,7 +118,7 @@ pub(crate) fn tokens(s: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// A decimal integer with an optional sign (`+22451884`, `-0`); `None` on
 /// anything else, including overflow.
 #[must_use]
-pub fn int(t: &[u8]) -> Option<i64> {
+pub(crate) fn int(t: &[u8]) -> Option<i64> {
     let (neg, digits) = match t.split_first()? {
         (b'-', rest) => (true, rest),
         (b'+', rest) => (false, rest),

@@ -1,4 +1,4 @@
-//! phc2sys lines (§3.3): `CLOCK_REALTIME phc offset ...` / `sys offset` give
+//! phc2sys lines: `CLOCK_REALTIME phc offset ...` / `sys offset` give
 //! the OS clock state; `CLOCK_REALTIME rms ...` is a summary; per-port lines
 //! (`ens5f0 phc offset ...`, a PHC following another) are ignored.
 
@@ -34,7 +34,7 @@ const BAD: Malformed = Malformed { family: "phc2sys" };
 ///
 /// # Errors
 /// A CLOCK_REALTIME servo line whose numbers do not parse.
-pub fn parse(message: &[u8]) -> Result<Option<Line>, Malformed> {
+pub(crate) fn parse(message: &[u8]) -> Result<Option<Line>, Malformed> {
     let mut t = tokens(message).peekable();
     match t.peek() {
         Some(&b"CLOCK_REALTIME") => {

@@ -1,4 +1,4 @@
-//! ptp4l port-state lines (§3.3, §3.6): `port 1 (ens1f0): SLAVE to FAULTY
+//! ptp4l port-state lines: `port 1 (ens1f0): SLAVE to FAULTY
 //! on FAULT_DETECTED (FT_UNSPECIFIED)`, or `port 1: ...` from a ptp4l the
 //! daemon does not wrap. The port number is the 1-based index of the
 //! interface section in the config.
@@ -38,9 +38,9 @@ impl PortState {
     }
 }
 
-/// The `openshift_ptp_interface_role` values (§3.6).
+/// The `openshift_ptp_interface_role` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     Passive = 0,
     Slave = 1,
     Master = 2,
@@ -51,7 +51,7 @@ pub enum Role {
 
 impl Role {
     #[must_use]
-    pub const fn metric(self) -> i64 {
+    pub(crate) const fn metric(self) -> i64 {
         self as i64
     }
 }
@@ -70,7 +70,7 @@ pub struct PortLine<'a> {
 
 /// What a transition means for the port's role and its clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     /// `None`: the role is not changed (start-up steps).
     pub role: Option<Role>,
     /// The port stopped being the clock's time source: HOLDOVER.
@@ -82,7 +82,7 @@ pub struct Transition {
 ///
 /// # Errors
 /// `port N` followed by something that is not a transition.
-pub fn parse(message: &[u8]) -> Result<Option<PortLine<'_>>, Malformed> {
+pub(crate) fn parse(message: &[u8]) -> Result<Option<PortLine<'_>>, Malformed> {
     const BAD: Malformed = Malformed { family: "port" };
     let Some(rest) = message.strip_prefix(b"port ") else {
         return Ok(None);
@@ -127,12 +127,12 @@ pub fn parse(message: &[u8]) -> Result<Option<PortLine<'_>>, Malformed> {
 }
 
 /// The role and clock consequence of a transition. Unlike the anchor's
-/// substring table (§3.6), this reads the states: `LISTENING to
+/// substring table, this reads the states: `LISTENING to
 /// UNCALIBRATED on RS_SLAVE` (a normal start) is not a fault, `FAULTY to
 /// SLAVE` makes the port SLAVE, and only a port that *was* SLAVE (as the
 /// line itself says) takes its clock into HOLDOVER.
 #[must_use]
-pub fn classify(l: &PortLine<'_>) -> Transition {
+pub(crate) fn classify(l: &PortLine<'_>) -> Transition {
     use PortState as S;
     let was_slave = l.from == S::Slave;
     let (role, lost) = match l.to {

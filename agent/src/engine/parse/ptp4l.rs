@@ -1,8 +1,8 @@
-//! ptp4l's servo lines (§3.3): `master offset <ns> sN freq <ppb> path delay
+//! ptp4l's servo lines: `master offset <ns> sN freq <ppb> path delay
 //! <ns>` and the summary `rms <ns> max <ns> freq <ppb> +/- <n> [delay <ns>
 //! +/- <n>]` printed instead when `summary_interval` is above the sync rate.
 
-pub use super::Malformed;
+pub(crate) use super::Malformed;
 use super::{Servo, int, tokens};
 
 /// One `offset` line (ptp4l `master offset`, phc2sys `phc offset`).
@@ -11,7 +11,7 @@ pub struct Offset {
     pub offset: i64,
     pub servo: Servo,
     pub freq: Option<i64>,
-    /// Missing means the process has no path delay: out of sync (§3.3).
+    /// Missing means the process has no path delay: out of sync.
     pub delay: Option<i64>,
 }
 
@@ -36,7 +36,7 @@ const BAD: Malformed = Malformed { family: "ptp4l" };
 ///
 /// # Errors
 /// A servo line whose numbers do not parse (or overflow).
-pub fn parse(message: &[u8]) -> Result<Option<Line>, Malformed> {
+pub(crate) fn parse(message: &[u8]) -> Result<Option<Line>, Malformed> {
     let mut t = tokens(message);
     match t.next() {
         Some(b"master") if t.next() == Some(b"offset") => {

@@ -1,4 +1,4 @@
-//! synce4l lines as the daemon formats them (§3.3): `<iface>` then sorted
+//! synce4l lines as the daemon formats them: `<iface>` then sorted
 //! `key value` pairs (`clock_quality`, `device`, `eec_state`, `ext_ql`,
 //! `network_option`, `ql`) then the state token.
 
@@ -30,7 +30,7 @@ fn byte(v: &[u8]) -> Option<u8> {
 
 /// # Errors
 /// A synce line whose values do not parse, or without a device.
-pub fn parse(message: &[u8]) -> Result<Option<Synce<'_>>, Malformed> {
+pub(crate) fn parse(message: &[u8]) -> Result<Option<Synce<'_>>, Malformed> {
     const BAD: Malformed = Malformed { family: "synce4l" };
     let mut t = tokens(message);
     let iface = t.next().ok_or(BAD)?;

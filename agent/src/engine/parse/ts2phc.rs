@@ -1,4 +1,4 @@
-//! ts2phc lines (§3.3): `<iface> master offset <ns> sN freq <ppb>`, the
+//! ts2phc lines: `<iface> master offset <ns> sN freq <ppb>`, the
 //! daemon's `<iface> offset <ns> sN freq <ppb> holdover`, and
 //! `<iface> nmea_status <0|1> offset <ns> sN`. The other ts2phc lines
 //! (`nmea delay:`, `extts index`, `source ts not valid`) are ignored.
@@ -25,7 +25,7 @@ const BAD: Malformed = Malformed { family: "ts2phc" };
 
 /// # Errors
 /// An offset or nmea line whose numbers do not parse.
-pub fn parse(message: &[u8]) -> Result<Option<Line<'_>>, Malformed> {
+pub(crate) fn parse(message: &[u8]) -> Result<Option<Line<'_>>, Malformed> {
     let mut t = tokens(message);
     let Some(iface) = t.next() else {
         return Ok(None);

@@ -1,4 +1,4 @@
-//! One linuxptp config file (`/var/run/ptp4l.0.config`, §3.2): the
+//! One linuxptp config file (`/var/run/ptp4l.0.config`): the
 //! daemon's `#profile: <name>` header, the interface sections (numbered as
 //! ptp4l numbers its ports) and the `uds_address` of `[global]`. Besides
 //! the names the daemon writes, a user's own `*.cfg` / `*.conf` (the
@@ -31,7 +31,7 @@ pub struct ConfigFile {
 /// Whether `name` is a config the daemon writes:
 /// `(ptp4l|ts2phc|phc2sys|synce4l|chronyd).N.config`.
 #[must_use]
-pub fn is_config_name(name: &str) -> bool {
+pub(crate) fn is_config_name(name: &str) -> bool {
     let Some(rest) = name.strip_suffix(".config") else {
         return false;
     };
@@ -48,7 +48,7 @@ pub fn is_config_name(name: &str) -> bool {
 /// name, or a `*.cfg` / `*.conf` of the user's (kept only when it is a
 /// linuxptp config, see [`ConfigFile::is_linuxptp`]).
 #[must_use]
-pub fn is_candidate(name: &str) -> bool {
+pub(crate) fn is_candidate(name: &str) -> bool {
     is_config_name(name)
         || (!name.starts_with('.') && (name.ends_with(".cfg") || name.ends_with(".conf")))
 }

@@ -1,4 +1,4 @@
-//! The ptp-configmap JSON (§3.4): an array of profiles with thresholds and
+//! The ptp-configmap JSON: an array of profiles with thresholds and
 //! the options that tell T-BC, PTP-HA, phc2sys and chronyd profiles apart.
 
 use std::collections::HashMap;
@@ -71,7 +71,7 @@ fn validate(t: RawThreshold) -> Thresholds {
 ///
 /// # Errors
 /// Not a JSON array of profiles (with line and column).
-pub fn parse(file: &str, text: &str) -> Result<Vec<Profile>, ProfileError> {
+pub(crate) fn parse(file: &str, text: &str) -> Result<Vec<Profile>, ProfileError> {
     let raw: Vec<Raw> = serde_json::from_str(text).map_err(|e| ProfileError::Syntax {
         file: file.to_owned(),
         line: e.line(),

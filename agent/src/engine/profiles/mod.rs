@@ -1,17 +1,17 @@
-//! Profiles and thresholds (§3.2, §3.4, §3.6): the linuxptp config files of
+//! Profiles and thresholds: the linuxptp config files of
 //! `--ptp-config-dir` and the ptp-configmap JSON of `--ptp-profiles`,
 //! resolved into what the engine needs per config. Files are re-read when
 //! they change (see `watch`).
 
-pub mod file;
-pub mod json;
+pub(crate) mod file;
+pub(crate) mod json;
 mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use file::ConfigFile;
-pub use json::Profile;
-pub use watch::{Fingerprint, Reloader, watch};
+pub(crate) use file::ConfigFile;
+pub(crate) use json::Profile;
+pub(crate) use watch::{Reloader, watch};
 
 use super::Thresholds;
 
@@ -99,7 +99,7 @@ impl ProfileSet {
 /// The last version of each file that parsed: a file that breaks keeps
 /// its previous content in force until it is fixed or removed.
 #[derive(Clone, Debug, Default)]
-pub struct LastGood {
+pub(crate) struct LastGood {
     files: Vec<ConfigFile>,
     profiles: Vec<Profile>,
 }
@@ -108,7 +108,7 @@ pub struct LastGood {
 /// not parse is reported, and its last good version (if any) used; a
 /// missing JSON is no profiles.
 #[must_use]
-pub fn load(
+pub(crate) fn load(
     dir: &Path,
     json_path: &Path,
     defaults: Thresholds,

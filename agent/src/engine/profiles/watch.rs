@@ -15,11 +15,11 @@ const POLL: Duration = Duration::from_secs(2);
 
 /// What identifies the current content of the watched files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Fingerprint(Vec<(String, Option<SystemTime>, u64)>);
+pub(crate) struct Fingerprint(Vec<(String, Option<SystemTime>, u64)>);
 
 impl Fingerprint {
     #[must_use]
-    pub fn take(dir: &Path, json: &Path) -> Self {
+    pub(crate) fn take(dir: &Path, json: &Path) -> Self {
         let stat = |p: &Path| {
             std::fs::metadata(p)
                 .map(|m| (m.modified().ok(), m.len()))
@@ -45,7 +45,7 @@ impl Fingerprint {
 
 /// Loads the profiles into the engine, remembering the last good version
 /// of each file and the errors already reported.
-pub struct Reloader {
+pub(crate) struct Reloader {
     pub dir: PathBuf,
     pub json: PathBuf,
     pub defaults: Thresholds,
@@ -58,7 +58,7 @@ pub struct Reloader {
 
 impl Reloader {
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         dir: PathBuf,
         json: PathBuf,
         defaults: Thresholds,
@@ -79,7 +79,7 @@ impl Reloader {
 
     /// Re-loads when the files changed since the last call (or on the
     /// first). An error is counted and logged once, until it goes away.
-    pub fn reload(&mut self) {
+    pub(crate) fn reload(&mut self) {
         let fp = Fingerprint::take(&self.dir, &self.json);
         if self.seen.as_ref() == Some(&fp) {
             return;
@@ -115,7 +115,7 @@ impl Reloader {
 
 /// Re-loads whenever the files change, and on SIGHUP even when they look
 /// unchanged.
-pub async fn watch(mut r: Reloader) {
+pub(crate) async fn watch(mut r: Reloader) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = signal(SignalKind::hangup()).ok();
     loop {

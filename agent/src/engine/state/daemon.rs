@@ -1,4 +1,4 @@
-//! The daemon's own lines (§3.7): T-GM and T-BC status, DPLL, GNSS, clock
+//! The daemon's own lines: T-GM and T-BC status, DPLL, GNSS, clock
 //! class, and process up/down.
 
 use super::super::clock::Cause;
@@ -93,7 +93,7 @@ impl Engine {
         Ingest::Used
     }
 
-    /// GNSS (§3.7): published when its O-RAN value changes; never part of
+    /// GNSS: published when its O-RAN value changes; never part of
     /// the node's sync-state.
     pub(super) fn gnss(&mut self, i: usize, g: &Gnss<'_>, cx: &Cx<'_>) -> Ingest {
         let k = match self.instances[i]
@@ -142,7 +142,7 @@ impl Engine {
         Ingest::Used
     }
 
-    /// `CLOCK_CLASS_CHANGE` (§3.7): on change, the metric and an event.
+    /// `CLOCK_CLASS_CHANGE`: on change, the metric and an event.
     pub(super) fn clock_class(&mut self, i: usize, cx: &Cx<'_>, class: u8) -> Ingest {
         if self.instances[i].class == Some(class) {
             return Ingest::Used;
@@ -171,7 +171,7 @@ impl Engine {
         Ingest::Used
     }
 
-    /// `PTP_PROCESS_STATUS:N` (§3.7).
+    /// `PTP_PROCESS_STATUS:N`.
     pub(super) fn process_status(&mut self, i: usize, cx: &Cx<'_>, up: bool) -> Ingest {
         let Ok(process) = std::str::from_utf8(cx.process) else {
             return Ingest::Invalid;
@@ -258,7 +258,7 @@ impl Engine {
     }
 }
 
-/// O-RAN gnss-sync-status (§3.7): SYNCHRONIZED when locked, else
+/// O-RAN gnss-sync-status: SYNCHRONIZED when locked, else
 /// ACQUIRING-SYNC with some fix, FAILURE-NOFIX without.
 fn gnss_value(state: SyncState, fix: i64) -> &'static str {
     match (state, fix) {

@@ -94,7 +94,7 @@ pub(super) struct Instance {
 }
 
 impl Instance {
-    pub fn new(name: Box<str>) -> Self {
+    pub(super) fn new(name: Box<str>) -> Self {
         Self {
             leaf: name.clone(),
             name,
@@ -124,7 +124,7 @@ impl Instance {
 
     /// Whether anything of this instance was ever published or stored
     /// (a daemon that dies before that leaves nothing behind).
-    pub fn has_state(&self) -> bool {
+    pub(super) fn has_state(&self) -> bool {
         self.clocks().any(|(_, c)| c.state().is_some())
             || self.class.is_some()
             || self.ports.iter().any(|p| p.role.is_some())
@@ -133,12 +133,12 @@ impl Instance {
     }
 
     /// A T-BC profile: T-BC-STATUS is authoritative, ptp4l is metrics only.
-    pub fn is_tbc(&self) -> bool {
+    pub(super) fn is_tbc(&self) -> bool {
         self.info.as_ref().is_some_and(|c| c.tbc)
     }
 
     /// Every clock, with the event kind it publishes (`None`: metrics only).
-    pub fn clocks(&self) -> impl Iterator<Item = (Option<EventKind>, &Clock)> {
+    pub(super) fn clocks(&self) -> impl Iterator<Item = (Option<EventKind>, &Clock)> {
         let (tbc, gm) = (self.is_tbc(), self.gm.is_some());
         let lock = Some(EventKind::LockState);
         self.master
@@ -158,7 +158,7 @@ impl Instance {
             )
     }
 
-    pub fn clocks_mut(&mut self) -> impl Iterator<Item = (Option<EventKind>, &mut Clock)> {
+    pub(super) fn clocks_mut(&mut self) -> impl Iterator<Item = (Option<EventKind>, &mut Clock)> {
         let (tbc, gm) = (self.is_tbc(), self.gm.is_some());
         let lock = Some(EventKind::LockState);
         self.master
@@ -178,9 +178,9 @@ impl Instance {
             )
     }
 
-    /// E1 as E3 sees it (§3.5): a T-GM forces FREERUN only when the GM is
+    /// E1 as E3 sees it: a T-GM forces FREERUN only when the GM is
     /// FREERUN; a T-BC's state is T-BC-STATUS; else ptp4l's.
-    pub fn e1(&self) -> Option<SyncState> {
+    pub(super) fn e1(&self) -> Option<SyncState> {
         if let Some(gm) = &self.gm {
             return gm.state().filter(|s| *s == SyncState::Freerun);
         }
@@ -191,7 +191,7 @@ impl Instance {
     }
 
     /// The address of the main clock for clock class (GM > T-BC > master).
-    pub fn class_address(&self, node: &str) -> String {
+    pub(super) fn class_address(&self, node: &str) -> String {
         self.gm
             .as_ref()
             .or(self.tbc.as_ref())
@@ -199,7 +199,7 @@ impl Instance {
     }
 
     /// ptp4l's clock under the (new) leaf; the old series go.
-    pub fn readdress(&mut self, m: &PtpMetrics, node: &str) {
+    pub(super) fn readdress(&mut self, m: &PtpMetrics, node: &str) {
         let Some(old) = self.master.take() else {
             return;
         };
@@ -215,7 +215,7 @@ impl Instance {
         self.master = Some(c);
     }
 
-    pub fn master_clock(&mut self, m: &PtpMetrics, node: &str) -> Clock {
+    pub(super) fn master_clock(&mut self, m: &PtpMetrics, node: &str) -> Clock {
         let address = master_address(node, &self.leaf);
         make_clock(m, &mut self.series, node, "ptp4l", &self.leaf, address)
     }
@@ -289,7 +289,7 @@ pub(super) fn servo_leaf<'c>(
     })
 }
 
-/// Notification (state) and metric (offset) at the clock's address (§2.4).
+/// Notification (state) and metric (offset) at the clock's address.
 pub(super) fn clock_values(c: &Clock, s: SyncState) -> [DataValue; 2] {
     [
         DataValue::state(c.address.clone(), s),

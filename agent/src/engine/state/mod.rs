@@ -50,8 +50,8 @@ pub struct Engine {
     sync: SyncTracker,
 }
 
-/// Offset reported for a clock whose process died (§3.7, §7.6).
-pub const DEAD_OFFSET: i64 = -9_999_999_999_999_999;
+/// Offset reported for a clock whose process died.
+pub(crate) const DEAD_OFFSET: i64 = -9_999_999_999_999_999;
 const REALTIME: &str = "CLOCK_REALTIME";
 
 impl Engine {
@@ -77,7 +77,7 @@ impl Engine {
 
     /// Names the main clock's interface of `config` (a source that knows
     /// the interface but not the process): values are then addressed by
-    /// its alias (§3.9).
+    /// its alias.
     pub fn set_interface(&mut self, config: &str, iface: &str) {
         let i = self.instance(config.as_bytes());
         self.instances[i].explicit_iface = Some(iface.into());
@@ -276,7 +276,7 @@ impl Engine {
         }
     }
 
-    /// The worst of every published main clock and CLOCK_REALTIME (§3.8).
+    /// The worst of every published main clock and CLOCK_REALTIME.
     fn node_state(&self) -> Option<SyncState> {
         worst(
             self.instances
@@ -325,7 +325,7 @@ impl Engine {
         if let Some(i) = self.find_named(name, origin) {
             return Some(i);
         }
-        // Tags are config names (§3.2 step 2): the daemon's, or a config
+        // Tags are config names: the daemon's, or a config
         // of the config directory (`slave.cfg`); anything else is garbage,
         // and must not grow the instance list. A daemon the source knows
         // (eBPF) may use any config name.
@@ -342,7 +342,7 @@ impl Engine {
         Some(self.instance(name))
     }
 
-    /// The instance named `tag` (ts2phc.N.config is ptp4l.N.config, §3.2),
+    /// The instance named `tag` (ts2phc.N.config is ptp4l.N.config),
     /// created on first use.
     fn instance(&mut self, tag: &[u8]) -> usize {
         if let Some(i) = self
@@ -442,7 +442,7 @@ impl Engine {
     }
 
     /// Whether some instance runs chronyd (a dead phc2sys then does not
-    /// make the OS clock FREERUN, §3.7).
+    /// make the OS clock FREERUN).
     fn has_chronyd(&self) -> bool {
         self.instances
             .iter()
@@ -479,7 +479,7 @@ const THRESHOLDS: [&str; 3] = [
     "HoldOverTimeout",
 ];
 
-/// `ts2phc.N.config` state is kept under `ptp4l.N.config` (§3.2 step 3).
+/// `ts2phc.N.config` state is kept under `ptp4l.N.config`, as the anchor does.
 fn instance_key(tag: &str) -> String {
     match tag.strip_prefix("ts2phc.") {
         Some(rest) => format!("ptp4l.{rest}"),

@@ -1,4 +1,4 @@
-//! SyncE, chronyd and PTP-HA lines (§3.7).
+//! SyncE, chronyd and PTP-HA lines.
 
 use super::super::parse::synce::Synce;
 use super::instance::{self, clock_event, realtime_clock};
@@ -6,7 +6,7 @@ use super::{Cx, Engine, Ingest};
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 use crate::metrics::Family;
 
-/// Extended QL when the network does not use it (§2.4).
+/// Extended QL when the network does not use it.
 const NO_EXT_QL: u8 = 0xff;
 
 impl Engine {
@@ -88,7 +88,7 @@ impl Engine {
         Ingest::Used
     }
 
-    /// chronyd (§3.7): `Selected source` is a LOCKED OS clock, `no
+    /// chronyd: `Selected source` is a LOCKED OS clock, `no
     /// selectable sources` a FREERUN one.
     pub(super) fn chronyd(&mut self, i: usize, locked: bool, cx: &Cx<'_>) -> Ingest {
         let (node, metrics) = (&self.node, &self.metrics);

@@ -1,4 +1,4 @@
-//! Port states (§3.6): roles, and HOLDOVER when the port that was SLAVE
+//! Port states: roles, and HOLDOVER when the port that was SLAVE
 //! stops being one; the holdover timer then turns it into FREERUN.
 
 use super::super::clock::Cause;

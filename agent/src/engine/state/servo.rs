@@ -76,7 +76,7 @@ impl Engine {
         let l = [from.as_str(), "phc2sys", node, REALTIME];
         set_offset(servo(clock, slot, &mut inst.series, metrics, l), &o);
         let (own, cause) = servo_state(&o);
-        // E3 = worst(phc2sys, E1) (§3.5, O-RAN Table 37).
+        // E3 = worst(phc2sys, E1) (O-RAN Table 37).
         let (incoming, cause) = match e1 {
             Some(e1) if e1 > own => (e1, Cause::Derived),
             _ => (own, cause),
@@ -135,7 +135,7 @@ impl Engine {
             s.frequency.set(f);
         }
         if gm {
-            // With a GM, ts2phc only feeds metrics (§3.7).
+            // With a GM, ts2phc only feeds metrics.
             let s = match state {
                 SyncState::Locked if !th.in_range(offset) => SyncState::Freerun,
                 s => s,
@@ -167,7 +167,7 @@ impl Engine {
     }
 }
 
-/// The servo token's state, HOLDOVER for a line without path delay (§3.3).
+/// The servo token's state, HOLDOVER for a line without path delay.
 fn servo_state(o: &ptp4l::Offset) -> (SyncState, Cause) {
     match o.delay {
         None => (SyncState::Holdover, Cause::Own),

@@ -1,4 +1,4 @@
-//! CurrentState (§2.4, §3.8): every instance's values of one kind in one
+//! CurrentState: every instance's values of one kind in one
 //! list. Values carry the same addresses as the push events (the anchor's
 //! `/CLOCK_CLASS` suffix and its SyncE re-rendering in CurrentState are
 //! not reproduced: push and pull agree here, see docs/engine.md).

@@ -1,5 +1,5 @@
-//! The anchor's tables (§3.6, §3.8) and its `Test_ExtractMetrics`
-//! sequence (§7.1), input lines verbatim from anchor.md. Rows where we
+//! The anchor's tables and its `Test_ExtractMetrics`
+//! sequence, input lines verbatim from the anchor's tests. Rows where we
 //! deliberately differ say so.
 
 use super::*;
@@ -29,7 +29,8 @@ fn locked_oc() -> T {
     t
 }
 
-/// §3.6: (transition text, anchor role, anchor HOLDOVER, our role, our
+/// The anchor's port-state table: (transition text, anchor role, anchor
+/// HOLDOVER, our role, our
 /// HOLDOVER). The port was SLAVE and the clock LOCKED before each row.
 #[test]
 fn port_state_table() {
@@ -194,7 +195,7 @@ fn port_state_table() {
     }
 }
 
-/// §3.6 unit-test expectations (`metrics_test.go`, dual follower
+/// The anchor's unit-test expectations (`metrics_test.go`, dual follower
 /// `ptp4l.1.config` with ens3f0/ens3f1).
 #[test]
 fn dual_follower_expectations() {
@@ -229,7 +230,7 @@ fn dual_follower_expectations() {
     assert_eq!(t.states(), vec![]);
 }
 
-/// §3.8 `OverallState` and `TestGetNodeSyncState`: the node is the worst
+/// The anchor's `OverallState` and `TestGetNodeSyncState`: the node is the worst
 /// of every main clock and CLOCK_REALTIME, across instances.
 #[test]
 fn overall_state_across_instances() {
@@ -259,7 +260,7 @@ fn overall_state_across_instances() {
     assert_eq!(t.states(), vec![st(OS, "LOCKED"), st(SYNC, "LOCKED")]);
 }
 
-/// §7.1 `Test_ExtractMetrics`, its lines in order.
+/// The anchor's `Test_ExtractMetrics`, its lines in order.
 #[test]
 fn extract_metrics_sequence() {
     let mut t = T::new();

@@ -124,7 +124,7 @@ fn holdover_cancelled_by_locked_in_range() {
 
 #[test]
 fn holdover_then_s0_publishes_freerun() {
-    // §3.5 quirk fixed: FREERUN when last = HOLDOVER is published.
+    // The anchor's quirk fixed: FREERUN when last = HOLDOVER is published.
     let mut t = T::new();
     t.feed(&ptp(5, "s2"));
     t.feed(&format!("{P0}master offset 5 s2 freq -3972"));
@@ -133,7 +133,7 @@ fn holdover_then_s0_publishes_freerun() {
     assert_eq!(t.states(), vec![st(LOCK, "FREERUN"), st(SYNC, "FREERUN")]);
 }
 
-/// §3.5 E3 table (`TestE3DerivationORANTable37`).
+/// The anchor's E3 table (`TestE3DerivationORANTable37`).
 #[test]
 fn e3_table() {
     type Setup = fn(&mut T);

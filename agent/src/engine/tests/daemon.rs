@@ -223,7 +223,7 @@ fn ts2phc_without_gm_publishes_per_interface_and_dies() {
     assert_eq!(s.offset.get(), crate::engine::DEAD_OFFSET);
 }
 
-/// §3.9 collision fallback through the profiles: two configs (two PHCs)
+/// The anchor's collision fallback through the profiles: two configs (two PHCs)
 /// whose ports would both be `ethx` keep their raw names.
 #[test]
 fn alias_collision_uses_raw_names() {

@@ -1,4 +1,4 @@
-//! A mutation fuzzer over every verbatim line of anchor.md §3.3 and the
+//! A mutation fuzzer over every verbatim line of the anchor's tests and the
 //! recorded run (cargo-fuzz needs nightly and a network install; this runs
 //! everywhere). Invariants: no panic, and a line the engine calls Invalid
 //! or Ignored publishes nothing. `FUZZ_ITERS` sets the number of inputs.

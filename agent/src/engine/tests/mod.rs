@@ -1,4 +1,4 @@
-//! The engine fed real lines in-process (anchor §3.3-§3.8, §7.1, §7.6 and
+//! The engine fed real lines in-process (the anchor's rules and
 //! the recorded ptp4l run), with a sink that records what it would publish.
 
 mod anchor;
@@ -29,7 +29,7 @@ impl Sink for Recorder {
 
 impl Recorder {
     /// (kind, address, state, offset) of each event so far, then forgets them.
-    pub fn take(&self) -> Vec<(EventKind, String, String, Option<String>)> {
+    pub(crate) fn take(&self) -> Vec<(EventKind, String, String, Option<String>)> {
         std::mem::take(&mut *self.0.lock())
             .into_iter()
             .map(|e| {
@@ -51,7 +51,7 @@ impl Recorder {
     }
 
     /// Just the (kind, state) pairs.
-    pub fn states(&self) -> Vec<(EventKind, String)> {
+    pub(crate) fn states(&self) -> Vec<(EventKind, String)> {
         self.take().into_iter().map(|(k, _, s, _)| (k, s)).collect()
     }
 }
@@ -69,7 +69,7 @@ pub(super) struct T {
 }
 
 impl T {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         let metrics = PtpMetrics::unregistered().unwrap();
         Self {
             e: Engine::new(NODE.into(), Thresholds::default(), metrics.clone()),
@@ -79,20 +79,20 @@ impl T {
         }
     }
 
-    pub fn feed(&mut self, line: &str) -> Ingest {
+    pub(super) fn feed(&mut self, line: &str) -> Ingest {
         self.feed_as(&Origin::default(), line)
     }
 
-    pub fn feed_as(&mut self, origin: &Origin, line: &str) -> Ingest {
+    pub(super) fn feed_as(&mut self, origin: &Origin, line: &str) -> Ingest {
         self.e
             .ingest_line(origin, line.as_bytes(), self.now, &self.r)
     }
 
-    pub fn states(&self) -> Vec<(EventKind, String)> {
+    pub(super) fn states(&self) -> Vec<(EventKind, String)> {
         self.r.states()
     }
 
-    pub fn gauge(&self, process: &str, iface: &str) -> i64 {
+    pub(super) fn gauge(&self, process: &str, iface: &str) -> i64 {
         self.metrics
             .clock_state
             .with_label_values(&[process, NODE, iface])
@@ -117,7 +117,7 @@ pub(super) fn phc(offset: i64, servo: &str) -> String {
 
 impl T {
     /// Loads config files (name, text) and a profiles JSON.
-    pub fn profiles(&mut self, files: &[(&str, &str)], json: &str) {
+    pub(super) fn profiles(&mut self, files: &[(&str, &str)], json: &str) {
         let files: Vec<ConfigFile> = files
             .iter()
             .map(|(n, t)| super::profiles::file::parse(n, t).unwrap())
@@ -132,7 +132,7 @@ impl T {
     }
 
     /// Moves the clock on by `d` and fires due timers.
-    pub fn advance(&mut self, d: Duration) {
+    pub(super) fn advance(&mut self, d: Duration) {
         self.now += d;
         self.e.tick(self.now, &self.r);
     }

@@ -1,5 +1,5 @@
-//! §7.6: the anchor's expected event sequences 1-7, and the quirks of §3.5
-//! and §3.10 with the behaviour we chose instead.
+//! The anchor's expected event sequences 1-7, and its quirks with the
+//! behaviour we chose instead.
 
 use super::*;
 use crate::engine::{DEAD_OFFSET, Snapshot};
@@ -70,7 +70,7 @@ fn seq3_recovery_within_holdover() {
     assert_eq!(t.states(), vec![]);
 }
 
-/// §3.5 quirk fixed: an s0 line while in HOLDOVER publishes FREERUN (the
+/// The anchor's quirk fixed: an s0 line while in HOLDOVER publishes FREERUN (the
 /// anchor changed the state silently, so subscribers kept HOLDOVER).
 #[test]
 fn seq3_caveat_s0_during_holdover_publishes_freerun() {
@@ -181,7 +181,7 @@ fn seq7_no_data_yet() {
     }
 }
 
-/// §3.10: a fault is raised for the port that *was* SLAVE, as the line
+/// The anchor raises a fault for the port that *was* SLAVE, as the line
 /// says, even when the role we tracked is stale (e.g. after a restart).
 #[test]
 fn fault_uses_the_line_not_a_stale_role() {

@@ -454,19 +454,13 @@ fn step(engine: &EngineHandle, info: &ProcInfo, clock: &str, step_ns: i64, ktime
 /// The `Instant` of a kernel timestamp (`bpf_ktime_get_ns`, CLOCK_MONOTONIC).
 fn instant_of(ktime_ns: u64) -> Instant {
     let now = Instant::now();
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into `ts`, which lives
-    // through the call.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) } != 0 {
+    let Ok(ts) = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) else {
         return now;
-    }
-    let mono_ns = u64::try_from(ts.tv_sec)
+    };
+    let mono_ns = u64::try_from(ts.tv_sec())
         .unwrap_or(0)
         .saturating_mul(1_000_000_000)
-        .saturating_add(u64::try_from(ts.tv_nsec).unwrap_or(0));
+        .saturating_add(u64::try_from(ts.tv_nsec()).unwrap_or(0));
     now.checked_sub(Duration::from_nanos(mono_ns.saturating_sub(ktime_ns)))
         .unwrap_or(now)
 }

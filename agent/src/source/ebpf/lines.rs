@@ -4,7 +4,7 @@
 /// empty lines skipped. When `truncated`, the bytes after the last newline
 /// are the head of a cut line and are not passed on; returns whether such
 /// a partial line was dropped.
-pub fn for_each_line(data: &[u8], truncated: bool, mut f: impl FnMut(&[u8])) -> bool {
+pub(super) fn for_each_line(data: &[u8], truncated: bool, mut f: impl FnMut(&[u8])) -> bool {
     let (whole, partial) = if truncated {
         match memchr::memrchr(b'\n', data) {
             Some(i) => (&data[..=i], i + 1 < data.len()),
@@ -27,7 +27,7 @@ pub fn for_each_line(data: &[u8], truncated: bool, mut f: impl FnMut(&[u8])) -> 
 /// wait in `partial` for the next write (at most `max`; a longer head is
 /// dropped and reported like a cut line). Returns whether bytes were
 /// dropped.
-pub fn stitch(
+pub(super) fn stitch(
     partial: &mut Vec<u8>,
     data: &[u8],
     truncated: bool,
@@ -68,7 +68,7 @@ pub fn stitch(
 /// `<PRI>Mmm dd hh:mm:ss ident[pid]: [ts] message`, as linuxptp prints the
 /// same message on stdout, `ident[ts]: message`, into `out`. `None` when the
 /// datagram does not have that shape.
-pub fn syslog_to_stdout(dgram: &[u8], out: &mut Vec<u8>) -> Option<()> {
+pub(super) fn syslog_to_stdout(dgram: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let rest = dgram.strip_prefix(b"<")?;
     let close = memchr::memchr(b'>', rest)?;
     if close == 0 || close > 3 || !rest[..close].iter().all(u8::is_ascii_digit) {

@@ -79,7 +79,7 @@ const SPECS: &[Spec] = &[
 /// # Errors
 /// No probes in this build, the object does not load, a map is missing, or
 /// a required program fails to load or attach.
-pub fn load(opts: &super::Options) -> Result<(Ebpf, Vec<ProbeStatus>), EbpfError> {
+pub(crate) fn load(opts: &super::Options) -> Result<(Ebpf, Vec<ProbeStatus>), EbpfError> {
     let (watch, ring_bytes) = (&opts.watch, opts.ring_bytes);
     if !built() {
         return Err(EbpfError::NotBuilt);
@@ -177,7 +177,7 @@ fn fill_maps(ebpf: &mut Ebpf, watch: &[String]) -> Result<(), EbpfError> {
 /// costs `1e9 / rate` ns of budget, a burst is `burst` lines' worth.
 /// `rate` 0: no budget.
 #[must_use]
-pub fn budget_ns(rate: u32, burst: u32) -> (u64, u64) {
+fn budget_ns(rate: u32, burst: u32) -> (u64, u64) {
     if rate == 0 {
         return (0, 0);
     }
@@ -203,7 +203,7 @@ fn set_budget(ebpf: &mut Ebpf, rate: u32, burst: u32) -> Result<(), EbpfError> {
 
 /// A process name as the kernel's `comm`: at most 15 bytes, NUL padded.
 #[must_use]
-pub fn comm_key(name: &str) -> [u8; COMM_LEN] {
+pub(crate) fn comm_key(name: &str) -> [u8; COMM_LEN] {
     let mut k = [0u8; COMM_LEN];
     let b = name.as_bytes();
     let n = b.len().min(COMM_LEN - 1);

@@ -5,11 +5,14 @@
 //! decoded in place), `handler` turns records into engine input, `procs`
 //! maps pids to instances and decides which processes are trusted.
 
+// The loader's one unsafe call registers the ring buffer's fd with tokio.
+#![allow(unsafe_code)]
+
 mod handler;
 mod lines;
-pub mod loader;
-pub mod procs;
-pub mod tracefs;
+pub(crate) mod loader;
+pub(crate) mod procs;
+pub(crate) mod tracefs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +27,7 @@ use aya::maps::{MapData, PerCpuArray, RingBuf};
 use tokio::io::unix::AsyncFd;
 use tracing::{info, warn};
 
-pub use handler::Handler;
+pub(crate) use handler::Handler;
 
 use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
@@ -274,7 +277,7 @@ fn report_lost(lost: &[u64], metrics: &Metrics) -> bool {
 }
 
 /// Runs the eBPF source on an already loaded set of probes.
-pub async fn run(
+pub(crate) async fn run(
     probes: Probes,
     opts: &Options,
     engine: EngineHandle,

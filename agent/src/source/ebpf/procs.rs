@@ -22,7 +22,7 @@ use crate::engine::profiles::file;
 use crate::engine::{Origin, Pid};
 
 /// linuxptp daemons this source understands.
-pub const LINUXPTP: &[&str] = &["ptp4l", "phc2sys", "ts2phc"];
+pub(crate) const LINUXPTP: &[&str] = &["ptp4l", "phc2sys", "ts2phc"];
 
 /// Strings every linuxptp daemon binary carries (config parser, PHC path).
 const MARKERS: &[&[u8]] = &[b"is a malformed value for option", b"/dev/ptp"];
@@ -32,7 +32,7 @@ const MAX_EXE: u64 = 64 << 20;
 
 /// Why a process is not trusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Distrust {
+pub(crate) enum Distrust {
     /// `/proc/<pid>` was gone before it could be read.
     Vanished,
     /// The executable's name is not a linuxptp daemon's, or differs from `comm`.
@@ -43,21 +43,9 @@ pub enum Distrust {
     IgnoredNamespace,
 }
 
-impl Distrust {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Vanished => "vanished",
-            Self::NotLinuxptp => "not_linuxptp",
-            Self::NoMarkers => "no_markers",
-            Self::IgnoredNamespace => "ignored_pidns",
-        }
-    }
-}
-
 /// What is known about one process.
 #[derive(Debug)]
-pub struct ProcInfo {
+pub(crate) struct ProcInfo {
     /// `Ok(())` when trusted.
     pub trust: Result<(), Distrust>,
     pub origin: Origin,
@@ -84,19 +72,19 @@ pub struct ProcInfo {
 
 impl ProcInfo {
     #[must_use]
-    pub fn trusted(&self) -> bool {
+    pub(crate) fn trusted(&self) -> bool {
         self.trust.is_ok()
     }
 
     /// The process name (`ptp4l`, ...) when trusted.
     #[must_use]
-    pub fn process(&self) -> &str {
+    pub(crate) fn process(&self) -> &str {
         self.origin.process.as_deref().unwrap_or("")
     }
 
     /// The name of `clock_id` as this process sees it: `CLOCK_REALTIME`, or
     /// for a dynamic PHC clock (`(~fd << 3) | 3`) the device behind the fd.
-    pub fn clock_name(&mut self, pid: u32, clock_id: i32) -> Arc<str> {
+    pub(crate) fn clock_name(&mut self, pid: u32, clock_id: i32) -> Arc<str> {
         if let Some((_, n)) = self.clocks.iter().find(|(c, _)| *c == clock_id) {
             return n.clone();
         }
@@ -130,7 +118,7 @@ fn clock_name(pid: u32, clock_id: i32) -> String {
 
 /// Reads `/proc/<pid>` once and decides whether to trust it.
 #[must_use]
-pub fn inspect(pid: u32) -> ProcInfo {
+pub(crate) fn inspect(pid: u32) -> ProcInfo {
     let base = PathBuf::from(format!("/proc/{pid}"));
     let mut info = ProcInfo {
         trust: Err(Distrust::Vanished),
@@ -269,7 +257,7 @@ fn has_markers(exe: &Path) -> bool {
 
 /// `-f` and `-i` of a linuxptp command line (NUL separated).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Args {
+pub(crate) struct Args {
     pub config: Option<String>,
     pub ifaces: Vec<String>,
     /// `--uds_address <path>` (a config option given on the command line).
@@ -277,7 +265,7 @@ pub struct Args {
 }
 
 #[must_use]
-pub fn parse_cmdline(raw: &[u8]) -> Args {
+pub(crate) fn parse_cmdline(raw: &[u8]) -> Args {
     let mut out = Args::default();
     let mut it = raw
         .split(|&b| b == 0)
@@ -325,7 +313,7 @@ fn read_config(proc_dir: &Path, cfg: &str) -> Result<file::ConfigFile, String> {
 
 /// The table of processes seen, bounded.
 #[derive(Debug, Default)]
-pub struct ProcTable {
+pub(crate) struct ProcTable {
     procs: HashMap<u32, ProcInfo>,
     /// Trust by name alone (`--ebpf-trust-any`, benches and tests only).
     pub trust_any: bool,
@@ -338,7 +326,7 @@ const MAX_PROCS: usize = 4096;
 
 impl ProcTable {
     /// The info of `pid`, read from /proc the first time.
-    pub fn get(&mut self, pid: u32) -> &mut ProcInfo {
+    pub(crate) fn get(&mut self, pid: u32) -> &mut ProcInfo {
         if self.procs.len() >= MAX_PROCS && !self.procs.contains_key(&pid) {
             self.procs
                 .retain(|p, _| Path::new(&format!("/proc/{p}")).exists());
@@ -354,19 +342,19 @@ impl ProcTable {
     }
 
     /// Reads `pid` again (after exec).
-    pub fn refresh(&mut self, pid: u32) -> &mut ProcInfo {
+    pub(crate) fn refresh(&mut self, pid: u32) -> &mut ProcInfo {
         self.procs.remove(&pid);
         self.get(pid)
     }
 
-    pub fn remove(&mut self, pid: u32) -> Option<ProcInfo> {
+    pub(crate) fn remove(&mut self, pid: u32) -> Option<ProcInfo> {
         self.procs.remove(&pid)
     }
 
     /// Trusted processes that are gone although no exit record said so (it
     /// was lost with a full ring): no `/proc/<pid>`, or another program
     /// under that pid now. Removed from the table and returned.
-    pub fn take_gone(&mut self) -> Vec<(u32, ProcInfo)> {
+    pub(crate) fn take_gone(&mut self) -> Vec<(u32, ProcInfo)> {
         self.procs
             .extract_if(|pid, i| {
                 i.trusted()
@@ -377,19 +365,14 @@ impl ProcTable {
     }
 
     #[must_use]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.procs.len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.procs.is_empty()
     }
 }
 
 /// Pids of running processes whose `comm` is in `watch`.
 #[must_use]
-pub fn scan(watch: &[String]) -> Vec<u32> {
+pub(crate) fn scan(watch: &[String]) -> Vec<u32> {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

@@ -11,7 +11,7 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 ///
 /// # Errors
 /// The mount failed (no privilege, no tracefs in this kernel).
-pub fn ensure_mounted() -> Result<bool, nix::Error> {
+pub(crate) fn ensure_mounted() -> Result<bool, nix::Error> {
     if Path::new(TRACEFS).join("events").is_dir() {
         return Ok(false);
     }

@@ -61,7 +61,7 @@ impl Daemons {
 /// socket file then belongs to one of them only. Read from
 /// `/proc/<pid>/net/unix` (bound path and inode) and `/proc/<pid>/fd`.
 #[must_use]
-pub fn owned_by(pid: u32, outer: &Path) -> bool {
+pub(super) fn owned_by(pid: u32, outer: &Path) -> bool {
     let root = PathBuf::from(format!("/proc/{pid}/root"));
     let Ok(inner) = outer.strip_prefix(&root) else {
         return true;

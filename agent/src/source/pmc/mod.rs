@@ -1,5 +1,5 @@
-//! ptp4l's management socket, spoken as `pmc` does (§3.3 "Clock class",
-//! §3.6): subscribe to port-state notifications (`SUBSCRIBE_EVENTS_NP`),
+//! ptp4l's management socket, spoken as `pmc` does: subscribe to
+//! port-state notifications (`SUBSCRIBE_EVENTS_NP`),
 //! read the port states, the parent data set's clock class and
 //! `TIME_STATUS_NP`, and hand them to the engine as typed facts of that
 //! ptp4l. Duplicates of the log's own port lines are harmless: the engine
@@ -17,7 +17,7 @@
 //! subscribe to it too), so the class is also polled.
 
 mod daemons;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -29,14 +29,14 @@ use tokio::net::UnixDatagram;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, trace, warn};
 
-pub use daemons::Daemons;
+pub(crate) use daemons::Daemons;
 
 use crate::engine::parse::port::PortState;
 use crate::engine::profiles::file::is_config_name;
 use crate::engine::{EngineHandle, Origin, What};
 
 /// ptp4l's default management socket.
-pub const DEFAULT_UDS: &str = "/var/run/ptp4l";
+pub(crate) const DEFAULT_UDS: &str = "/var/run/ptp4l";
 /// Requests go out this often; a dead ptp4l refuses the next one.
 const POLL: Duration = Duration::from_millis(250);
 const CHECK: Duration = Duration::from_millis(500);
@@ -50,7 +50,7 @@ const EVENTS: &[usize] = &[wire::NOTIFY_PORT_STATE, wire::NOTIFY_PARENT_DATA_SET
 type Target = (Origin, PathBuf);
 
 /// Runs one client per ptp4l (see the module doc), following changes.
-pub async fn supervise(engine: EngineHandle, daemons: Daemons, fallback: PathBuf) {
+pub(crate) async fn supervise(engine: EngineHandle, daemons: Daemons, fallback: PathBuf) {
     let mut clients: HashMap<Target, JoinHandle<()>> = HashMap::new();
     let mut warned = HashSet::new();
     loop {
@@ -252,21 +252,16 @@ fn bind_in_mount_ns(
     inner: &Path,
     name: &str,
 ) -> io::Result<std::os::unix::net::UnixDatagram> {
-    use std::os::fd::AsRawFd;
     let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))?;
     let inner = inner.to_owned();
     let name = name.to_owned();
     std::thread::spawn(move || {
-        // SAFETY: unshare and setns act on this thread only (CLONE_FS
-        // first, so the namespace change does not reach the other
-        // threads); `ns` is an open namespace fd for the call.
-        unsafe {
-            if libc::unshare(libc::CLONE_FS) != 0
-                || libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNS) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
+        // unshare and setns act on this thread only (CLONE_FS first, so the
+        // namespace change does not reach the other threads).
+        use nix::sched::{CloneFlags, setns, unshare};
+        unshare(CloneFlags::CLONE_FS)
+            .and_then(|()| setns(&ns, CloneFlags::CLONE_NEWNS))
+            .map_err(io::Error::from)?;
         let dir = inner.parent().unwrap_or_else(|| Path::new("/"));
         let here = dir.join(&name);
         let _ = std::fs::remove_file(&here);

@@ -14,28 +14,31 @@ const HEADER: usize = 34;
 /// Header plus management fields: where the TLV starts.
 const TLV_AT: usize = HEADER + 14;
 
-pub const PARENT_DATA_SET: u16 = 0x2002;
-pub const TIME_STATUS_NP: u16 = 0xc000;
-pub const PORT_DATA_SET: u16 = 0x2004;
-pub const SUBSCRIBE_EVENTS_NP: u16 = 0xc003;
+pub(crate) const PARENT_DATA_SET: u16 = 0x2002;
+pub(crate) const TIME_STATUS_NP: u16 = 0xc000;
+pub(crate) const PORT_DATA_SET: u16 = 0x2004;
+pub(crate) const SUBSCRIBE_EVENTS_NP: u16 = 0xc003;
 /// linuxptp 3.1.1 knows only this notification.
-pub const NOTIFY_PORT_STATE: usize = 0;
+pub(crate) const NOTIFY_PORT_STATE: usize = 0;
 /// linuxptp 4.0 and later; 3.1.1 stores the bit and never uses it.
-pub const NOTIFY_PARENT_DATA_SET: usize = 2;
+pub(crate) const NOTIFY_PARENT_DATA_SET: usize = 2;
 const EVENT_BITMASK_CNT: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Get = 0,
     Set = 1,
+    /// What ptp4l answers with; the agent only reads it.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "a wire value the agent only receives")
+    )]
     Response = 2,
-    Command = 3,
-    Acknowledge = 4,
 }
 
 /// A management request to every port of the clock (wildcard target).
 #[must_use]
-pub fn request(action: Action, id: u16, seq: u16, data: &[u8]) -> Vec<u8> {
+pub(crate) fn request(action: Action, id: u16, seq: u16, data: &[u8]) -> Vec<u8> {
     let tlv_len = 2 + data.len();
     let total = TLV_AT + 4 + tlv_len;
     let mut m = vec![0u8; total];
@@ -65,7 +68,7 @@ pub fn request(action: Action, id: u16, seq: u16, data: &[u8]) -> Vec<u8> {
 
 /// `SET SUBSCRIBE_EVENTS_NP` for `events`, valid for `duration` seconds.
 #[must_use]
-pub fn subscribe(seq: u16, duration: u16, events: &[usize]) -> Vec<u8> {
+pub(crate) fn subscribe(seq: u16, duration: u16, events: &[usize]) -> Vec<u8> {
     let mut data = [0u8; 2 + EVENT_BITMASK_CNT];
     data[..2].copy_from_slice(&duration.to_be_bytes());
     for &e in events {
@@ -76,7 +79,7 @@ pub fn subscribe(seq: u16, duration: u16, events: &[usize]) -> Vec<u8> {
 
 /// One management TLV received from ptp4l.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Reply<'a> {
+pub(crate) struct Reply<'a> {
     pub action: u8,
     /// The answering port (0: the clock).
     pub port: u16,
@@ -87,7 +90,7 @@ pub struct Reply<'a> {
 /// Parses a management message; `None` for anything else (errors,
 /// truncated or foreign datagrams).
 #[must_use]
-pub fn parse(m: &[u8]) -> Option<Reply<'_>> {
+pub(crate) fn parse(m: &[u8]) -> Option<Reply<'_>> {
     if m.len() < TLV_AT + 6 || m[0] & 0x0f != MANAGEMENT || m[1] & 0x0f != PTP_VERSION {
         return None;
     }
@@ -108,7 +111,7 @@ pub fn parse(m: &[u8]) -> Option<Reply<'_>> {
 /// `portDS.portState` of a PORT_DATA_SET (after the 10-byte identity),
 /// with the port number from the identity.
 #[must_use]
-pub fn port_state(data: &[u8]) -> Option<(u16, PortState)> {
+pub(crate) fn port_state(data: &[u8]) -> Option<(u16, PortState)> {
     let port = u16::from_be_bytes([*data.get(8)?, *data.get(9)?]);
     let state = match data.get(10)? {
         1 => PortState::Initializing,
@@ -132,7 +135,7 @@ pub fn port_state(data: &[u8]) -> Option<(u16, PortState)> {
 /// gmTimeBaseIndicator u16, lastGmPhaseChange 12 bytes, gmPresent i32,
 /// gmIdentity 8 bytes.
 #[must_use]
-pub fn time_status(data: &[u8]) -> Option<(i64, bool)> {
+pub(crate) fn time_status(data: &[u8]) -> Option<(i64, bool)> {
     let offset = i64::from_be_bytes(data.get(..8)?.try_into().ok()?);
     let gm = i32::from_be_bytes(data.get(38..42)?.try_into().ok()?);
     Some((offset, gm != 0))
@@ -140,7 +143,7 @@ pub fn time_status(data: &[u8]) -> Option<(i64, bool)> {
 
 /// `parentDS.grandmasterClockQuality.clockClass`.
 #[must_use]
-pub fn gm_clock_class(data: &[u8]) -> Option<u8> {
+pub(crate) fn gm_clock_class(data: &[u8]) -> Option<u8> {
     // parentPortIdentity 10, parentStats 1, reserved 1, variance 2,
     // phase change rate 4, grandmasterPriority1 1, then clockClass.
     data.get(19).copied()

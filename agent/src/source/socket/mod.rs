@@ -1,4 +1,4 @@
-//! The linuxptp-daemon line protocol on a Unix stream socket (§3.1): many
+//! The linuxptp-daemon line protocol on a Unix stream socket: many
 //! concurrent writers, one task each, newline-framed lines of up to 64 KiB.
 //! Unlike the anchor, a longer line is discarded and counted and the
 //! connection stays open; `CMD RESTART` resets the engine instead of
@@ -20,13 +20,13 @@ use crate::engine::EngineHandle;
 use crate::metrics::SocketLines;
 
 /// Longest accepted line, without its newline (Go's `bufio.Scanner` limit).
-pub const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 
 /// A socket file that answers no connection within this is stale.
 const STALE_PROBE: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
-pub enum SocketError {
+pub(crate) enum SocketError {
     #[error("binding the log socket {path}: {source}")]
     Bind { path: PathBuf, source: io::Error },
     #[error("the log socket {path} is in use by a live process")]
@@ -35,7 +35,7 @@ pub enum SocketError {
     RemoveStale { path: PathBuf, source: io::Error },
 }
 
-pub struct SocketSource {
+pub(crate) struct SocketSource {
     pub path: PathBuf,
     pub engine: EngineHandle,
     pub lines: SocketLines,
@@ -47,7 +47,7 @@ impl SocketSource {
     ///
     /// # Errors
     /// The socket cannot be bound.
-    pub async fn run(self) -> Result<(), SocketError> {
+    pub(crate) async fn run(self) -> Result<(), SocketError> {
         self.bind().await?.serve().await;
         Ok(())
     }
@@ -57,7 +57,7 @@ impl SocketSource {
     ///
     /// # Errors
     /// The socket cannot be bound, or another process serves it.
-    pub async fn bind(self) -> Result<Bound, SocketError> {
+    pub(crate) async fn bind(self) -> Result<Bound, SocketError> {
         let listener = match UnixListener::bind(&self.path) {
             Ok(l) => l,
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
@@ -93,7 +93,7 @@ impl SocketSource {
 }
 
 /// A bound socket, ready to serve. Dropping it removes the socket file.
-pub struct Bound {
+pub(crate) struct Bound {
     listener: UnixListener,
     _file: SocketFile,
     engine: EngineHandle,
@@ -103,7 +103,7 @@ pub struct Bound {
 impl Bound {
     /// Accepts connections forever, one task each; the tasks end with this
     /// future.
-    pub async fn serve(self) {
+    pub(crate) async fn serve(self) {
         let mut conns = JoinSet::new();
         loop {
             while conns.try_join_next().is_some() {}

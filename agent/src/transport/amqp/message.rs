@@ -1,4 +1,4 @@
-//! The anchor's AMQP wire format (LAB.md §5): CloudEvents AMQP binding,
+//! The anchor's AMQP wire format: CloudEvents AMQP binding,
 //! binary mode, specversion 0.3 in application properties, the event data
 //! JSON as one Data section. Reading it is the `cloud-event-client`
 //! crate's (the consumer sidecar receives through it).
@@ -10,7 +10,7 @@ use crate::event::{Event, ValueKeys, write_values_with};
 
 /// The message of `ev`, sent to `address` (the resource address).
 #[must_use]
-pub fn encode(ev: &Event, address: &str) -> Message<Data> {
+pub(crate) fn encode(ev: &Event, address: &str) -> Message<Data> {
     let mut data = Vec::with_capacity(64 + 160 * ev.values.len());
     // The AMQP era (OCP 4.9-4.15) ended before the O-RAN keys: its readers
     // know only the legacy ones.

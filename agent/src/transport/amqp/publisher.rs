@@ -26,7 +26,7 @@ use crate::transport::{Outgoing, Tap};
 
 /// The current state of a kind, or its placeholder
 /// ([`crate::current::Current::or_placeholder`]).
-pub type CurrentFn = Arc<dyn Fn(EventKind) -> Event + Send + Sync>;
+pub(crate) type CurrentFn = Arc<dyn Fn(EventKind) -> Event + Send + Sync>;
 
 struct Counters {
     accepted: IntCounter,
@@ -36,7 +36,7 @@ struct Counters {
     invalid: IntCounter,
 }
 
-pub struct AmqpPublisher {
+pub(crate) struct AmqpPublisher {
     cfg: AmqpConfig,
     /// Unsent events, the latest per kind and clock (the first value's
     /// address), as the HTTP queues coalesce: the state of one NIC does not
@@ -71,7 +71,7 @@ impl Tap for AmqpPublisher {
 
 impl AmqpPublisher {
     #[must_use]
-    pub fn new(cfg: AmqpConfig, current: CurrentFn, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub(crate) fn new(cfg: AmqpConfig, current: CurrentFn, metrics: Arc<Metrics>) -> Arc<Self> {
         let m = &metrics.transport.amqp_messages;
         let c = Counters {
             accepted: m.with_label_values(&["sent", "accepted"]),
@@ -91,7 +91,7 @@ impl AmqpPublisher {
     }
 
     /// Connects, serves, reconnects; forever.
-    pub async fn run(self: Arc<Self>) {
+    pub(crate) async fn run(self: Arc<Self>) {
         let t = &self.metrics.transport;
         let mut failures = 0u32;
         let mut connected_once = false;
