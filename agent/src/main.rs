@@ -28,8 +28,8 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(cfg.log_format);
-    for warning in ignored {
-        tracing::warn!("{warning}");
+    for flag in ignored {
+        tracing::warn!(%flag, "a flag of cloud-event-proxy that changes nothing here; ignored");
     }
 
     let rt = match tokio::runtime::Builder::new_multi_thread()

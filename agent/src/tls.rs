@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{info, warn};
 
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     #[error("{path}: {source}")]
     Pem {
         path: PathBuf,
@@ -31,8 +31,12 @@ pub enum TlsError {
         #[source]
         source: rustls::Error,
     },
-    #[error("client CA {path}: {reason}")]
-    ClientCa { path: PathBuf, reason: String },
+    #[error("client CA {path}: {source}")]
+    ClientCa {
+        path: PathBuf,
+        #[source]
+        source: rustls::server::VerifierBuilderError,
+    },
 }
 
 /// ring, not aws-lc-rs: aws-lc-rs needs cmake and a long C build on every
@@ -92,7 +96,7 @@ pub(crate) fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
 
 /// The files of the server side.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerFiles {
+pub(crate) struct ServerFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
     /// Client certificates signed by this CA are required (mTLS).
@@ -111,7 +115,7 @@ impl ServerFiles {
     ///
     /// # Errors
     /// A file cannot be read or does not hold what it should.
-    pub fn build(&self) -> Result<ServerConfig, TlsError> {
+    pub(crate) fn build(&self) -> Result<ServerConfig, TlsError> {
         let certs = load_certs(&self.cert)?;
         let key = load_key(&self.key)?;
         let builder = ServerConfig::builder_with_provider(provider())
@@ -127,9 +131,9 @@ impl ServerFiles {
                     provider(),
                 )
                 .build()
-                .map_err(|e| TlsError::ClientCa {
+                .map_err(|source| TlsError::ClientCa {
                     path: ca.clone(),
-                    reason: e.to_string(),
+                    source,
                 })?;
                 builder.with_client_cert_verifier(verifier)
             }
@@ -244,7 +248,7 @@ async fn watch(files: ServerFiles, config: Arc<ArcSwap<ServerConfig>>, every: Du
 
 /// The files of the client side.
 #[derive(Clone, Debug, Default)]
-pub struct ClientFiles {
+pub(crate) struct ClientFiles {
     /// Extra roots (besides the web PKI roots).
     pub ca: Vec<PathBuf>,
     /// A client certificate, for consumers that require one.

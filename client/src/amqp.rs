@@ -38,6 +38,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::endpoint::{Endpoint, EndpointError, Scheme};
 use crate::event::{DecodeError, Event, Format, KeyStyle, parse_data};
 use crate::keeper::backoff;
 use crate::receiver::Inbox;
@@ -124,22 +125,42 @@ impl std::fmt::Debug for AmqpConfig {
     }
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What went wrong with the broker.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AmqpError {
-    #[error("bad AMQP URL {0:?}: use amqp://[user:password@]host[:port]")]
-    Url(String),
-    #[error("cannot connect to {addr}: {reason}")]
-    Connect { addr: String, reason: String },
+    #[error("bad AMQP URL {url:?}: {source} (use amqp://[user:password@]host[:port])")]
+    Url {
+        url: String,
+        #[source]
+        source: crate::EndpointError,
+    },
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("timed out: {0}")]
     Timeout(&'static str),
-    #[error("the broker refused a link on {address}: {reason}")]
-    Attach { address: String, reason: String },
-    #[error("sending to {address} failed: {reason}")]
-    Send { address: String, reason: String },
+    #[error("the broker refused a link on {address}: {source}")]
+    Attach {
+        address: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("sending to {address} failed: {source}")]
+    Send {
+        address: String,
+        #[source]
+        source: fe2o3_amqp::link::SendError,
+    },
     #[error("a receiver stopped: {0}")]
-    Receiver(String),
+    Receiver(#[source] fe2o3_amqp::link::RecvError),
+    #[error("all receivers ended")]
+    ReceiversEnded,
 }
 
 impl AmqpConfig {
@@ -148,27 +169,18 @@ impl AmqpConfig {
     /// # Errors
     /// Not such a URL.
     pub fn parse(url: &str, container: &str) -> Result<Self, AmqpError> {
-        let bad = || AmqpError::Url(url.to_owned());
-        let rest = url.strip_prefix("amqp://").ok_or_else(bad)?;
-        let rest = rest.trim_end_matches('/');
-        let (creds, hostport) = match rest.rsplit_once('@') {
-            Some((c, h)) => {
-                let (u, p) = c.split_once(':').unwrap_or((c, ""));
-                (Some((u.to_owned(), p.to_owned())), h)
-            }
-            None => (None, rest),
+        let bad = |source| AmqpError::Url {
+            url: url.to_owned(),
+            source,
         };
-        if hostport.is_empty() || hostport.contains('/') {
-            return Err(bad());
+        let e = Endpoint::parse(url)
+            .and_then(Endpoint::without_path)
+            .map_err(bad)?;
+        if e.scheme() != Scheme::Amqp {
+            return Err(bad(EndpointError::Scheme(e.scheme().to_string(), "amqp")));
         }
-        let addr = if hostport
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            hostport.to_owned()
-        } else {
-            format!("{hostport}:5672")
-        };
+        let addr = e.host_port();
+        let creds = e.userinfo().map(|(u, p)| (u.to_owned(), p.to_owned()));
         Ok(Self {
             addr,
             credentials: creds,
@@ -208,13 +220,11 @@ impl Link {
         };
         let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_owned();
         let fut = async {
-            let err = |reason: String| AmqpError::Connect {
+            let err = |source: BoxError| AmqpError::Connect {
                 addr: addr.to_owned(),
-                reason,
+                source,
             };
-            let stream = TcpStream::connect(addr)
-                .await
-                .map_err(|e| err(e.to_string()))?;
+            let stream = TcpStream::connect(addr).await.map_err(|e| err(e.into()))?;
             let _ = stream.set_nodelay(true);
             let mut conn = Connection::builder()
                 .container_id(cfg.container.as_str())
@@ -222,10 +232,8 @@ impl Link {
                 .sasl_profile(sasl)
                 .open_with_stream(stream)
                 .await
-                .map_err(|e| err(e.to_string()))?;
-            let session = Session::begin(&mut conn)
-                .await
-                .map_err(|e| err(format!("begin session: {e}")))?;
+                .map_err(|e| err(e.into()))?;
+            let session = Session::begin(&mut conn).await.map_err(|e| err(e.into()))?;
             Ok(Self { conn, session })
         };
         tokio::time::timeout(OPEN_TIMEOUT, fut)
@@ -244,7 +252,7 @@ impl Link {
             Ok(Ok(s)) => Ok(s),
             Ok(Err(e)) => Err(AmqpError::Attach {
                 address: address.to_owned(),
-                reason: e.to_string(),
+                source: e.into(),
             }),
             Err(_) => Err(AmqpError::Timeout("attaching a sender")),
         }
@@ -264,7 +272,7 @@ impl Link {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(AmqpError::Attach {
                 address: address.to_owned(),
-                reason: e.to_string(),
+                source: e.into(),
             }),
             Err(_) => Err(AmqpError::Timeout("attaching a receiver")),
         }
@@ -283,9 +291,9 @@ impl Link {
         let mut s = self.sender(name, address).await?;
         let res = match tokio::time::timeout(OP_TIMEOUT, s.send(msg)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(AmqpError::Send {
+            Ok(Err(source)) => Err(AmqpError::Send {
                 address: address.to_owned(),
-                reason: e.to_string(),
+                source,
             }),
             Err(_) => Err(AmqpError::Timeout("sending")),
         };
@@ -488,7 +496,7 @@ enum Msg {
     /// An event at the addresses of the `n`th wanted resource.
     Event(usize, Box<Event>),
     Invalid(DecodeError),
-    Dead(String),
+    Dead(fe2o3_amqp::link::RecvError),
 }
 
 /// Receives at the addresses of a wanted set of resources into an
@@ -592,8 +600,8 @@ impl AmqpReceiver {
                         self.observer.received(false);
                         self.inbox.refuse_decoded(e);
                     }
-                    Some(Msg::Dead(why)) => break Err(AmqpError::Receiver(why)),
-                    None => break Err(AmqpError::Receiver("all receivers ended".into())),
+                    Some(Msg::Dead(e)) => break Err(AmqpError::Receiver(e)),
+                    None => break Err(AmqpError::ReceiversEnded),
                 },
                 () = tokio::time::sleep_until(again), if unanswered => {
                     for (i, a) in asks.iter().enumerate().filter(|(_, a)| !a.answered) {
@@ -689,7 +697,7 @@ async fn forward(mut r: Receiver, resource: usize, tx: mpsc::Sender<Msg>) {
                 Err(e) => Msg::Invalid(e),
             },
             Err(e) => {
-                let _ = tx.send(Msg::Dead(e.to_string())).await;
+                let _ = tx.send(Msg::Dead(e)).await;
                 return;
             }
         };
@@ -725,7 +733,7 @@ where
     let res = loop {
         let d = match r.recv::<Body<Value>>().await {
             Ok(d) => d,
-            Err(e) => break Err(AmqpError::Receiver(e.to_string())),
+            Err(e) => break Err(AmqpError::Receiver(e)),
         };
         let Some(to) = reply_to(d.message()).filter(|t| !t.is_empty() && *t != status) else {
             warn!(address = %status, "status request without a reply address; dropped");
@@ -765,7 +773,7 @@ pub async fn request_status(
         loop {
             match tokio::time::timeout_at(deadline, r.recv::<Body<Value>>()).await {
                 Err(_) => return Ok(None),
-                Ok(Err(e)) => return Err(AmqpError::Receiver(e.to_string())),
+                Ok(Err(e)) => return Err(AmqpError::Receiver(e)),
                 Ok(Ok(d)) => match decode(d.message()) {
                     Ok(ev) => return Ok(Some(ev)),
                     Err(e) => warn!(address = %reply, error = %e, "a reply that is not an event; waiting on"),

@@ -33,6 +33,7 @@ pub mod amqp;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctest;
+mod endpoint;
 mod event;
 mod keeper;
 mod receiver;
@@ -40,6 +41,7 @@ mod resource;
 mod rest;
 mod time;
 
+pub use endpoint::{Endpoint, EndpointError, Scheme};
 pub use event::{
     CloudNativeEvent, DataType, DataValue, DecodeError, Event, Format, KeyStyle, ValueType,
     parse_data,

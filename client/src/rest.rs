@@ -13,6 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tracing::warn;
 
+use crate::endpoint::{Endpoint, EndpointError, Scheme};
 use crate::event::{CloudNativeEvent, DecodeError, Event};
 use crate::resource::ResourceAddress;
 
@@ -84,8 +85,12 @@ pub struct Created {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("bad publisher URL {0:?}: use http://host:port")]
-    Url(String),
+    #[error("bad publisher URL {url:?}: {source} (use http://host:port)")]
+    Url {
+        url: String,
+        #[source]
+        source: crate::EndpointError,
+    },
     #[error("cannot build the request")]
     Request(#[source] hyper::http::Error),
     #[error("cannot reach the publisher")]
@@ -104,6 +109,10 @@ pub enum Error {
     },
     #[error("the answer is not the JSON expected: {0}")]
     Answer(String),
+    #[error("the answer is not JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("the answer names no resource address: {0}")]
+    Address(#[source] crate::resource::AddressError),
     #[error("the answer is not an event")]
     Event(#[source] DecodeError),
 }
@@ -128,7 +137,7 @@ struct Answer {
 
 impl Answer {
     fn json(&self) -> Result<Value, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Answer(e.to_string()))
+        serde_json::from_slice(&self.body).map_err(Error::Json)
     }
 
     fn detail(&self) -> String {
@@ -177,24 +186,20 @@ impl Client {
     /// # Errors
     /// `base` is not an http URL.
     pub fn new(base: &str) -> Result<Self, Error> {
-        let base = base.trim();
-        let base = if base.contains("://") {
-            base.to_owned()
-        } else {
-            format!("http://{base}")
+        let bad = |source| Error::Url {
+            url: base.to_owned(),
+            source,
         };
-        let base = base.trim_end_matches('/').to_owned();
-        if !base.starts_with("http://") || base.len() == "http://".len() {
-            return Err(Error::Url(base));
+        let base = Endpoint::parse_or(base.trim(), Scheme::Http)
+            .and_then(Endpoint::without_path)
+            .map_err(bad)?;
+        if base.scheme() != Scheme::Http {
+            return Err(bad(EndpointError::Scheme(
+                base.scheme().to_string(),
+                "http",
+            )));
         }
-        let ok = base
-            .parse::<hyper::Uri>()
-            .ok()
-            .filter(|u| u.scheme_str() == Some("http") && u.host().is_some() && u.path() == "/")
-            .is_some();
-        if !ok {
-            return Err(Error::Url(base));
-        }
+        let base = base.origin();
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         conn.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -310,7 +315,7 @@ impl Client {
             id: s(ik)
                 .ok_or_else(|| Error::Answer(format!("no {ik} in {v}")))?
                 .to_owned(),
-            resource: ResourceAddress::parse(resource).map_err(|e| Error::Answer(e.to_string()))?,
+            resource: ResourceAddress::parse(resource).map_err(Error::Address)?,
             endpoint: s(ek).unwrap_or_default().to_owned(),
             uri_location: s(lk).filter(|l| !l.is_empty()).map(str::to_owned),
         })

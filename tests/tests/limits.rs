@@ -111,10 +111,16 @@ fn health_gets_through_when_every_connection_is_busy() {
         .unwrap();
         held.push(s);
     }
-    // Setup, not a measure: give the agent time to parse the heads, so
-    // all eight are busy reading bodies (an idle one would rightly be
-    // closed for the newcomer).
-    std::thread::sleep(Duration::from_secs(1));
+    // All eight must be busy reading bodies (an idle one would rightly be
+    // closed for the newcomer): the agent says so once it parsed the heads.
+    let busy = r#"cloud_event_agent_connections_busy{listener="api"}"#;
+    assert!(
+        wait_for(Duration::from_secs(20), || (a.sample(busy) == 8.0)
+            .then_some(()))
+        .is_some(),
+        "{} busy",
+        a.sample(busy)
+    );
     let r = request("GET", &a.api("/health"), None).unwrap();
     assert_eq!(r.status, 200);
     // The busy ones were not closed to make room.
@@ -126,5 +132,14 @@ fn health_gets_through_when_every_connection_is_busy() {
         ),
         0.0,
         "{m}"
+    );
+    // Clients that go away mid-body leave no busy connection behind.
+    drop(held);
+    assert!(
+        wait_for(Duration::from_secs(20), || (a.sample(busy) == 0.0)
+            .then_some(()))
+        .is_some(),
+        "{} busy after the clients left",
+        a.sample(busy)
     );
 }

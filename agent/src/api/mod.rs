@@ -37,6 +37,21 @@ pub(crate) const API_V1: &str = "/api/ocloudNotifications/v1";
 /// The committed OpenAPI 3 document of the API.
 pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
+/// What the REST API and the metrics listener are told (built by `config`).
+#[derive(Clone, Debug)]
+pub(crate) struct ApiConfig {
+    pub addr: std::net::SocketAddr,
+    pub metrics_addr: std::net::SocketAddr,
+    /// `http://host:port` of this publisher, for `UriLocation`.
+    pub public_base: String,
+    pub max_body_bytes: usize,
+    pub serve: Serve,
+    /// Open connections at most (0: derived from the open-file limit).
+    pub max_connections: usize,
+    pub header_timeout: std::time::Duration,
+    pub idle_timeout: std::time::Duration,
+}
+
 /// Everything a handler may touch.
 #[derive(Clone)]
 pub(crate) struct AppState {

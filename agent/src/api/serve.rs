@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parking_lot::Mutex;
-use prometheus::IntCounterVec;
+use prometheus::{IntCounterVec, IntGauge, IntGaugeVec};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -138,16 +138,47 @@ impl Table {
 pub(crate) struct Closed {
     vec: IntCounterVec,
     listener: &'static str,
+    /// Connections with a request in flight on this listener.
+    busy: IntGauge,
 }
 
 impl Closed {
     #[must_use]
-    pub(crate) fn new(vec: IntCounterVec, listener: &'static str) -> Self {
-        Self { vec, listener }
+    pub(crate) fn new(vec: IntCounterVec, busy: &IntGaugeVec, listener: &'static str) -> Self {
+        Self {
+            vec,
+            listener,
+            busy: busy.with_label_values(&[listener]),
+        }
     }
 
     fn inc(&self, reason: &str) {
         self.vec.with_label_values(&[self.listener, reason]).inc();
+    }
+}
+
+/// A request in flight on a connection: busy until dropped, also when the
+/// request is dropped half-way (the client went away mid-body).
+struct InFlight {
+    slot: Arc<Slot>,
+    busy: IntGauge,
+}
+
+impl InFlight {
+    fn start(slot: Arc<Slot>, busy: IntGauge) -> Self {
+        if slot.busy.fetch_add(1, Ordering::AcqRel) == 0 {
+            busy.inc();
+        }
+        Self { slot, busy }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.slot.touch();
+        if self.slot.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.busy.dec();
+        }
     }
 }
 
@@ -273,15 +304,16 @@ async fn http<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let svc_slot = slot.clone();
+    let busy = closed.busy.clone();
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let router = router.clone();
         let slot = svc_slot.clone();
+        let busy = busy.clone();
         req.extensions_mut().insert(peer.clone());
         async move {
-            slot.busy.fetch_add(1, Ordering::AcqRel);
+            let in_flight = InFlight::start(slot, busy);
             let resp = router.oneshot(req.map(Body::new)).await;
-            slot.touch();
-            slot.busy.fetch_sub(1, Ordering::AcqRel);
+            drop(in_flight);
             Ok::<_, Infallible>(match resp {
                 Ok(r) => r,
                 Err(never) => match never {},

@@ -5,17 +5,22 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use super::{amqp_config, spawn_on_own_thread};
+use super::spawn_on_own_thread;
 use crate::api::AppState;
-use crate::config::Config;
-use crate::relay::{self, Relay};
+use crate::relay::{self, Relay, RelayConfig};
 use crate::store::Subscriptions;
+use crate::transport::amqp::AmqpConfig;
 
 /// Starts the subscribers; returns the route publishers deliver to.
 ///
 /// # Errors
 /// The AMQP thread cannot start.
-pub(super) fn start(cfg: &Config, state: &AppState) -> anyhow::Result<axum::Router> {
+pub(super) fn start(
+    cfg: &RelayConfig,
+    amqp: Option<&AmqpConfig>,
+    public_base: &str,
+    state: &AppState,
+) -> anyhow::Result<axum::Router> {
     let metrics = &state.metrics;
     let relay = Relay::new(
         state.current.clone(),
@@ -23,24 +28,24 @@ pub(super) fn start(cfg: &Config, state: &AppState) -> anyhow::Result<axum::Rout
         metrics,
     );
     let router = relay::inbound_router(&relay);
-    let endpoint = format!("{}{}", cfg.public_base, relay::INBOUND_PATH);
-    for base in &cfg.http_event_publishers {
+    let endpoint = format!("{public_base}{}", relay::INBOUND_PATH);
+    for base in &cfg.publishers {
         let sub = relay::http::HttpSubscriber::new(
             base.clone(),
             endpoint.clone(),
             relay.clone(),
-            cfg.publisher_check,
+            cfg.check,
             metrics,
         );
         tokio::spawn(sub.run());
     }
-    if let Some(addr) = &cfg.amqp {
-        let sub = relay::amqp::AmqpSubscriber::new(amqp_config(cfg, addr), relay, metrics.clone());
+    if let Some(amqp) = amqp {
+        let sub = relay::amqp::AmqpSubscriber::new(amqp.clone(), relay, metrics.clone());
         spawn_on_own_thread("amqp-subscriber", sub.run())?;
     }
     info!(
-        publishers = %cfg.http_event_publishers.join(","),
-        amqp = %cfg.amqp.as_deref().unwrap_or("none"),
+        publishers = %cfg.publishers.join(","),
+        amqp = %amqp.map_or("none", |a| a.link.addr.as_str()),
         "consumer sidecar: relaying to the CNF"
     );
     Ok(router)

@@ -16,13 +16,13 @@ use tracing::info;
 use crate::api::serve::{self, Closed, Limits};
 use crate::api::{self, API_V2, AppState};
 use crate::config::{Config, Role};
-use crate::engine::{Engine, EngineHandle, Sink, Thresholds};
+use crate::engine::{Engine, EngineHandle, Sink};
 use crate::metrics::Metrics;
 use crate::source::StatusHandle;
 use crate::store::{Publishers, Store, Subscriptions};
 use crate::tls::TlsAcceptor;
 use crate::transport::policy::Policy;
-use crate::transport::{DeliveryConfig, Dispatcher, Outbound};
+use crate::transport::{Dispatcher, Outbound};
 
 pub use logs::init_tracing;
 
@@ -37,10 +37,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let nofile = limits::raise_nofile();
     let sec = &cfg.security;
+    let api_cfg = &cfg.api;
     let (api_cap, metrics_cap, outbound_cap) = limits::caps(
         nofile,
-        sec.max_api_connections,
-        sec.max_outbound_connections,
+        api_cfg.max_connections,
+        cfg.transport.max_connections,
     );
     info!(api = api_cap, outbound = outbound_cap, "connection caps");
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
@@ -54,27 +55,18 @@ pub async fn run(
         Publishers::open(
             Some(&cfg.store_path),
             &cfg.node_name,
-            &format!("{}{API_V2}", cfg.public_base),
+            &format!("{}{API_V2}", api_cfg.public_base),
         )
         .context("opening the publishers")?
         .with_active_gauge(metrics.api.publishers.with_label_values(&["active"])),
     );
+    let transport = &cfg.transport;
     let dispatcher = Dispatcher::new(
-        DeliveryConfig {
-            node: cfg.node_name.clone(),
-            timeout: cfg.delivery_timeout,
-            queue_capacity: cfg.queue_capacity,
-            max_consecutive_failures: cfg.max_consecutive_failures,
-            idle: sec.outbound_idle,
-            v1_keys: match cfg.v1_value_keys {
-                crate::config::V1ValueKeys::Legacy => crate::event::ValueKeys::Legacy,
-                crate::config::V1ValueKeys::Oran => crate::event::ValueKeys::Oran,
-            },
-        },
+        transport.delivery.clone(),
         Outbound::new(
-            crate::tls::client_config(&sec.endpoint_tls)
+            crate::tls::client_config(&transport.endpoint_tls)
                 .context("loading --endpoint-ca/-cert/-key")?,
-            Policy::new(&sec.endpoint_policy).context("--endpoint-policy")?,
+            transport.policy.clone(),
             outbound_cap,
             metrics.security.outbound_connections.clone(),
         ),
@@ -82,44 +74,36 @@ pub async fn run(
         store.clone() as Arc<dyn Subscriptions>,
     );
     check_loaded(&store, &dispatcher.outbound().policy, &cfg.node_name);
-    // Defaults for instances without a profile (flags).
-    let thresholds = Thresholds {
-        max_offset: cfg.max_offset_threshold,
-        min_offset: cfg.min_offset_threshold,
-        holdover: cfg.holdover_timeout,
-    };
     let engine = EngineHandle::new(
-        Engine::new(cfg.node_name.clone(), thresholds, metrics.ptp.clone()),
+        Engine::new(
+            cfg.node_name.clone(),
+            cfg.engine.thresholds,
+            metrics.ptp.clone(),
+        ),
         dispatcher.clone() as Arc<dyn Sink>,
     );
 
-    let api_listener = TcpListener::bind(cfg.api_addr)
+    let api_listener = TcpListener::bind(api_cfg.addr)
         .await
-        .with_context(|| format!("binding the REST API on {}", cfg.api_addr))?;
-    let metrics_listener = TcpListener::bind(cfg.metrics_addr)
+        .with_context(|| format!("binding the REST API on {}", api_cfg.addr))?;
+    let metrics_listener = TcpListener::bind(api_cfg.metrics_addr)
         .await
-        .with_context(|| format!("binding metrics on {}", cfg.metrics_addr))?;
+        .with_context(|| format!("binding metrics on {}", api_cfg.metrics_addr))?;
 
     let state = AppState {
         node: cfg.node_name.as_str().into(),
-        public_base: cfg.public_base.as_str().into(),
+        public_base: api_cfg.public_base.as_str().into(),
         store,
         publishers,
         dispatcher: dispatcher.clone(),
         engine: engine.clone(),
         current: crate::current::Current::new(engine.clone(), dispatcher.clone()),
         metrics: metrics.clone(),
-        max_body_bytes: cfg.max_body_bytes,
+        max_body_bytes: api_cfg.max_body_bytes,
         source: StatusHandle::default(),
     };
     tokio::spawn(engine.clone().run_timers());
-    let mut router = api::router_with(
-        state.clone(),
-        api::Serve {
-            v1: cfg.serve_v1,
-            v2: cfg.serve_v2,
-        },
-    );
+    let mut router = api::router_with(state.clone(), api_cfg.serve);
     if let Some(settings) = &sec.auth {
         let auth = crate::auth::Authenticator::new(
             settings.clone(),
@@ -137,19 +121,30 @@ pub async fn run(
     }
     tokio::spawn(log_hangups());
     let source = match cfg.role {
-        Role::Publisher => Some(publisher::start(&cfg, &state, thresholds)?),
+        Role::Publisher => Some(publisher::start(
+            &cfg.source,
+            &cfg.engine,
+            cfg.amqp.as_ref(),
+            &state,
+        )?),
         Role::Consumer => {
-            router = router.merge(consumer::start(&cfg, &state)?);
+            router = router.merge(consumer::start(
+                &cfg.relay,
+                cfg.amqp.as_ref(),
+                &api_cfg.public_base,
+                &state,
+            )?);
             None
         }
     };
     let limits = Limits {
         max_connections: api_cap,
-        header_timeout: sec.header_timeout,
-        idle_timeout: sec.idle_timeout,
+        header_timeout: api_cfg.header_timeout,
+        idle_timeout: api_cfg.idle_timeout,
         max_buf: Limits::MAX_BUF,
     };
     let closed = &metrics.security.connections_closed;
+    let busy = &metrics.security.connections_busy;
     tokio::spawn(serve::serve(
         metrics_listener,
         metrics_router(metrics.clone()),
@@ -158,7 +153,7 @@ pub async fn run(
             ..limits.clone()
         },
         None,
-        Closed::new(closed.clone(), "metrics"),
+        Closed::new(closed.clone(), busy, "metrics"),
         std::future::pending(),
     ));
     let tls = match &sec.tls {
@@ -167,13 +162,13 @@ pub async fn run(
         ),
         None => None,
     };
-    info!(addr = %cfg.api_addr, node = %cfg.node_name, tls = tls.is_some(), "REST API listening");
+    info!(addr = %api_cfg.addr, node = %cfg.node_name, tls = tls.is_some(), "REST API listening");
     serve::serve(
         api_listener,
         router,
         limits,
         tls,
-        Closed::new(closed.clone(), "api"),
+        Closed::new(closed.clone(), busy, "api"),
         shutdown,
     )
     .await;
@@ -183,7 +178,7 @@ pub async fn run(
         let _ = source.await;
     }
     info!("draining delivery queues");
-    dispatcher.shutdown(cfg.drain_timeout).await;
+    dispatcher.shutdown(transport.drain_timeout).await;
     Ok(())
 }
 
@@ -218,27 +213,6 @@ pub(crate) fn spawn_on_own_thread(
         .spawn(move || rt.block_on(fut))
         .context("starting the AMQP thread")?;
     Ok(())
-}
-
-pub(crate) fn amqp_config(cfg: &Config, addr: &str) -> crate::transport::amqp::AmqpConfig {
-    use crate::config::AmqpAddressStyle;
-    use crate::transport::amqp::AmqpConfig;
-    use cloud_event_client::amqp::{AddressStyle, AmqpConfig as Link};
-    AmqpConfig {
-        link: Link {
-            addr: addr.to_owned(),
-            credentials: cfg
-                .amqp_credentials
-                .as_ref()
-                .map(|c| (c.user.clone(), c.password.clone())),
-            container: format!("cloud-event-agent-{}", uuid::Uuid::new_v4().simple()),
-            style: match cfg.amqp_address_style {
-                AmqpAddressStyle::Oran => AddressStyle::ORan,
-                AmqpAddressStyle::Rabbitmq => AddressStyle::RabbitMq,
-            },
-        },
-        node: cfg.node_name.clone(),
-    }
 }
 
 /// SIGHUP re-reads profiles and configs (the profile watcher listens too);

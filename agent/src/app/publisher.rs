@@ -6,15 +6,14 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use super::{amqp_config, spawn_on_own_thread};
+use super::spawn_on_own_thread;
 use crate::api::AppState;
-use crate::config::{Config, SourceKind};
-use crate::engine::{EngineHandle, Thresholds, profiles};
+use crate::engine::{EngineConfig, EngineHandle, profiles};
 use crate::metrics::Metrics;
 use crate::source::socket::SocketSource;
-use crate::source::{SourceStatus, StatusHandle, ebpf, pmc};
+use crate::source::{SourceConfig, SourceKind, SourceStatus, StatusHandle, ebpf, pmc};
 use crate::transport::Tap;
-use crate::transport::amqp::{AmqpPublisher, CurrentFn};
+use crate::transport::amqp::{AmqpConfig, AmqpPublisher, CurrentFn};
 
 /// Starts what feeds the engine; returns the source task.
 ///
@@ -22,22 +21,23 @@ use crate::transport::amqp::{AmqpPublisher, CurrentFn};
 /// `--source ebpf` and the probes do not load, or the AMQP thread cannot
 /// start.
 pub(super) fn start(
-    cfg: &Config,
+    cfg: &SourceConfig,
+    engine_cfg: &EngineConfig,
+    amqp: Option<&AmqpConfig>,
     state: &AppState,
-    thresholds: Thresholds,
 ) -> anyhow::Result<JoinHandle<()>> {
     let engine = &state.engine;
     let metrics = &state.metrics;
     // Profiles before the first line, then re-read when they change.
     let mut profiles = profiles::Reloader::new(
-        cfg.ptp_config_dir.clone(),
-        cfg.ptp_profiles.clone(),
-        thresholds,
+        engine_cfg.ptp_config_dir.clone(),
+        engine_cfg.ptp_profiles.clone(),
+        engine_cfg.thresholds,
         engine.clone(),
         metrics.ptp.clone(),
     );
     let daemons = pmc::Daemons::default();
-    let source = if cfg.ptp_plugin {
+    let source = if cfg.enabled {
         profiles.reload();
         tokio::spawn(profiles::watch(profiles));
         let source = start_source(
@@ -58,13 +58,13 @@ pub(super) fn start(
         info!("PTP_PLUGIN is false: no PTP source runs; the API serves what is published to it");
         tokio::spawn(std::future::pending())
     };
-    if let Some(addr) = &cfg.amqp {
+    if let Some(amqp_cfg) = amqp {
         let st = state.current.clone();
         let current: CurrentFn = Arc::new(move |kind| st.or_placeholder(kind));
-        let amqp = AmqpPublisher::new(amqp_config(cfg, addr), current, metrics.clone());
+        let amqp = AmqpPublisher::new(amqp_cfg.clone(), current, metrics.clone());
         state.dispatcher.add_tap(amqp.clone() as Arc<dyn Tap>);
         spawn_on_own_thread("amqp-publisher", amqp.run())?;
-        info!(broker = %addr, "AMQP transport on");
+        info!(broker = %amqp_cfg.link.addr, "AMQP transport on");
     }
     Ok(source)
 }
@@ -75,13 +75,13 @@ pub(super) fn start(
 /// # Errors
 /// `--source ebpf` and the probes do not load.
 fn start_source(
-    cfg: &Config,
+    cfg: &SourceConfig,
     engine: EngineHandle,
     daemons: pmc::Daemons,
     metrics: Arc<Metrics>,
     status: &StatusHandle,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let requested = match cfg.source {
+    let requested = match cfg.kind {
         SourceKind::Auto => "auto",
         SourceKind::Ebpf => "ebpf",
         SourceKind::Socket => "socket",
@@ -91,15 +91,8 @@ fn start_source(
         active: "socket",
         ..SourceStatus::default()
     };
-    if cfg.source != SourceKind::Socket {
-        let opts = ebpf::Options {
-            watch: cfg.watch.clone(),
-            ring_bytes: cfg.ebpf_ring_bytes,
-            line_budget: cfg.ebpf_line_budget,
-            line_burst: cfg.ebpf_line_burst,
-            trust_any: cfg.ebpf_trust_any,
-            ignore_pidns: cfg.ebpf_ignore_pidns.clone(),
-        };
+    if cfg.kind != SourceKind::Socket {
+        let opts = cfg.ebpf.clone();
         match ebpf::Probes::load(&opts) {
             Ok(probes) => {
                 for p in probes.report.iter().filter(|p| !p.attached) {
@@ -117,11 +110,11 @@ fn start_source(
                     .map(|p| p.program)
                     .collect();
                 info!(
-                    watch = %cfg.watch.join(","),
+                    watch = %opts.watch.join(","),
                     probes = %attached.join(","),
                     "source: eBPF"
                 );
-                if cfg.ebpf_trust_any {
+                if opts.trust_any {
                     tracing::warn!(
                         "--ebpf-trust-any: watched processes are trusted by name alone (benches and tests only)"
                     );
@@ -130,8 +123,8 @@ fn start_source(
                 // daemons the probes find, not the profiles' configs.
                 daemons.keep();
                 st.active = "ebpf";
-                st.watch.clone_from(&cfg.watch);
-                st.ring_bytes = Some(cfg.ebpf_ring_bytes);
+                st.watch.clone_from(&opts.watch);
+                st.ring_bytes = Some(opts.ring_bytes);
                 st.probes.clone_from(&probes.report);
                 status.set(st);
                 let status = status.clone();
@@ -144,11 +137,11 @@ fn start_source(
                     status.stopped(reason);
                 }));
             }
-            Err(e) if cfg.source == SourceKind::Ebpf => {
+            Err(e) if cfg.kind == SourceKind::Ebpf => {
                 return Err(anyhow::Error::new(e).context("--source ebpf"));
             }
             Err(e) => {
-                tracing::warn!(reason = %e, "eBPF source unavailable, falling back to the log socket");
+                tracing::warn!(error = %e, "eBPF source unavailable, falling back to the log socket");
                 st.ebpf_unavailable = Some(e.to_string());
             }
         }

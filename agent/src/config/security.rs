@@ -140,25 +140,18 @@ struct AuthFile {
     service_account_token: Option<PathBuf>,
 }
 
-/// Validated security settings.
+/// TLS and token auth of the REST API, validated. (The endpoint and
+/// connection flags of this group go to the transport and API settings.)
 #[derive(Clone, Debug, Default)]
-pub struct Security {
+pub(crate) struct Security {
     pub tls: Option<crate::tls::ServerFiles>,
     pub tls_reload: Duration,
     pub auth: Option<AuthSettings>,
-    pub endpoint_tls: crate::tls::ClientFiles,
-    pub endpoint_policy: Vec<String>,
-    /// 0: derived from the open-file limit at start.
-    pub max_api_connections: usize,
-    pub header_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_outbound_connections: usize,
-    pub outbound_idle: Duration,
 }
 
 /// Token auth.
 #[derive(Clone, Debug)]
-pub struct AuthSettings {
+pub(crate) struct AuthSettings {
     pub token_review: bool,
     pub jwks_url: Option<String>,
     pub issuer: Option<String>,
@@ -190,9 +183,7 @@ impl SecurityArgs {
             }),
             (None, None) if client_ca.is_none() => None,
             _ => {
-                return Err(ConfigError::Security(
-                    "TLS needs both a certificate and a key (--tls-cert, --tls-key or serverCertPath, serverKeyPath)".into(),
-                ));
+                return Err(ConfigError::TlsPair);
             }
         };
         let jwks_url = self
@@ -226,34 +217,23 @@ impl SecurityArgs {
                 kube_ca_file: self.kube_ca_file.unwrap_or_else(|| sa.join("ca.crt")),
             }
         });
-        for p in &self.endpoint_policy {
-            crate::transport::policy::Rule::parse(p)
-                .map_err(|e| ConfigError::Security(format!("--endpoint-policy {p:?}: {e}")))?;
-        }
         Ok(Security {
             tls,
             tls_reload: Duration::from_millis(self.tls_reload_ms.max(100)),
             auth,
-            endpoint_tls: crate::tls::ClientFiles {
-                ca: self.endpoint_ca,
-                cert: self.endpoint_cert,
-                key: self.endpoint_key,
-            },
-            endpoint_policy: self.endpoint_policy,
-            max_api_connections: self.max_api_connections,
-            header_timeout: Duration::from_millis(self.header_timeout_ms.max(1)),
-            idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
-            max_outbound_connections: self.max_outbound_connections,
-            outbound_idle: Duration::from_millis(self.outbound_idle_ms.max(1)),
         })
     }
 }
 
 fn read_auth_file(p: &Path) -> Result<AuthFile, ConfigError> {
-    let text = std::fs::read(p)
-        .map_err(|e| ConfigError::Security(format!("--auth-config {}: {e}", p.display())))?;
-    serde_json::from_slice(&text)
-        .map_err(|e| ConfigError::Security(format!("--auth-config {}: {e}", p.display())))
+    let text = std::fs::read(p).map_err(|source| ConfigError::AuthRead {
+        path: p.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|source| ConfigError::AuthJson {
+        path: p.to_owned(),
+        source,
+    })
 }
 
 /// `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT` in a pod.
@@ -329,7 +309,7 @@ mod tests {
         assert!(parse(&["--auth-config", f.to_str().unwrap()]).is_err());
         std::fs::write(&f, r#"{"serverCertPath":"/c"}"#).unwrap();
         assert!(parse(&["--auth-config", f.to_str().unwrap()]).is_err());
-        assert!(parse(&["--endpoint-policy", "10.0.0.0/99"]).is_err());
+        // --endpoint-policy is checked where the policy is built (tests.rs).
         let s = parse(&[]).unwrap();
         assert!(s.tls.is_none() && s.auth.is_none());
     }

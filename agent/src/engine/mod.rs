@@ -30,6 +30,17 @@ pub(crate) use state::Ingest;
 
 use crate::event::{DataValue, Event, EventKind, NODE_PREFIX, SyncState};
 
+/// What the engine is told (built by `config`).
+#[derive(Clone, Debug)]
+pub(crate) struct EngineConfig {
+    /// Defaults for instances without a profile.
+    pub thresholds: Thresholds,
+    /// Directory of the `ptp4l.N.config` files.
+    pub ptp_config_dir: std::path::PathBuf,
+    /// The ptp-configmap JSON with per-profile thresholds.
+    pub ptp_profiles: std::path::PathBuf,
+}
+
 /// Where published events go (the delivery dispatcher). Must not block.
 pub trait Sink: Send + Sync {
     fn publish(&self, event: Event);

@@ -10,10 +10,10 @@ use cloud_event_client::EventType;
 use super::{DataType, DataValue, EventKind, ValueType};
 
 /// Why a body is not an event we can use.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum ParseError {
     #[error("not JSON: {0}")]
-    Json(String),
+    Json(#[source] serde_json::Error),
     #[error("not a JSON object")]
     NotObject,
     #[error("field {0} is missing")]
@@ -113,8 +113,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            parse_values(&data),
-            Ok(vec![DataValue::metric("/r".into(), 248)])
+            parse_values(&data).unwrap(),
+            vec![DataValue::metric("/r".into(), 248)]
         );
         assert_eq!(
             kind_of(
@@ -129,10 +129,16 @@ mod tests {
     #[test]
     fn bad_values_say_why() {
         let data: Value = serde_json::from_str(r#"{"values":[{"value":"x"}]}"#).unwrap();
-        assert_eq!(
+        assert!(matches!(
             parse_values(&data),
             Err(ParseError::Missing("data.values[].ResourceAddress"))
-        );
-        assert_eq!(parse_values(&Value::Null), Err(ParseError::Missing("data")));
+        ));
+        assert!(matches!(
+            parse_values(&Value::Null),
+            Err(ParseError::Missing("data"))
+        ));
+        // The parser's own error stays reachable, not flattened to text.
+        let e = ParseError::Json(serde_json::from_str::<Value>("{").unwrap_err());
+        assert!(std::error::Error::source(&e).is_some_and(|c| c.is::<serde_json::Error>()));
     }
 }

@@ -28,6 +28,15 @@ use crate::event::{DataType, DataValue, Event, EventKind, ValueType};
 use crate::metrics::Metrics;
 use crate::store::Subscriptions;
 
+/// What the consumer sidecar is told (built by `config`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RelayConfig {
+    /// `http://host:port` of each publisher.
+    pub publishers: Vec<String>,
+    /// How often each publisher is checked.
+    pub check: Duration,
+}
+
 /// Where publishers POST the events of the sidecar's subscriptions.
 pub(crate) const INBOUND_PATH: &str = "/relay/event";
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use hyper::Uri;
+use cloud_event_client::{Endpoint, EndpointError, Scheme};
 use prometheus::IntGauge;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -22,10 +22,17 @@ use super::policy::Policy;
 /// Why a POST got no HTTP answer.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DeliveryError {
-    #[error("invalid endpoint URI {0:?}")]
-    BadUri(String),
-    #[error("endpoint scheme {0:?} is not supported (http or https)")]
-    Scheme(String),
+    #[error("invalid endpoint URI {uri:?}")]
+    BadUri {
+        uri: String,
+        #[source]
+        source: EndpointError,
+    },
+    /// The URI was refused when the endpoint's worker started.
+    #[error("the endpoint URI is not usable")]
+    Unusable,
+    #[error("no connection to {0}")]
+    NotConnected(String),
     #[error("{0} is not allowed by the endpoint policy")]
     Forbidden(String),
     #[error("TLS with {addr} failed: {source}")]
@@ -83,28 +90,17 @@ pub(super) struct Target {
 impl Target {
     /// # Errors
     /// The URI does not parse, or is not `http://` or `https://`.
-    pub(super) fn parse(endpoint: &str) -> Result<Self, DeliveryError> {
-        let uri: Uri = endpoint
-            .parse()
-            .map_err(|_| DeliveryError::BadUri(endpoint.to_owned()))?;
-        let tls = match uri.scheme_str() {
-            Some(s) if s.eq_ignore_ascii_case("http") => false,
-            Some(s) if s.eq_ignore_ascii_case("https") => true,
-            Some(s) => return Err(DeliveryError::Scheme(s.to_owned())),
-            None => return Err(DeliveryError::BadUri(endpoint.to_owned())),
-        };
-        let auth = uri
-            .authority()
-            .ok_or_else(|| DeliveryError::BadUri(endpoint.to_owned()))?;
-        let host = auth.host().trim_start_matches('[').trim_end_matches(']');
+    pub(crate) fn parse(endpoint: &str) -> Result<Self, DeliveryError> {
+        let e = Endpoint::http(endpoint).map_err(|source| DeliveryError::BadUri {
+            uri: endpoint.to_owned(),
+            source,
+        })?;
         Ok(Self {
-            host: host.to_owned(),
-            port: auth.port_u16().unwrap_or(if tls { 443 } else { 80 }),
-            tls,
-            authority: auth.as_str().to_owned(),
-            path: uri
-                .path_and_query()
-                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+            host: e.host().to_owned(),
+            port: e.port(),
+            tls: e.scheme() == Scheme::Https,
+            authority: e.authority(),
+            path: e.path().to_owned(),
         })
     }
 
@@ -340,7 +336,7 @@ impl Conn {
                 self.stream = Some(self.connect().await?);
             }
             let Some(live) = self.stream.as_mut() else {
-                return Err(DeliveryError::BadUri(self.target.authority.clone()));
+                return Err(DeliveryError::NotConnected(self.target.authority.clone()));
             };
             let mut req = format!(
                 "{method} {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
@@ -432,7 +428,7 @@ impl Conn {
 
     async fn exchange(&mut self, body: &[&[u8]]) -> Result<u16, Failure> {
         let Some(stream) = self.stream.as_mut() else {
-            return Err(Failure::Other(DeliveryError::BadUri(
+            return Err(Failure::Other(DeliveryError::NotConnected(
                 self.target.authority.clone(),
             )));
         };
@@ -746,7 +742,7 @@ pub(crate) mod tests {
         assert!(t.tls && t.port == 443);
         assert!(matches!(
             Target::parse("ftp://a/"),
-            Err(DeliveryError::Scheme(_))
+            Err(DeliveryError::BadUri { .. })
         ));
         assert!(Target::parse("not a uri").is_err());
     }

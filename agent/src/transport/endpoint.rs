@@ -154,7 +154,7 @@ impl Endpoint {
                     Box::pin(self.deliver(c, &item, &shared.cfg, &shared.retries)).await
                 }
                 None => Outcome::Failed {
-                    error: DeliveryError::BadUri(self.uri.to_string()),
+                    error: DeliveryError::Unusable,
                     superseded: false,
                 },
             };

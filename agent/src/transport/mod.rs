@@ -61,6 +61,21 @@ pub(crate) struct DeliveryConfig {
     pub v1_keys: ValueKeys,
 }
 
+/// What delivery is told (built by `config`).
+#[derive(Clone, Debug)]
+pub(crate) struct TransportConfig {
+    pub delivery: DeliveryConfig,
+    /// Where endpoints may point.
+    pub policy: policy::Policy,
+    /// CAs and client certificate of `https://` endpoints.
+    pub endpoint_tls: crate::tls::ClientFiles,
+    /// Open connections to endpoints at most (0: derived from the
+    /// open-file limit).
+    pub max_connections: usize,
+    /// Time allowed on SIGTERM to drain the queues.
+    pub drain_timeout: Duration,
+}
+
 /// `cne_events_received{type=<address>}` handles, resolved once per kind.
 struct KindHandles {
     received_ok: IntCounter,

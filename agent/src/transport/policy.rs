@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum RuleError {
+pub enum RuleError {
     #[error("not a CIDR (address/prefix) or host pattern")]
     Syntax,
     #[error("prefix length {0} is too long for the address")]
@@ -113,15 +113,11 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    /// # Errors
-    /// A rule does not parse.
-    pub(crate) fn new(rules: &[String]) -> Result<Self, RuleError> {
-        Ok(Self {
-            rules: rules
-                .iter()
-                .map(|r| Rule::parse(r))
-                .collect::<Result<_, _>>()?,
-        })
+    /// From rules parsed already (config parses `--endpoint-policy` and
+    /// names the rule that does not parse).
+    #[must_use]
+    pub(crate) fn from_rules(rules: Vec<Rule>) -> Self {
+        Self { rules }
     }
 
     /// Whether a connection to `ip`, reached through the name `host`, is
@@ -182,12 +178,11 @@ mod tests {
 
     #[test]
     fn rules_allow_ranges_and_names() {
-        let p = Policy::new(&[
-            "10.128.0.0/14".into(),
-            "*.svc.cluster.local".into(),
-            "fd00::/8".into(),
-        ])
-        .unwrap();
+        let p = Policy::from_rules(
+            ["10.128.0.0/14", "*.svc.cluster.local", "fd00::/8"]
+                .map(|r| Rule::parse(r).unwrap())
+                .to_vec(),
+        );
         assert!(p.allows("x", ip("10.129.3.4")));
         assert!(!p.allows("x", ip("10.132.0.1")));
         assert!(p.allows("c.ns.svc.cluster.local", ip("172.30.1.1")));

@@ -31,7 +31,7 @@ fn json_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, Problem> 
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(o)) => Ok(o),
         Ok(_) => Err(bad_event(&ParseError::NotObject)),
-        Err(e) => Err(bad_event(&ParseError::Json(e.to_string()))),
+        Err(e) => Err(bad_event(&ParseError::Json(e))),
     }
 }
 

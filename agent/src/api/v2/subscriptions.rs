@@ -70,7 +70,7 @@ async fn create_inner(ctx: &Ctx, headers: &HeaderMap, req: Body) -> Result<Subsc
         match crate::api::blocking(move || store.delete(id)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => warn!(%id, error = %e, "could not undo a subscription"),
-            Err(p) => warn!(%id, error = ?p, "could not undo a subscription"),
+            Err(p) => warn!(%id, error = %p.detail, "could not undo a subscription"),
         }
         return Err(p);
     }

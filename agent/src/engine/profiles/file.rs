@@ -92,7 +92,7 @@ pub fn parse(name: &str, text: &str) -> Result<ConfigFile, ProfileError> {
             let s = s.strip_suffix(']').ok_or_else(|| ProfileError::Syntax {
                 file: name.to_owned(),
                 line: n + 1,
-                reason: "unterminated section header".into(),
+                reason: "unterminated section header",
             })?;
             section = s.trim().to_owned();
             f.global |= section == "global";

@@ -72,10 +72,10 @@ fn validate(t: RawThreshold) -> Thresholds {
 /// # Errors
 /// Not a JSON array of profiles (with line and column).
 pub(crate) fn parse(file: &str, text: &str) -> Result<Vec<Profile>, ProfileError> {
-    let raw: Vec<Raw> = serde_json::from_str(text).map_err(|e| ProfileError::Syntax {
+    let raw: Vec<Raw> = serde_json::from_str(text).map_err(|source| ProfileError::Json {
         file: file.to_owned(),
-        line: e.line(),
-        reason: e.to_string(),
+        line: source.line(),
+        source,
     })?;
     Ok(raw
         .into_iter()

@@ -21,7 +21,14 @@ pub enum ProfileError {
     Syntax {
         file: String,
         line: usize,
-        reason: String,
+        reason: &'static str,
+    },
+    #[error("{file}:{line}: {source}")]
+    Json {
+        file: String,
+        line: usize,
+        #[source]
+        source: serde_json::Error,
     },
     #[error("reading {path}: {source}")]
     Read {
@@ -167,7 +174,7 @@ fn read(path: &Path) -> Result<String, ProfileError> {
             .iter()
             .filter(|c| **c == b'\n')
             .count(),
-        reason: "not UTF-8".into(),
+        reason: "not UTF-8",
     })
 }
 

@@ -101,13 +101,13 @@ impl Reloader {
                 _ => "ptp_profiles",
             };
             self.metrics.config_errors.with_label_values(&[kind]).inc();
-            warn!(error = %e, "PTP profile file does not parse; its last good version stays.");
+            warn!(error = %e, "PTP profile file does not parse; its last good version stays");
         }
         self.reported = now;
         info!(
             configs = set.configs.len(),
             profiles = set.thresholds.len(),
-            "PTP profiles loaded."
+            "PTP profiles loaded"
         );
         self.engine.with(|e, sink| e.set_profiles(set, sink));
     }

@@ -95,14 +95,16 @@ pub(crate) fn load(opts: &super::Options) -> Result<(Ebpf, Vec<ProbeStatus>), Eb
     let mut report = Vec::with_capacity(SPECS.len());
     for s in SPECS {
         let r = attach(&mut ebpf, s, btf.as_ref());
-        if let Err(e) = &r
-            && s.required()
-        {
-            return Err(EbpfError::Attach {
-                program: s.program,
-                reason: e.clone(),
-            });
-        }
+        let r = match r {
+            Err(source) if s.required() => {
+                return Err(EbpfError::Attach {
+                    program: s.program,
+                    source,
+                });
+            }
+            // `/health` shows why an optional probe is off.
+            r => r.map_err(|e| e.to_string()),
+        };
         report.push(ProbeStatus {
             program: s.program,
             kind: match s.attach {
@@ -119,46 +121,51 @@ pub(crate) fn load(opts: &super::Options) -> Result<(Ebpf, Vec<ProbeStatus>), Eb
     Ok((ebpf, report))
 }
 
-fn attach(ebpf: &mut Ebpf, s: &Spec, btf: Option<&Btf>) -> Result<(), String> {
-    let prog = ebpf
-        .program_mut(s.program)
-        .ok_or_else(|| format!("program {} not in the object", s.program))?;
+/// Why one program did not attach.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("program {0} not in the object")]
+    Missing(&'static str),
+    #[error("tracepoint {0} is not category/name")]
+    Target(&'static str),
+    #[error("no kernel BTF (/sys/kernel/btf/vmlinux)")]
+    NoBtf,
+    #[error("{0}")]
+    Type(#[source] aya::programs::ProgramError),
+    #[error("load: {0}")]
+    Load(#[source] aya::programs::ProgramError),
+    #[error("attach: {0}")]
+    Attach(#[source] aya::programs::ProgramError),
+}
+
+fn attach(ebpf: &mut Ebpf, s: &Spec, btf: Option<&Btf>) -> Result<(), AttachError> {
+    use AttachError::{Attach as Attaching, Load, Missing, NoBtf, Target, Type};
+    let prog = ebpf.program_mut(s.program).ok_or(Missing(s.program))?;
     match s.attach {
         Attach::Tracepoint => {
-            let (cat, name) = s
-                .target
-                .split_once('/')
-                .ok_or_else(|| format!("tracepoint {} is not category/name", s.target))?;
-            let p: &mut TracePoint = prog.try_into().map_err(|e| format!("{e}"))?;
-            p.load().map_err(|e| format!("load: {e}"))?;
-            p.attach(cat, name).map_err(|e| format!("attach: {e}"))?;
+            let (cat, name) = s.target.split_once('/').ok_or(Target(s.target))?;
+            let p: &mut TracePoint = prog.try_into().map_err(Type)?;
+            p.load().map_err(Load)?;
+            p.attach(cat, name).map_err(Attaching)?;
         }
         Attach::Kprobe => {
-            let p: &mut KProbe = prog.try_into().map_err(|e| format!("{e}"))?;
-            p.load().map_err(|e| format!("load: {e}"))?;
-            p.attach(s.target, 0).map_err(|e| format!("attach: {e}"))?;
+            let p: &mut KProbe = prog.try_into().map_err(Type)?;
+            p.load().map_err(Load)?;
+            p.attach(s.target, 0).map_err(Attaching)?;
         }
         Attach::Fentry => {
-            let btf = btf.ok_or("no kernel BTF (/sys/kernel/btf/vmlinux)")?;
-            let p: &mut FEntry = prog.try_into().map_err(|e| format!("{e}"))?;
-            p.load(s.target, btf).map_err(|e| format!("load: {e}"))?;
-            p.attach().map_err(|e| format!("attach: {e}"))?;
+            let btf = btf.ok_or(NoBtf)?;
+            let p: &mut FEntry = prog.try_into().map_err(Type)?;
+            p.load(s.target, btf).map_err(Load)?;
+            p.attach().map_err(Attaching)?;
         }
     }
     Ok(())
 }
 
 fn fill_maps(ebpf: &mut Ebpf, watch: &[String]) -> Result<(), EbpfError> {
-    let map = |name: &'static str| EbpfError::Map {
-        map: name,
-        reason: "missing".into(),
-    };
-    let err = |name: &'static str| {
-        move |e: aya::maps::MapError| EbpfError::Map {
-            map: name,
-            reason: e.to_string(),
-        }
-    };
+    let map = |name: &'static str| EbpfError::NoMap { map: name };
+    let err = |name: &'static str| move |source| EbpfError::Map { map: name, source };
     {
         let m = ebpf.map_mut(WATCH_MAP).ok_or_else(|| map(WATCH_MAP))?;
         let mut h: aya::maps::HashMap<_, [u8; COMM_LEN], u32> =
@@ -186,14 +193,13 @@ fn budget_ns(rate: u32, burst: u32) -> (u64, u64) {
 }
 
 fn set_budget(ebpf: &mut Ebpf, rate: u32, burst: u32) -> Result<(), EbpfError> {
-    let err = |e: aya::maps::MapError| EbpfError::Map {
+    let err = |source| EbpfError::Map {
         map: LIMITS_MAP,
-        reason: e.to_string(),
+        source,
     };
-    let m = ebpf.map_mut(LIMITS_MAP).ok_or(EbpfError::Map {
-        map: LIMITS_MAP,
-        reason: "missing".into(),
-    })?;
+    let m = ebpf
+        .map_mut(LIMITS_MAP)
+        .ok_or(EbpfError::NoMap { map: LIMITS_MAP })?;
     let mut a: aya::maps::Array<_, u64> = aya::maps::Array::try_from(m).map_err(err)?;
     let (interval, burst) = budget_ns(rate, burst);
     a.set(LIMIT_INTERVAL, interval, 0).map_err(err)?;

@@ -39,15 +39,22 @@ pub enum EbpfError {
     #[error("this build carries no probes (built with AYA_BUILD_SKIP or without bpf-linker)")]
     NotBuilt,
     #[error("tracefs is not mounted and mounting it failed: {0}")]
-    Tracefs(nix::Error),
+    Tracefs(#[source] nix::Error),
     #[error("loading the probes failed: {0}")]
     Load(#[source] aya::EbpfError),
-    #[error("map {map}: {reason}")]
-    Map { map: &'static str, reason: String },
-    #[error("required probe {program} did not attach: {reason}")]
+    #[error("map {map} is not in the object")]
+    NoMap { map: &'static str },
+    #[error("map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("required probe {program} did not attach: {source}")]
     Attach {
         program: &'static str,
-        reason: String,
+        #[source]
+        source: loader::AttachError,
     },
     #[error("reading the ring buffer: {0}")]
     Io(#[from] std::io::Error),
@@ -98,26 +105,23 @@ impl Probes {
             info!("mounted tracefs on /sys/kernel/tracing");
         }
         let (mut ebpf, report) = loader::load(opts)?;
-        let missing = |map: &'static str| EbpfError::Map {
-            map,
-            reason: "missing".into(),
-        };
+        let missing = |map: &'static str| EbpfError::NoMap { map };
         let ring = ebpf.take_map(RING_MAP).ok_or_else(|| missing(RING_MAP))?;
-        let ring = RingBuf::try_from(ring).map_err(|e| EbpfError::Map {
+        let ring = RingBuf::try_from(ring).map_err(|source| EbpfError::Map {
             map: RING_MAP,
-            reason: e.to_string(),
+            source,
         })?;
         let lost = ebpf.take_map(LOST_MAP).ok_or_else(|| missing(LOST_MAP))?;
-        let lost = PerCpuArray::try_from(lost).map_err(|e| EbpfError::Map {
+        let lost = PerCpuArray::try_from(lost).map_err(|source| EbpfError::Map {
             map: LOST_MAP,
-            reason: e.to_string(),
+            source,
         })?;
         let budget = ebpf
             .take_map(BUDGET_MAP)
             .ok_or_else(|| missing(BUDGET_MAP))?;
-        let budget = aya::maps::HashMap::try_from(budget).map_err(|e| EbpfError::Map {
+        let budget = aya::maps::HashMap::try_from(budget).map_err(|source| EbpfError::Map {
             map: BUDGET_MAP,
-            reason: e.to_string(),
+            source,
         })?;
         Ok(Self {
             _ebpf: ebpf,

@@ -68,7 +68,7 @@ pub(crate) async fn supervise(engine: EngineHandle, daemons: Daemons, fallback: 
         for k in want {
             if let std::collections::hash_map::Entry::Vacant(v) = clients.entry(k) {
                 let (origin, path) = v.key().clone();
-                debug!(uds = %path.display(), pid = origin.pid.unwrap_or(0), config = %origin.config.as_deref().unwrap_or("none"), "ptp4l management client started.");
+                debug!(uds = %path.display(), pid = origin.pid.unwrap_or(0), config = %origin.config.as_deref().unwrap_or("none"), "ptp4l management client started");
                 v.insert(tokio::spawn(client(engine.clone(), origin, path)));
             }
         }
@@ -93,7 +93,7 @@ fn unshared(targets: Vec<Target>, warned: &mut HashSet<PathBuf>) -> Vec<Target> 
         .filter(|(i, (_, path))| {
             let shared = ids[*i].is_some() && ids.iter().filter(|x| **x == ids[*i]).count() > 1;
             if shared && warned.insert(path.clone()) {
-                warn!(uds = %path.display(), "Several ptp4l use this management socket path (set uds_address per ptp4l): not followed.");
+                warn!(uds = %path.display(), "several ptp4l use this management socket path (set uds_address per ptp4l): not followed");
             }
             !shared
         })
@@ -165,28 +165,28 @@ async fn client(engine: EngineHandle, origin: Origin, uds: PathBuf) {
         // A socket path shared by several ptp4l belongs to one of them: a
         // daemon is followed only through a socket it bound itself.
         let exists = uds.exists();
-        trace!(uds = %uds.display(), exists, "ptp4l management socket check.");
+        trace!(uds = %uds.display(), exists, "ptp4l management socket check");
         let own = exists && origin.daemon.is_none_or(|d| daemons::owned_by(d.pid, &uds));
         if exists && !own && !warned {
-            warn!(uds = %uds.display(), pid = origin.pid.unwrap_or(0), "The socket at ptp4l's management path is not (yet) bound by that ptp4l (several ptp4l sharing one path need uds_address each): not followed until it is.");
+            warn!(uds = %uds.display(), pid = origin.pid.unwrap_or(0), "ptp4l's management socket is not (yet) bound by that ptp4l (several ptp4l on one path need uds_address each); not followed until it is");
             warned = true;
         }
         if own {
             let mut answered = false;
             let r = session(&engine, &origin, &uds, &mut answered).await;
             match &r {
-                Ok(()) => debug!(uds = %uds.display(), "ptp4l stopped answering."),
+                Ok(()) => debug!(uds = %uds.display(), "ptp4l stopped answering"),
                 Err(e) => {
-                    debug!(uds = %uds.display(), error = %e, "ptp4l management session ended.");
+                    debug!(uds = %uds.display(), error = %e, "ptp4l management session ended");
                 }
             }
             if answered {
-                info!(uds = %uds.display(), config = %origin.config.as_deref().unwrap_or("none"), "ptp4l's management socket stopped answering: its clocks run free.");
+                info!(uds = %uds.display(), config = %origin.config.as_deref().unwrap_or("none"), "ptp4l's management socket stopped answering: its clocks run free");
                 engine.apply_in_order(origin.clone(), Instant::now(), What::Exited);
             } else if let Err(e) = r
                 && !warned
             {
-                warn!(uds = %uds.display(), error = %e, "ptp4l management socket not usable.");
+                warn!(uds = %uds.display(), error = %e, "ptp4l management socket not usable");
                 warned = true;
             }
         }
@@ -228,7 +228,7 @@ fn bind(uds: &Path, pid: Option<u32>) -> io::Result<Local> {
         Some((p, inner)) => match bind_in_mount_ns(p, &inner, &name) {
             Ok(s) => s,
             Err(e) => {
-                debug!(error = %e, "Binding inside ptp4l's mount namespace failed; binding through /proc.");
+                debug!(error = %e, "binding inside ptp4l's mount namespace failed; binding through /proc");
                 bind_here(&path, uds)?
             }
         },
@@ -311,7 +311,7 @@ async fn session(
                 };
                 last_heard = Instant::now();
                 if !*answered {
-                    info!(uds = %uds.display(), config = %origin.config.as_deref().unwrap_or("none"), "Following ptp4l through its management socket.");
+                    info!(uds = %uds.display(), config = %origin.config.as_deref().unwrap_or("none"), "following ptp4l through its management socket");
                     *answered = true;
                 }
                 handle(engine, origin, &reply, &mut ports, &mut class);
@@ -371,7 +371,7 @@ fn handle(
         }
         _ => return,
     };
-    debug!(?what, "From ptp4l's management socket.");
+    debug!(?what, "from ptp4l's management socket");
     engine.apply_in_order(origin.clone(), Instant::now(), what);
 }
 

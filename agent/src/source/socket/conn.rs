@@ -46,7 +46,7 @@ pub(super) async fn serve(stream: UnixStream, engine: EngineHandle, lines: Socke
         let buf = match reader.fill_buf().await {
             Ok(b) => b,
             Err(e) => {
-                debug!(error = %e, "Log socket connection failed.");
+                debug!(error = %e, "log socket connection failed");
                 return;
             }
         };
@@ -57,7 +57,7 @@ pub(super) async fn serve(stream: UnixStream, engine: EngineHandle, lines: Socke
             if !discarding && !line.is_empty() {
                 conn.line(&line, read);
             }
-            debug!("Log socket connection closed.");
+            debug!("log socket connection closed");
             return;
         }
         let (chunk, used, complete) = match memchr::memchr(b'\n', buf) {
@@ -96,7 +96,7 @@ impl Conn {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match line {
             b"CMD RESTART" => {
-                info!("CMD RESTART: forgetting all clock state.");
+                info!("CMD RESTART: forgetting all clock state");
                 self.engine.reset();
                 self.lines.ok.inc();
                 return;
@@ -114,7 +114,7 @@ impl Conn {
         match self.engine.ingest_learning(&mut self.origin, line, read) {
             Ingest::Used => self.lines.ok.inc(),
             Ingest::Ignored => {
-                trace!(line = %String::from_utf8_lossy(line), "Log line ignored.");
+                trace!(line = %String::from_utf8_lossy(line), "log line ignored");
                 self.lines.ignored.inc();
             }
             Ingest::Invalid => self.invalid(line, "not understood"),
@@ -125,7 +125,7 @@ impl Conn {
         self.lines.invalid.inc();
         if let Some(suppressed) = self.limit.allow(Instant::now()) {
             let shown = &line[..line.len().min(200)];
-            warn!(reason = why, suppressed, line = %String::from_utf8_lossy(shown), "Log socket line dropped.");
+            warn!(reason = why, suppressed, line = %String::from_utf8_lossy(shown), "log socket line dropped");
         }
     }
 
@@ -134,7 +134,7 @@ impl Conn {
         if let Some(suppressed) = self.limit.allow(Instant::now()) {
             warn!(
                 max = MAX_LINE,
-                suppressed, "Log socket line too long, discarded."
+                suppressed, "log socket line too long, discarded"
             );
         }
     }

@@ -65,7 +65,7 @@ impl SocketSource {
                 if matches!(probe.await, Ok(Ok(_))) {
                     return Err(SocketError::InUse { path: self.path });
                 }
-                info!(path = %self.path.display(), "Removing stale log socket.");
+                info!(path = %self.path.display(), "removing stale log socket");
                 std::fs::remove_file(&self.path).map_err(|source| SocketError::RemoveStale {
                     path: self.path.clone(),
                     source,
@@ -82,7 +82,7 @@ impl SocketSource {
                 });
             }
         };
-        info!(path = %self.path.display(), "Log socket listening.");
+        info!(path = %self.path.display(), "log socket listening");
         Ok(Bound {
             listener,
             _file: SocketFile(self.path),
@@ -109,12 +109,12 @@ impl Bound {
             while conns.try_join_next().is_some() {}
             match self.listener.accept().await {
                 Ok((stream, _)) => {
-                    debug!("Log socket connection accepted.");
+                    debug!("log socket connection accepted");
                     conns.spawn(conn::serve(stream, self.engine.clone(), self.lines.clone()));
                 }
                 Err(e) => {
                     // Out of descriptors and the like: pause, keep serving.
-                    warn!(error = %e, "Accepting on the log socket failed.");
+                    warn!(error = %e, "accepting on the log socket failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -135,6 +135,6 @@ fn remove_quietly(path: &Path) {
     if let Err(e) = std::fs::remove_file(path)
         && e.kind() != io::ErrorKind::NotFound
     {
-        warn!(path = %path.display(), error = %e, "Could not remove the log socket.");
+        warn!(path = %path.display(), error = %e, "could not remove the log socket");
     }
 }

@@ -57,7 +57,7 @@ fn key(out: &Outgoing) -> Key {
 /// What the receiver tasks tell the sending task.
 enum Req {
     Status(EventKind, Option<String>),
-    Dead(String),
+    Dead(fe2o3_amqp::link::RecvError),
 }
 
 impl Tap for AmqpPublisher {
@@ -164,8 +164,8 @@ impl AmqpPublisher {
                             break e;
                         }
                     }
-                    Some(Req::Dead(why)) => break AmqpError::Receiver(why),
-                    None => break AmqpError::Receiver("all receivers ended".into()),
+                    Some(Req::Dead(e)) => break AmqpError::Receiver(e),
+                    None => break AmqpError::ReceiversEnded,
                 },
             }
         };
@@ -287,9 +287,9 @@ impl AmqpPublisher {
 async fn send(sender: &mut Sender, msg: Message<Data>, addr: &str) -> Result<Outcome, AmqpError> {
     match tokio::time::timeout(OP_TIMEOUT, sender.send(msg)).await {
         Ok(Ok(o)) => Ok(o),
-        Ok(Err(e)) => Err(AmqpError::Send {
+        Ok(Err(source)) => Err(AmqpError::Send {
             address: addr.to_owned(),
-            reason: e.to_string(),
+            source,
         }),
         Err(_) => Err(AmqpError::Timeout("sending an event")),
     }
@@ -306,7 +306,7 @@ async fn status_requests(mut r: Receiver, kind: EventKind, tx: mpsc::Sender<Req>
                 }
             }
             Err(e) => {
-                let _ = tx.send(Req::Dead(e.to_string())).await;
+                let _ = tx.send(Req::Dead(e)).await;
                 return;
             }
         }
