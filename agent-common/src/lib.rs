@@ -39,6 +39,32 @@ pub const KIND_SLOTS: u32 = 8;
 /// Name of the per-CPU array (`KIND_SLOTS` × u64) of records lost because the
 /// ring buffer was full, indexed by kind id.
 pub const LOST_MAP: &str = "LOST";
+/// Name of the LRU hash of per-process line budgets: tgid -> [`Budget`].
+pub const BUDGET_MAP: &str = "BUDGET";
+/// Name of the array of the budget's settings (index [`LIMIT_INTERVAL`]
+/// and [`LIMIT_BURST`], ns), filled by the loader.
+pub const LIMITS_MAP: &str = "LIMITS";
+/// [`LIMITS_MAP`]: ns of budget one line costs (`1e9 / lines per second`);
+/// 0 turns the budget off.
+pub const LIMIT_INTERVAL: u32 = 0;
+/// [`LIMITS_MAP`]: how far ahead of now a process may have spent its budget
+/// (the burst, in ns of budget).
+pub const LIMIT_BURST: u32 = 1;
+/// Processes whose budgets are kept; the least recently written is
+/// forgotten first (only watched processes get one).
+pub const BUDGET_ENTRIES: u32 = 1024;
+
+/// One watched process's line budget and drop counters (a GCRA token
+/// bucket: one time stamp instead of tokens and a refill time). Plain
+/// `[u64; 4]`, so userspace reads it without a `Pod` impl of its own.
+pub type Budget = [u64; 4];
+/// [`Budget`]: the time (`bpf_ktime_get_ns`) its budget is spent up to.
+pub const BUDGET_TAT: usize = 0;
+/// [`Budget`]: log records (writes) dropped for being over budget.
+pub const BUDGET_OVER: usize = 1;
+/// [`Budget`]: log records dropped because the ring was (nearly) full.
+pub const BUDGET_RING_FULL: usize = 2;
+
 /// Name of the ring buffer map.
 pub const RING_MAP: &str = "EVENTS";
 /// Name of the hash map of watched process names (`[u8; 16]` comm -> u32 1).

@@ -2,6 +2,8 @@
 //! datagrams (`sendto` of a buffer starting with `<`, as glibc's `syslog(3)`
 //! sends them). At most [`LOG_MAX`] bytes of one write (or of one iovec) are
 //! copied; the rest is cut and the record is flagged [`LOG_TRUNCATED`].
+//! Each call (one write, one writev, one datagram) is one line of its
+//! process's budget, admitted or dropped whole.
 
 use agent_common::{
     Kind, LOG_FAULT, LOG_LAST, LOG_MAX, LOG_SYSLOG, LOG_TRUNCATED, LOG_WRITEV, LogLine, WRITEV_MAX,
@@ -12,7 +14,7 @@ use aya_ebpf::macros::tracepoint;
 use aya_ebpf::programs::TracePointContext;
 use core::ptr::addr_of_mut;
 
-use crate::{emit, header, watched};
+use crate::{budget, emit, header, watched};
 
 /// `syscalls/sys_enter_write`: `fd` u64 at 16, `buf` at 24, `count` at 32.
 #[tracepoint]
@@ -35,7 +37,7 @@ fn try_write(ctx: &TracePointContext) -> Result<u32, u32> {
     let buf: u64 = unsafe { ctx.read_at(24) }.map_err(|_| 1u32)?;
     // SAFETY: as above.
     let count: u64 = unsafe { ctx.read_at(32) }.map_err(|_| 1u32)?;
-    if count == 0 {
+    if count == 0 || !budget::admit(pid) {
         return Ok(0);
     }
     copy_line(ids(pid, tid), fd << 32, buf, count)
@@ -68,6 +70,9 @@ fn try_writev(ctx: &TracePointContext) -> Result<u32, u32> {
     } else {
         vlen
     };
+    if n == 0 || !budget::admit(pid) {
+        return Ok(0);
+    }
     for i in 0..WRITEV_MAX as u64 {
         if i >= n {
             break;
@@ -111,7 +116,7 @@ fn try_sendto(ctx: &TracePointContext) -> Result<u32, u32> {
     }
     // SAFETY: one byte of user memory; a fault is an error.
     let first: u8 = unsafe { bpf_probe_read_user(buf as *const u8) }.map_err(|_| 1u32)?;
-    if first != b'<' {
+    if first != b'<' || !budget::admit(pid) {
         return Ok(0);
     }
     copy_line(ids(pid, tid), (fd << 32) | u64::from(LOG_SYSLOG), buf, len)
@@ -140,7 +145,7 @@ fn copy_line(ids: u64, fd_flags: u64, buf: u64, count: u64) -> Result<u32, u32> 
         n = LOG_MAX as u64;
         flags |= LOG_TRUNCATED;
     }
-    emit::<LogLine>(agent_common::Kind::LogLine, |rec| {
+    let r = emit::<LogLine>(agent_common::Kind::LogLine, |rec| {
         // SAFETY: `rec` points at a reserved ring-buffer slot of
         // size_of::<LogLine>() bytes; `n <= LOG_MAX` bounds the copy into
         // `data`; bpf_probe_read_user returns an error on a fault (and
@@ -158,5 +163,9 @@ fn copy_line(ids: u64, fd_flags: u64, buf: u64, count: u64) -> Result<u32, u32> 
             addr_of_mut!((*rec).flags).write(flags);
             addr_of_mut!((*rec).total).write(count);
         }
-    })
+    });
+    if r.is_err() {
+        budget::ring_full(pid);
+    }
+    r
 }

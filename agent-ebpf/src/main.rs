@@ -5,10 +5,12 @@
 //! one first asks [`watched`]: the current process's name must be in
 //! [`WATCH`] (filled from `--watch`) and it must not be the agent itself
 //! ([`SELF_TGID`]). Records go to the ring buffer [`EVENTS`] (its size is set
-//! by the loader); a record that does not fit is counted in [`LOST`].
+//! by the loader); a record that does not fit is counted in [`LOST`]. Log
+//! lines first pass their process's budget (`budget.rs`).
 #![no_std]
 #![no_main]
 
+mod budget;
 mod clock;
 mod logs;
 mod phc;

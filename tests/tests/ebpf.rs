@@ -64,6 +64,8 @@ fn load_probes(watch: &[&str], ring_bytes: u32) -> Probes {
     Probes::load(&Options {
         watch: watch.iter().map(|w| (*w).to_owned()).collect(),
         ring_bytes,
+        line_budget: 0,
+        line_burst: 0,
         trust_any: false,
         ignore_pidns: Vec::new(),
     })
@@ -243,24 +245,152 @@ fn a_flood_that_fills_the_ring_is_counted_not_silent() {
     }
     const N: u64 = 20_000;
     // The smallest ring (4 KiB: seven log records) and nobody reading
-    // while the flood runs.
+    // while the flood runs. Log lines stop at three quarters full (the
+    // rest is kept for exits and clock records): counted against the
+    // writer; a line that still finds the ring full is counted by kind.
     let mut probes = load_probes(&["cea-flood"], 4096);
-    let st = fake("cea-flood", &["flood", "--count", &N.to_string()])
-        .status()
+    let child = fake("cea-flood", &["flood", "--count", &N.to_string()])
+        .spawn()
         .unwrap();
-    assert!(st.success());
+    let pid = child.id();
+    assert!(child.wait_with_output().unwrap().status.success());
     let mut read = 0u64;
     probes.drain(|rec| {
         if let Ok(Decoded::Log { .. }) = decode(rec) {
             read += 1;
         }
     });
-    let lost = probes.take_lost()[Kind::LogLine as usize];
-    assert!(lost > 0, "a 4 KiB ring cannot hold {N} lines");
-    // Every write is either in the ring or counted as lost.
-    assert_eq!(read + lost, N, "read {read}, lost {lost}");
-    // The counter is cumulative: a second look reports nothing new.
+    let full = probes.take_lost()[Kind::LogLine as usize];
+    let dropped = probes.take_dropped();
+    let of_flood: Vec<_> = dropped.iter().filter(|d| d.pid == pid).collect();
+    assert_eq!(of_flood.len(), 1, "{dropped:?}");
+    assert_eq!(of_flood[0].over, 0, "no budget here");
+    let refused = of_flood[0].ring_full;
+    assert!(refused > 0, "a 4 KiB ring cannot hold {N} lines");
+    // Every write is either in the ring or counted.
+    assert_eq!(
+        read + refused,
+        N,
+        "read {read}, refused {refused} (of them {full} found the ring full)"
+    );
+    // The counters are cumulative: a second look reports nothing new.
     assert_eq!(probes.take_lost()[Kind::LogLine as usize], 0);
+    assert!(probes.take_dropped().iter().all(|d| d.pid != pid));
+}
+
+/// The offsets of lock-state events received on `/e` that are one of
+/// `offsets` (the agent sees every ptp4l of the node: other tests' daemons
+/// may publish beside ours).
+fn offsets_received(c: &Consumer, offsets: &[&str]) -> usize {
+    c.bodies("/e")
+        .iter()
+        .flat_map(|b| b["data"]["values"].as_array().cloned().unwrap_or_default())
+        .filter(|v| {
+            v["data_type"] == "metric"
+                && offsets.contains(&v["value"].to_string().trim_matches('"'))
+        })
+        .count()
+}
+
+/// A watched phc2sys writing as fast as it can (garbage, and phc2sys lines
+/// that change nothing) cannot cost another daemon a state change: every
+/// flip of a quiet ptp4l arrives while the flood runs, and the flood's
+/// drops are counted against phc2sys, none against ptp4l. Without the
+/// line budget (`--ebpf-line-budget 0`) the flood fills the 256 KiB ring
+/// and flips are lost.
+#[test]
+fn a_flooding_daemon_cannot_cost_another_daemon_its_state_changes() {
+    if !gate("a_flooding_daemon_cannot_cost_another_daemon_its_state_changes") {
+        return;
+    }
+    const FLIPS: usize = 100;
+    let mut extra = vec![
+        "--ebpf-trust-any",
+        "--max-offset-threshold",
+        "5000",
+        "--min-offset-threshold",
+        "-5000",
+    ];
+    // For showing the defect: CEA_TEST_LINE_BUDGET=0.
+    let budget = std::env::var("CEA_TEST_LINE_BUDGET").unwrap_or_default();
+    if !budget.is_empty() {
+        extra.extend(["--ebpf-line-budget", &budget]);
+    }
+    let a = ebpf_agent(&extra);
+    let c = Consumer::start();
+    a.subscribe(LOCK, &c.endpoint("/e"));
+    c.wait_bodies("/e", T, |b| !b.is_empty());
+    let mut flood = ChildGuard(Some(
+        fake("phc2sys", &["flood", "--count", "100000000000", "--valid"])
+            .spawn()
+            .unwrap(),
+    ));
+    // The flood is under way: a hundred thousand of its writes seen.
+    let seen = |m: &str| {
+        sample(m, "cloud_event_agent_ebpf_records_total{kind=\"log_line\"}")
+            + sample(
+                m,
+                "cloud_event_agent_ebpf_lost_records_total{kind=\"log_line\"}",
+            )
+            + sample(
+                m,
+                "cloud_event_agent_ebpf_lines_dropped_total{process=\"phc2sys\",reason=\"over_budget\"}",
+            )
+            + sample(
+                m,
+                "cloud_event_agent_ebpf_lines_dropped_total{process=\"phc2sys\",reason=\"ring_full\"}",
+            )
+    };
+    wait_for(T, || (seen(&a.metrics()) >= 100_000.0).then_some(()))
+        .unwrap_or_else(|| panic!("no flood seen:\n{}", a.metrics()));
+    let dir = tempfile::tempdir().unwrap();
+    let times = dir.path().join("times");
+    let st = fake(
+        "ptp4l",
+        &[
+            "flip",
+            "--count",
+            &FLIPS.to_string(),
+            "--gap-us",
+            "10000",
+            "--times",
+            times.to_str().unwrap(),
+            "--low=-4321",
+            "--high",
+            "987654",
+        ],
+    )
+    .status()
+    .unwrap();
+    assert!(st.success());
+    let offsets = ["-4321", "987654"];
+    let got = wait_for(Duration::from_secs(10), || {
+        let n = offsets_received(&c, &offsets);
+        (n >= FLIPS).then_some(n)
+    });
+    let m = a.metrics();
+    assert!(
+        flood.0.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "the flood ended before the flips"
+    );
+    drop(flood);
+    assert_eq!(
+        got,
+        Some(FLIPS),
+        "flips received: {} of {FLIPS}\n{m}",
+        offsets_received(&c, &offsets)
+    );
+    let dropped = |process: &str, reason: &str| {
+        sample(
+            &m,
+            &format!(
+                "cloud_event_agent_ebpf_lines_dropped_total{{process=\"{process}\",reason=\"{reason}\"}}"
+            ),
+        )
+    };
+    assert!(dropped("phc2sys", "over_budget") > 0.0, "{m}");
+    assert_eq!(dropped("ptp4l", "over_budget"), 0.0, "{m}");
+    assert_eq!(dropped("ptp4l", "ring_full"), 0.0, "{m}");
 }
 
 #[test]

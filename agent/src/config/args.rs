@@ -105,6 +105,16 @@ pub struct Args {
     #[arg(long, env = "EBPF_RING_BYTES", default_value_t = 256 * 1024)]
     pub ebpf_ring_bytes: u32,
 
+    /// Log lines (writes) per second each watched process may send through
+    /// the eBPF ring; lines over it are dropped in the kernel and counted,
+    /// so one chatty daemon cannot crowd out the others. 0: no budget.
+    #[arg(long, env = "EBPF_LINE_BUDGET", default_value_t = 1000)]
+    pub ebpf_line_budget: u32,
+
+    /// Lines a watched process may send at once above its budget's rate.
+    #[arg(long, env = "EBPF_LINE_BURST", default_value_t = 200)]
+    pub ebpf_line_burst: u32,
+
     /// Trust every watched process by its name alone, skipping the check
     /// that it is a linuxptp binary. For benches and tests only: with it, a
     /// process that renames itself `ptp4l` feeds the engine.

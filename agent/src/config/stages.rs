@@ -27,6 +27,8 @@ impl Args {
             ebpf: ebpf::Options {
                 watch,
                 ring_bytes: self.ebpf_ring_bytes,
+                line_budget: self.ebpf_line_budget,
+                line_burst: self.ebpf_line_burst,
                 trust_any: self.ebpf_trust_any,
                 ignore_pidns: self.ebpf_ignore_pidns.clone(),
             },

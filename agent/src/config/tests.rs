@@ -27,6 +27,10 @@ fn defaults() {
     assert_eq!(c.source.kind, SourceKind::Auto);
     assert_eq!(c.source.ebpf.watch, ["ptp4l", "phc2sys", "ts2phc"]);
     assert_eq!(c.source.ebpf.ring_bytes, 256 * 1024);
+    assert_eq!(
+        (c.source.ebpf.line_budget, c.source.ebpf.line_burst),
+        (1000, 200)
+    );
 }
 
 #[test]

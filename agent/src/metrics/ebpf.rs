@@ -10,6 +10,9 @@ pub struct EbpfMetrics {
     /// Records or lines dropped in userspace, by reason: `decode_error`,
     /// `untrusted`, `truncated`, `syslog_duplicate`.
     pub dropped: IntCounterVec,
+    /// Log records of a watched process the probes dropped, by process
+    /// name and reason: `over_budget` (its line budget), `ring_full`.
+    pub lines_dropped: IntCounterVec,
     /// Log lines handed to the engine.
     pub lines: IntCounter,
     /// Frequency of a clock as last set by a linuxptp process
@@ -53,6 +56,16 @@ impl EbpfMetrics {
                 &["reason"],
             )?,
         )?;
+        let lines_dropped = super::registered(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "cloud_event_agent_ebpf_lines_dropped_total",
+                    "Log records of watched processes dropped in the kernel, by process and reason",
+                ),
+                &["process", "reason"],
+            )?,
+        )?;
         let lines = super::registered(
             r,
             IntCounter::new(
@@ -94,6 +107,7 @@ impl EbpfMetrics {
             records,
             lost,
             dropped,
+            lines_dropped,
             lines,
             frequency_ppb,
             steps,

@@ -9,6 +9,10 @@
 //! 2. ptp4l exit (the SIGKILL) to the FREERUN event's receipt.
 //! 3. Probe overhead: CPU time of a watched process writing 1,000 lines/s,
 //!    with and without the probes attached.
+//! 4. Flood fairness: another watched process (named `phc2sys`) writes
+//!    lines as fast as it can while the `ptp4l` flips lock-state every
+//!    10 ms; the flips' latency and how many arrived, the records the
+//!    kernel dropped (ring full, over budget) and the agent's RSS.
 //!
 //! Prints Markdown tables.
 
@@ -18,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use agent_tests::cpu::{children_cpu, proc_cpu};
 use agent_tests::receipts::{self, now_ns, pct_us};
-use agent_tests::{Agent, wait_for, workspace_bin};
+use agent_tests::stages;
+use agent_tests::{Agent, sample, wait_for, workspace_bin};
 
 fn agent() -> Agent {
     Agent::start(&[
@@ -33,8 +38,12 @@ fn agent() -> Agent {
 }
 
 fn fake(args: &[&str]) -> Command {
+    fake_named("ptp4l", args)
+}
+
+fn fake_named(name: &str, args: &[&str]) -> Command {
     let mut c = Command::new(workspace_bin("fake-daemon"));
-    c.args(["--name", "ptp4l"])
+    c.args(["--name", name])
         .args(args)
         .stdout(Stdio::null())
         .stdin(Stdio::null());
@@ -207,7 +216,128 @@ fn overhead(lines: u32, rounds: usize) {
     );
 }
 
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `flood`: none, `garbage`, or `valid` (phc2sys offset lines and garbage).
+/// The agent runs with the default ring (256 KiB) and line budget. With
+/// `pinned` the flooder runs on CPU 0 only (`taskset`), so it cannot take
+/// both cores from the agent and the other daemon: that separates what the
+/// scheduler costs from what the agent does.
+fn flood_fairness(flood: &str, pinned: bool, transitions: u32) {
+    let a = Agent::start(&["--source", "ebpf", "--ebpf-trust-any"]);
+    let c = receipts::fan_out(&a, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut flooder = (flood != "none").then(|| {
+        let mut args = vec!["flood", "--count", "100000000000"];
+        if flood == "valid" {
+            args.push("--valid");
+        }
+        let mut c = if pinned {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0"])
+                .arg(workspace_bin("fake-daemon"))
+                .args(["--name", "phc2sys"])
+                .args(&args)
+                .stdout(Stdio::null())
+                .stdin(Stdio::null());
+            c
+        } else {
+            fake_named("phc2sys", &args)
+        };
+        c.spawn().expect("flooder")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let rss0 = rss_kib(a.pid());
+    let m0 = a.metrics();
+    let t0 = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let times = dir.path().join("times");
+    let since = now_ns();
+    let mut flip = fake(&[
+        "flip",
+        "--count",
+        &transitions.to_string(),
+        "--gap-us",
+        "10000",
+        "--times",
+        times.to_str().expect("utf-8 path"),
+    ])
+    .spawn()
+    .expect("flip");
+    let mut rss_max = rss0;
+    while flip.try_wait().expect("wait").is_none() {
+        rss_max = rss_max.max(rss_kib(a.pid()));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let got = receipts::wait(&c, since, transitions as usize, Duration::from_secs(10));
+    rss_max = rss_max.max(rss_kib(a.pid()));
+    let m1 = a.metrics();
+    let secs = t0.elapsed().as_secs_f64();
+    if let Some(f) = &mut flooder {
+        let _ = f.kill();
+        let _ = f.wait();
+    }
+    let d = |series: &str| sample(&m1, series) - sample(&m0, series);
+    // The agent's own part: kernel time of the record to the event made.
+    let engine = stages::parse(&m1)[0].since(&stages::parse(&m0)[0]);
+    let lines = d("cloud_event_agent_ebpf_lines_total");
+    let ring_full = d("cloud_event_agent_ebpf_lost_records_total{kind=\"log_line\"}");
+    let budget =
+        d("cloud_event_agent_ebpf_lines_dropped_total{process=\"phc2sys\",reason=\"over_budget\"}");
+    // The flips' own losses, when the kernel says whose lines it dropped.
+    let quiet_lost = d(
+        "cloud_event_agent_ebpf_lines_dropped_total{process=\"ptp4l\",reason=\"ring_full\"}",
+    ) + d(
+        "cloud_event_agent_ebpf_lines_dropped_total{process=\"ptp4l\",reason=\"over_budget\"}",
+    );
+    let writes: Vec<u128> = std::fs::read_to_string(&times)
+        .expect("times")
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    let mut recv: Vec<u128> = got.iter().map(|r| r.recv_ns).collect();
+    recv.sort_unstable();
+    // Paced flips, nothing coalesced: the k-th receipt is the k-th write
+    // when all arrived (else no latency is shown).
+    let mut lat: Vec<u128> = if recv.len() == writes.len() {
+        recv.iter()
+            .zip(&writes)
+            .map(|(r, w)| r.saturating_sub(*w))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    lat.sort_unstable();
+    println!(
+        "| {flood}{} | {} / {transitions} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {quiet_lost:.0} | {:.0} / {:.0} | {} / {} |",
+        if pinned { ", flooder on CPU 0" } else { "" },
+        recv.len(),
+        pct_us(&lat, 0.5),
+        pct_us(&lat, 0.99),
+        pct_us(&lat, 1.0),
+        lines / secs,
+        ring_full,
+        budget,
+        engine.quantile_us(0.5),
+        engine.quantile_us(0.99),
+        rss0,
+        rss_max,
+    );
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--flood-only") {
+        flood_table();
+        return;
+    }
     println!("Latency: a watched process's write(2) to a real HTTP consumer's receipt (µs)\n");
     println!(
         "| subscribers | transitions | endpoints complete | p50 | p99 | max | p50 to last subscriber | p99 to last subscriber |"
@@ -227,4 +357,20 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     overhead(5000, 3);
+    flood_table();
+}
+
+fn flood_table() {
+    println!(
+        "\nFlood fairness: a watched phc2sys writing as fast as it can while the ptp4l flips lock-state every 10 ms; flip written to receipt (µs), default ring and budget\n"
+    );
+    println!(
+        "| flood | flips received | p50 | p99 | max | lines to the engine per s | log records lost, ring full | phc2sys lines over budget | ptp4l lines dropped | record to event p50 / p99 | agent RSS before / max during (KiB) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    flood_fairness("none", false, 300);
+    for pinned in [false, true] {
+        flood_fairness("garbage", pinned, 300);
+        flood_fairness("valid", pinned, 300);
+    }
 }

@@ -50,11 +50,21 @@ enum Cmd {
         gap_us: u64,
         #[arg(long)]
         times: std::path::PathBuf,
+        /// The in-range offset (ns).
+        #[arg(long, default_value_t = 5)]
+        low: i64,
+        /// The out-of-range offset (ns).
+        #[arg(long, default_value_t = 5000)]
+        high: i64,
     },
-    /// Writes `count` lines as fast as it can, one write(2) each.
+    /// Writes `count` lines as fast as it can, one write(2) each: garbage,
+    /// or with `valid` a phc2sys offset line that changes nothing after
+    /// the first (every fourth line; the rest garbage).
     Flood {
         #[arg(long)]
-        count: u32,
+        count: u64,
+        #[arg(long)]
+        valid: bool,
     },
     /// One writev(2) of `parts` to stdout (one iovec each).
     Writev {
@@ -112,11 +122,13 @@ fn main() -> anyhow::Result<()> {
             count,
             gap_us,
             times,
+            low,
+            high,
         } => {
             let mut stamps = String::new();
             let t0 = std::time::Instant::now();
             for k in 0..count {
-                let off = if k % 2 == 0 { 5 } else { 5000 };
+                let off = if k % 2 == 0 { low } else { high };
                 let line =
                     format!("ptp4l[{k}.000]: master offset {off} s2 freq -1 path delay 100\n");
                 // Paced on a schedule, so a slow write does not shift the rest.
@@ -148,9 +160,14 @@ fn main() -> anyhow::Result<()> {
             }
             std::thread::sleep(Duration::from_millis(hold_ms));
         }
-        Cmd::Flood { count } => {
+        Cmd::Flood { count, valid } => {
             for i in 0..count {
-                write_once(format!("flood line {i}\n").as_bytes())?;
+                let line = if valid && i % 4 == 0 {
+                    format!("phc2sys[{i}.000]: CLOCK_REALTIME phc offset 7 s2 freq -1 delay 500\n")
+                } else {
+                    format!("flood line {i}\n")
+                };
+                write_once(line.as_bytes())?;
             }
         }
         Cmd::Writev { parts } => {

@@ -19,7 +19,7 @@ use std::time::Instant;
 use instance::Instance;
 
 use super::alias::{AliasMap, phc_of};
-use super::clock::Thresholds;
+use super::clock::{Clock, Thresholds};
 use super::node::{SyncTracker, worst};
 use super::parse::{self, Msg, Prefix};
 use super::profiles::file::is_config_name;
@@ -251,6 +251,28 @@ impl Engine {
             for (_, c) in inst.clocks_mut() {
                 c.mark_uncertain();
             }
+        }
+    }
+
+    /// Lines of one daemon were dropped before they reached the engine
+    /// (over its budget, or a full ring): the clocks it reports may have
+    /// changed unseen, so each one's next reading is published again, even
+    /// unchanged. Other daemons' clocks are left alone.
+    pub fn evidence_lost(&mut self, origin: &Origin) {
+        let process = origin.process.as_deref().map_or(&b""[..], str::as_bytes);
+        let Some(i) = self.existing(origin, process) else {
+            return;
+        };
+        let inst = &mut self.instances[i];
+        match process {
+            b"phc2sys" => inst.realtime.iter_mut().for_each(Clock::mark_uncertain),
+            b"ts2phc" => inst.ts2phc.iter_mut().for_each(|(_, c)| c.mark_uncertain()),
+            _ => inst
+                .master
+                .iter_mut()
+                .chain(inst.gm.iter_mut())
+                .chain(inst.tbc.iter_mut())
+                .for_each(Clock::mark_uncertain),
         }
     }
 

@@ -490,3 +490,29 @@ fn lost_records_make_the_next_readings_publish() {
     t.feed(&phc(1, "s2"));
     assert!(t.states().is_empty(), "once only");
 }
+
+/// Lines of one daemon dropped before the engine (over its eBPF line
+/// budget): that daemon's clocks publish their next reading again, the
+/// other daemon's do not.
+#[test]
+fn lost_evidence_of_one_daemon_republishes_only_its_clocks() {
+    let mut t = T::new();
+    t.feed(&ptp(5, "s2"));
+    t.feed(&phc(3, "s2"));
+    t.r.take();
+    let of = |process: &str| Origin {
+        process: Some(process.into()),
+        config: Some("ptp4l.0.config".into()),
+        ..Origin::default()
+    };
+    t.e.evidence_lost(&of("phc2sys"));
+    t.feed(&ptp(6, "s2"));
+    t.feed(&phc(2, "s2"));
+    assert_eq!(t.states(), [st(OS, "LOCKED")]);
+    t.e.evidence_lost(&of("ptp4l"));
+    t.feed(&ptp(7, "s2"));
+    t.feed(&phc(1, "s2"));
+    assert_eq!(t.states(), [st(LOCK, "LOCKED")]);
+    t.feed(&ptp(8, "s2"));
+    assert!(t.states().is_empty(), "once only");
+}

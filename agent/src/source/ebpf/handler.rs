@@ -4,6 +4,7 @@
 //! exit of a linuxptp process (at once). Clock calls also go to metrics.
 //! Synchronous, so it is tested without a kernel.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,8 +14,9 @@ use agent_common::{
     decode,
 };
 use prometheus::IntCounter;
-use tracing::{debug, info, trace};
+use tracing::{debug, info, trace, warn};
 
+use super::Dropped;
 use super::lines::{stitch, syslog_to_stdout};
 use super::procs::{ProcInfo, ProcTable};
 use crate::engine::{Daemon, EngineHandle, Origin, What};
@@ -41,7 +43,15 @@ pub struct Handler {
     h: Handles,
     /// Reused for rewritten syslog lines.
     scratch: Vec<u8>,
+    /// Kernel drops not yet logged, per pid: (over budget, ring full).
+    unwarned: HashMap<u32, (u64, u64)>,
+    /// When drops may be logged again.
+    next_warn: Instant,
 }
+
+/// Drops of one process are logged (and its clocks marked) at most this
+/// often.
+const WARN_EVERY: Duration = Duration::from_secs(5);
 
 impl Handler {
     #[must_use]
@@ -67,6 +77,8 @@ impl Handler {
             metrics,
             h,
             scratch: Vec::with_capacity(LOG_MAX + 64),
+            unwarned: HashMap::new(),
+            next_warn: Instant::now(),
         }
     }
 
@@ -113,6 +125,51 @@ impl Handler {
     /// Records were lost in the kernel: the engine's state may be stale.
     pub fn records_lost(&self) {
         self.engine.with(|e, _| e.records_lost());
+    }
+
+    /// Log records the probes dropped, per process: counted at once by
+    /// process and reason; logged, and that daemon's clocks marked so their
+    /// next readings are published again (`Engine::evidence_lost`), at most
+    /// every [`WARN_EVERY`].
+    pub fn lines_dropped(&mut self, dropped: &[Dropped]) {
+        for d in dropped {
+            let info = self.procs.get(d.pid);
+            let process = if info.trusted() {
+                info.process()
+            } else {
+                "untrusted"
+            };
+            let m = &self.metrics.ebpf.lines_dropped;
+            for (n, reason) in [(d.over, "over_budget"), (d.ring_full, "ring_full")] {
+                if n > 0 {
+                    m.with_label_values(&[process, reason]).inc_by(n);
+                }
+            }
+            let p = self.unwarned.entry(d.pid).or_default();
+            p.0 += d.over;
+            p.1 += d.ring_full;
+        }
+        let now = Instant::now();
+        if self.unwarned.is_empty() || now < self.next_warn {
+            return;
+        }
+        self.next_warn = now + WARN_EVERY;
+        for (pid, (over, ring_full)) in std::mem::take(&mut self.unwarned) {
+            let info = self.procs.get(pid);
+            if !info.trusted() {
+                continue;
+            }
+            warn!(
+                pid,
+                process = info.process(),
+                config = %info.origin.config.as_deref().unwrap_or("none"),
+                over_budget = over,
+                ring_full,
+                "log lines of a linuxptp process dropped in the kernel; its next readings are published again"
+            );
+            let origin = info.origin.clone();
+            self.engine.with(|e, _| e.evidence_lost(&origin));
+        }
     }
 
     /// Finds linuxptp processes that died without an exit record (lost

@@ -228,3 +228,38 @@ fn an_unparsable_config_is_counted_and_a_split_line_is_stitched() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Log lines the kernel dropped for a ptp4l (over its budget, ring full):
+/// counted by process and reason, and its next reading is published again
+/// even though unchanged (its state may have changed unseen).
+#[test]
+fn kernel_drops_are_counted_per_process_and_republish_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut h, m, rec) = handler();
+    h.trust_any(true);
+    let mut child = fake_ptp4l(dir.path());
+    let pid = child.id();
+    let locked = b"ptp4l[1.0]: master offset 5 s2 freq -1 path delay 10\n";
+    h.record(&log(pid, locked));
+    assert_eq!(lock_states(&rec), ["LOCKED"]);
+    h.record(&log(pid, locked));
+    assert!(lock_states(&rec).is_empty(), "unchanged: nothing");
+    h.lines_dropped(&[super::Dropped {
+        pid,
+        over: 7,
+        ring_full: 2,
+    }]);
+    let count = |reason| {
+        m.ebpf
+            .lines_dropped
+            .with_label_values(&["ptp4l", reason])
+            .get()
+    };
+    assert_eq!((count("over_budget"), count("ring_full")), (7, 2));
+    h.record(&log(pid, locked));
+    assert_eq!(lock_states(&rec), ["LOCKED"]);
+    h.record(&log(pid, locked));
+    assert!(lock_states(&rec).is_empty(), "once only");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -2,7 +2,7 @@
 //! required, the kprobe and fentry on `ptp_clock_adjtime` are attached when
 //! the kernel allows them (not on every kernel: no kprobes, or fentry EPERM).
 
-use agent_common::{COMM_LEN, SELF_MAP, WATCH_MAP};
+use agent_common::{COMM_LEN, LIMIT_BURST, LIMIT_INTERVAL, LIMITS_MAP, SELF_MAP, WATCH_MAP};
 use aya::programs::{FEntry, KProbe, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
@@ -72,16 +72,15 @@ const SPECS: &[Spec] = &[
     },
 ];
 
-/// Loads the object with a ring of `ring_bytes`, fills the watch list and
-/// attaches every program. Fails when a required program does not attach.
+/// Loads the object with a ring of `opts.ring_bytes`, fills the watch list
+/// and the line budget and attaches every program. Fails when a required
+/// program does not attach.
 ///
 /// # Errors
 /// No probes in this build, the object does not load, a map is missing, or
 /// a required program fails to load or attach.
-pub(crate) fn load(
-    watch: &[String],
-    ring_bytes: u32,
-) -> Result<(Ebpf, Vec<ProbeStatus>), EbpfError> {
+pub(crate) fn load(opts: &super::Options) -> Result<(Ebpf, Vec<ProbeStatus>), EbpfError> {
+    let (watch, ring_bytes) = (&opts.watch, opts.ring_bytes);
     if !built() {
         return Err(EbpfError::NotBuilt);
     }
@@ -91,6 +90,7 @@ pub(crate) fn load(
         .load(OBJECT)
         .map_err(EbpfError::Load)?;
     fill_maps(&mut ebpf, watch)?;
+    set_budget(&mut ebpf, opts.line_budget, opts.line_burst)?;
     let btf = Btf::from_sys_fs().ok();
     let mut report = Vec::with_capacity(SPECS.len());
     for s in SPECS {
@@ -180,6 +180,33 @@ fn fill_maps(ebpf: &mut Ebpf, watch: &[String]) -> Result<(), EbpfError> {
     Ok(())
 }
 
+/// The budget's settings in ns (see `agent-ebpf/src/budget.rs`): one line
+/// costs `1e9 / rate` ns of budget, a burst is `burst` lines' worth.
+/// `rate` 0: no budget.
+#[must_use]
+fn budget_ns(rate: u32, burst: u32) -> (u64, u64) {
+    if rate == 0 {
+        return (0, 0);
+    }
+    let interval = 1_000_000_000 / u64::from(rate);
+    (interval, interval.saturating_mul(u64::from(burst)))
+}
+
+fn set_budget(ebpf: &mut Ebpf, rate: u32, burst: u32) -> Result<(), EbpfError> {
+    let err = |source| EbpfError::Map {
+        map: LIMITS_MAP,
+        source,
+    };
+    let m = ebpf
+        .map_mut(LIMITS_MAP)
+        .ok_or(EbpfError::NoMap { map: LIMITS_MAP })?;
+    let mut a: aya::maps::Array<_, u64> = aya::maps::Array::try_from(m).map_err(err)?;
+    let (interval, burst) = budget_ns(rate, burst);
+    a.set(LIMIT_INTERVAL, interval, 0).map_err(err)?;
+    a.set(LIMIT_BURST, burst, 0).map_err(err)?;
+    Ok(())
+}
+
 /// A process name as the kernel's `comm`: at most 15 bytes, NUL padded.
 #[must_use]
 pub(crate) fn comm_key(name: &str) -> [u8; COMM_LEN] {
@@ -210,5 +237,12 @@ mod tests {
     fn comm_keys() {
         assert_eq!(&super::comm_key("ptp4l")[..6], b"ptp4l\0");
         assert_eq!(super::comm_key("a-very-long-process-name")[15], 0);
+    }
+
+    #[test]
+    fn budget_in_ns() {
+        assert_eq!(super::budget_ns(0, 200), (0, 0));
+        assert_eq!(super::budget_ns(1000, 200), (1_000_000, 200_000_000));
+        assert_eq!(super::budget_ns(3, 1), (333_333_333, 333_333_333));
     }
 }

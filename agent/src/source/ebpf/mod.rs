@@ -17,7 +17,11 @@ pub(crate) mod tracefs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_common::{KIND_SLOTS, Kind, LOST_MAP, RING_MAP};
+use std::collections::HashMap;
+
+use agent_common::{
+    BUDGET_MAP, BUDGET_OVER, BUDGET_RING_FULL, Budget, KIND_SLOTS, Kind, LOST_MAP, RING_MAP,
+};
 use aya::Ebpf;
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use tokio::io::unix::AsyncFd;
@@ -63,6 +67,10 @@ pub struct Options {
     pub watch: Vec<String>,
     /// Ring buffer bytes: a power-of-two multiple of the page size.
     pub ring_bytes: u32,
+    /// Log lines per second each process may send (0: no budget).
+    pub line_budget: u32,
+    /// Lines a process may send at once above that rate.
+    pub line_burst: u32,
     /// Trust watched processes by name alone (benches and tests only).
     pub trust_any: bool,
     /// Pid namespaces (inode numbers) whose processes change nothing.
@@ -77,6 +85,10 @@ pub struct Probes {
     lost: PerCpuArray<MapData, u64>,
     /// Per-kind losses already reported.
     lost_seen: [u64; KIND_SLOTS as usize],
+    /// Per-process line budgets and their drop counters.
+    budget: aya::maps::HashMap<MapData, u32, Budget>,
+    /// Per process, the drops (over budget, ring full) already reported.
+    budget_seen: HashMap<u32, [u64; 2]>,
     pub report: Vec<ProbeStatus>,
 }
 
@@ -92,7 +104,7 @@ impl Probes {
         if tracefs::ensure_mounted().map_err(EbpfError::Tracefs)? {
             info!("mounted tracefs on /sys/kernel/tracing");
         }
-        let (mut ebpf, report) = loader::load(&opts.watch, opts.ring_bytes)?;
+        let (mut ebpf, report) = loader::load(opts)?;
         let missing = |map: &'static str| EbpfError::NoMap { map };
         let ring = ebpf.take_map(RING_MAP).ok_or_else(|| missing(RING_MAP))?;
         let ring = RingBuf::try_from(ring).map_err(|source| EbpfError::Map {
@@ -104,11 +116,20 @@ impl Probes {
             map: LOST_MAP,
             source,
         })?;
+        let budget = ebpf
+            .take_map(BUDGET_MAP)
+            .ok_or_else(|| missing(BUDGET_MAP))?;
+        let budget = aya::maps::HashMap::try_from(budget).map_err(|source| EbpfError::Map {
+            map: BUDGET_MAP,
+            source,
+        })?;
         Ok(Self {
             _ebpf: ebpf,
             ring,
             lost,
             lost_seen: [0; KIND_SLOTS as usize],
+            budget,
+            budget_seen: HashMap::new(),
             report,
         })
     }
@@ -125,6 +146,31 @@ impl Probes {
             out[i] = total.saturating_sub(self.lost_seen[i]);
             self.lost_seen[i] = total;
         }
+        out
+    }
+
+    /// Log records each process had dropped in the kernel since the last
+    /// call: `(pid, over budget, ring full)`, only processes with drops.
+    pub fn take_dropped(&mut self) -> Vec<Dropped> {
+        let mut out = Vec::new();
+        let mut seen = HashMap::with_capacity(self.budget_seen.len());
+        for (pid, b) in self.budget.iter().filter_map(Result::ok) {
+            let now = [b[BUDGET_OVER], b[BUDGET_RING_FULL]];
+            // A process first seen now: everything it has is new.
+            let before = self.budget_seen.get(&pid).copied().unwrap_or_default();
+            let over = now[0].saturating_sub(before[0]);
+            let ring_full = now[1].saturating_sub(before[1]);
+            if over > 0 || ring_full > 0 {
+                out.push(Dropped {
+                    pid,
+                    over,
+                    ring_full,
+                });
+            }
+            seen.insert(pid, now);
+        }
+        // Forgotten processes (LRU) leave with their counts.
+        self.budget_seen = seen;
         out
     }
 
@@ -185,6 +231,8 @@ impl Probes {
                     if lost_any {
                         handler.records_lost();
                     }
+                    let dropped = probes.take_dropped();
+                    handler.lines_dropped(&dropped);
                     if lost_any || ticks.is_multiple_of(10) {
                         handler.reconcile();
                     }
@@ -198,6 +246,17 @@ impl std::os::fd::AsRawFd for Probes {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.ring.as_raw_fd()
     }
+}
+
+/// Log records of one process dropped in the kernel since the last look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    pub pid: u32,
+    /// Over the process's line budget.
+    pub over: u64,
+    /// The ring was full (or three quarters full: the rest is kept for
+    /// exits and clock records).
+    pub ring_full: u64,
 }
 
 /// Losses go to the metric and, once per poll, to the log; returns whether
