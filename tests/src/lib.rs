@@ -6,7 +6,6 @@
 
 pub mod broker;
 pub mod chain;
-pub mod cpu;
 pub mod examples;
 pub mod http;
 pub mod kube;
@@ -15,6 +14,7 @@ pub mod receipts;
 pub mod schema;
 pub mod stages;
 pub mod tls;
+pub mod usage;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use agent_tests::cpu::proc_cpu;
 use agent_tests::receipts::{self, Receipt, now_ns, pct_us};
+use agent_tests::usage::proc_cpu;
 use agent_tests::{Agent, Consumer, LogWriter, stages};
 
 struct Setup {

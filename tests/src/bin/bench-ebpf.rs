@@ -20,9 +20,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use agent_tests::cpu::{children_cpu, proc_cpu};
 use agent_tests::receipts::{self, now_ns, pct_us};
 use agent_tests::stages;
+use agent_tests::usage::{children_cpu, proc_cpu, rss_kib};
 use agent_tests::{Agent, sample, wait_for, workspace_bin};
 
 fn agent() -> Agent {
@@ -214,16 +214,6 @@ fn overhead(lines: u32, rounds: usize) {
         },
         agent_cpu / wall * 100.0
     );
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// `flood`: none, `garbage`, or `valid` (phc2sys offset lines and garbage).

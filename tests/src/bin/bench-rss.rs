@@ -4,17 +4,8 @@
 
 use std::time::Duration;
 
+use agent_tests::usage::rss_kib;
 use agent_tests::{Agent, Consumer, request, wait_for};
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 fn main() {
     let agent = Agent::start(&[]);

@@ -10,19 +10,10 @@ use std::time::Duration;
 
 use agent_tests::receipts::{self, Receipt, now_ns, pct_us};
 use agent_tests::tls::{Pki, client_config};
+use agent_tests::usage::rss_kib;
 use agent_tests::{Agent, Consumer, LogWriter, request};
 
 const LOCK: &str = "/sync/ptp-status/lock-state";
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 fn flip(w: &mut LogWriter, k: usize) {
     let off = if k.is_multiple_of(2) { 5 } else { 5000 };

@@ -1,4 +1,4 @@
-//! CPU time of processes, for the benches' per-transition figures.
+//! CPU time and memory of processes, for the benches' figures.
 
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::time::TimeValLike;
@@ -32,4 +32,16 @@ pub fn children_cpu() -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let s = |t: nix::sys::time::TimeVal| t.num_microseconds() as f64 / 1e6;
     s(ru.user_time()) + s(ru.system_time())
+}
+
+/// Resident set size of a running process, KiB; 0 when it is gone.
+#[must_use]
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
