@@ -127,14 +127,16 @@ impl Handler {
         self.engine.with(|e, _| e.records_lost());
     }
 
-    /// Log records the probes dropped, per process: counted at once by
-    /// process and reason; logged, and that daemon's clocks marked so their
-    /// next readings are published again (`Engine::evidence_lost`), at most
-    /// every [`WARN_EVERY`].
+    /// Log records the probes dropped, per process: counted by process and
+    /// reason and that daemon's clocks marked so their next readings are
+    /// published again (`Engine::evidence_lost`), both at once; logged at
+    /// most every [`WARN_EVERY`].
     pub fn lines_dropped(&mut self, dropped: &[Dropped]) {
         for d in dropped {
             let info = self.procs.get(d.pid);
             let process = if info.trusted() {
+                let origin = info.origin.clone();
+                self.engine.with(|e, _| e.evidence_lost(&origin));
                 info.process()
             } else {
                 "untrusted"
@@ -167,8 +169,6 @@ impl Handler {
                 ring_full,
                 "log lines of a linuxptp process dropped in the kernel; its next readings are published again"
             );
-            let origin = info.origin.clone();
-            self.engine.with(|e, _| e.evidence_lost(&origin));
         }
     }
 

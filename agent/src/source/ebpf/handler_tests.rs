@@ -260,6 +260,15 @@ fn kernel_drops_are_counted_per_process_and_republish_its_state() {
     assert_eq!(lock_states(&rec), ["LOCKED"]);
     h.record(&log(pid, locked));
     assert!(lock_states(&rec).is_empty(), "once only");
+    // More drops right after (while the warning is still rate-limited):
+    // the state is as uncertain as after the first ones.
+    h.lines_dropped(&[super::Dropped {
+        pid,
+        over: 1,
+        ring_full: 0,
+    }]);
+    h.record(&log(pid, locked));
+    assert_eq!(lock_states(&rec), ["LOCKED"], "again after the next drops");
     child.kill().unwrap();
     child.wait().unwrap();
 }
